@@ -1,0 +1,75 @@
+// Distances between gradient fields (MODELGIF.md §5), accumulated as
+// per-reference sums in float64 so that reference blocks (and, later, MPI
+// ranks) can be computed apart and merged by adding.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace modelgif {
+
+enum class Metric { Cosine, Euclidean, CosineFrechet, EuclideanFrechet, CosineStandardized };
+
+Metric parse_metric(const std::string& name);  // throws UsageError naming the value
+std::string to_string(Metric m);
+std::vector<Metric> all_metrics();
+
+// Pairwise sums for an M-model zoo. For every unordered pair (a, b), a != b:
+//   sum over rows (n,k) of 1 - cos and of the euclidean distance,
+//   sum over references n of max_k (1 - cos) and max_k euclidean,
+//   the number of rows, references and zero-norm rows.
+class DistanceAccumulator {
+ public:
+  static constexpr int kSums = 7;  // cos, euc, cos_frechet, euc_frechet, rows, refs, zero_rows
+  explicit DistanceAccumulator(int64_t models = 0);
+
+  int64_t models() const { return models_; }
+  // fa, fb: n x S' x D fields of models a and b on the same references.
+  void add_pair(int64_t a, int64_t b, const at::Tensor& fa, const at::Tensor& fb);
+  // Adds another accumulator's sums (same M).
+  void merge(const DistanceAccumulator& other);
+
+  // M x M matrix (row-major) of a plain metric; zero diagonal, symmetric.
+  // Pairs never added are NaN. CosineStandardized is served by an accumulator
+  // fed with standardized fields (see FeatureMoments) and reads as Cosine.
+  std::vector<double> matrix(Metric metric) const;
+  // M x M count of rows where either field row had zero norm (cos taken as 0).
+  std::vector<int64_t> zero_norm_rows() const;
+
+  // Raw sums, kSums x M x M, for reduction across processes.
+  std::vector<double>& raw() { return sums_; }
+  const std::vector<double>& raw() const { return sums_; }
+
+ private:
+  double& at(int which, int64_t a, int64_t b) {
+    return sums_[static_cast<size_t>((which * models_ + a) * models_ + b)];
+  }
+  double get(int which, int64_t a, int64_t b) const {
+    return sums_[static_cast<size_t>((which * models_ + a) * models_ + b)];
+  }
+  int64_t models_;
+  std::vector<double> sums_;
+};
+
+// Feature-wise moments of one model's field over all rows (n, k): the sums
+// that cosine_standardized needs before its second pass.
+class FeatureMoments {
+ public:
+  FeatureMoments() = default;
+  explicit FeatureMoments(int64_t features);
+  void add(const at::Tensor& field);  // n x S' x D
+  void merge(const FeatureMoments& other);
+  // Standardizes a field: (F - mean) / std with the sample std (n - 1);
+  // features with zero spread become 0. Returns float64.
+  at::Tensor standardize(const at::Tensor& field) const;
+  std::vector<double>& raw() { return sums_; }  // [count, sum(D), sumsq(D)]
+  const std::vector<double>& raw() const { return sums_; }
+
+ private:
+  std::vector<double> sums_;
+};
+
+}  // namespace modelgif

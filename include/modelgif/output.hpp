@@ -1,0 +1,57 @@
+// Result files. A FieldFile is written under a temporary name beside its final
+// path and only renamed into place by commit(), so an interrupted or failed
+// run never leaves a file that looks complete. Schema: see README "Output".
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "modelgif/h5.hpp"
+
+namespace modelgif {
+
+class FieldFile {
+ public:
+  // Creates "<path>.tmp-<pid>" (and missing parent folders). Throws InputError
+  // naming `path` when it cannot be created.
+  explicit FieldFile(std::string path);
+  ~FieldFile();  // removes the temporary file unless committed
+  FieldFile(const FieldFile&) = delete;
+  FieldFile& operator=(const FieldFile&) = delete;
+
+  hid_t id() const { return file_.id(); }
+  const std::string& path() const { return path_; }
+
+  // /fields/<name> as N x S' x D datasets (float32 or float16).
+  void create_fields(const std::vector<std::string>& names, int64_t n, int64_t steps, int64_t features, bool half);
+  void write_field_block(const std::string& name, int64_t offset, const at::Tensor& block);
+  at::Tensor read_field_block(const std::string& name, int64_t offset, int64_t count) const;
+
+  // Closes, then atomically renames the temporary file to `path`.
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  h5::File file_;
+  bool half_ = false;
+  bool committed_ = false;
+};
+
+// Reads a result file back.
+struct RunResult {
+  std::vector<std::string> names;
+  std::vector<std::string> metrics;
+  std::vector<std::vector<double>> matrices;  // per metric, M x M row-major
+  std::string config;                         // resolved config YAML
+};
+RunResult read_result(const std::string& path);
+// Fields of one model (N x S' x D, float32) from a result file.
+at::Tensor read_fields(const std::string& path, const std::string& model);
+
+// Aligned text table of an M x M matrix with model names.
+std::string format_matrix(const std::vector<std::string>& names, const std::vector<double>& m, int precision = 4);
+
+}  // namespace modelgif

@@ -1,0 +1,39 @@
+// Small classifiers built and trained with LibTorch in C++ and saved as
+// TorchScript: the built-in Fashion-MNIST zoo and the test models.
+#pragma once
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace modelgif {
+
+// Architectures for 1 x 28 x 28 inputs ("cnn_a": 2 conv 3x3 + 2 fc,
+// "cnn_b": 2 conv 5x5 + 1 fc). Parameters initialised from `seed`; the module
+// carries an `input_shape` attribute. Throws UsageError for an unknown arch.
+torch::jit::Module make_classifier(const std::string& arch, int64_t classes, uint64_t seed);
+
+struct TrainSpec {
+  int epochs = 1;
+  double lr = 1e-3;
+  int64_t batch = 128;
+  uint64_t seed = 0;
+  bool flip = false;  // random horizontal flips
+};
+
+// Adam on cross-entropy. `masks` (one per parameter, or empty) keep pruned
+// weights at zero. Returns the mean loss of the last epoch.
+double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y, const TrainSpec& spec,
+                        const std::vector<at::Tensor>& masks = {});
+double accuracy(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y);
+
+// Zeroes the `ratio` smallest-magnitude entries of every weight with more than
+// one dimension (per tensor); returns the masks (ones for biases).
+std::vector<at::Tensor> prune_magnitude(torch::jit::Module& model, double ratio);
+
+// Fashion-MNIST IDX folder -> images (N x 1 x 28 x 28 in [0, 1]) and labels.
+void load_fashion(const std::string& folder, bool train, at::Tensor& x, at::Tensor& y);
+
+}  // namespace modelgif

@@ -1,0 +1,46 @@
+// The model zoo: TorchScript archives loaded once, frozen (parameters do not
+// require grad, so backward computes input gradients only) and put in eval mode.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "modelgif/config.hpp"
+#include "modelgif/field.hpp"
+
+namespace modelgif {
+
+class Model {
+ public:
+  // Throws InputError naming the file when it is missing or not TorchScript.
+  Model(const ZooEntry& entry, c10::Device device);
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+  ModelFn fn() const;
+  // Throws InputError naming the model and both shapes when references of
+  // shape C x H x W are not accepted (declared `input_shape` attribute, or a
+  // failed trial forward pass).
+  void check_accepts(const std::vector<int64_t>& ref_shape) const;
+
+ private:
+  struct Impl;
+  std::string name_, path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::vector<Model> load_zoo(const std::vector<ZooEntry>& zoo, c10::Device device);
+
+// "auto" -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu.
+c10::Device resolve_device(const std::string& spec, int local_rank = 0);
+
+// Sets LibTorch's intra-op threads (0 = all cores); returns the count used.
+int set_threads(int64_t threads);
+
+}  // namespace modelgif

@@ -1,0 +1,169 @@
+#include "modelgif/cli.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "modelgif/demo.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/output.hpp"
+#include "modelgif/pipeline.hpp"
+#include "modelgif/version.hpp"
+
+namespace po = boost::program_options;
+
+namespace modelgif::cli {
+namespace {
+
+constexpr int kStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+
+const char* const kUsage =
+    "usage: modelgif <command> [options]\n"
+    "\n"
+    "ModelGiF: functional distances between neural networks from their gradient fields.\n"
+    "\n"
+    "commands:\n"
+    "  run    compute the fields of a model zoo and write distance matrices (HDF5)\n"
+    "  show   print the distance matrices of a result file\n"
+    "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
+    "\n"
+    "options:\n"
+    "  -h [ --help ]     this help; 'modelgif <command> --help' for a command\n"
+    "  --version         print the version\n"
+    "\n"
+    "exit codes: 0 ok, 1 internal error, 2 bad command line or config,\n"
+    "            3 unusable model/reference/output file, 4 NaN/Inf in a field\n";
+
+std::vector<std::string> parse_unrecognized(const po::options_description& desc, const std::vector<std::string>& args,
+                                            po::variables_map& vm,
+                                            const po::positional_options_description* pos = nullptr) {
+  po::command_line_parser parser(args);
+  parser.options(desc).style(kStyle);
+  if (pos) parser.positional(*pos);
+  auto parsed = parser.run();
+  po::store(parsed, vm);
+  po::notify(vm);
+  return {};
+}
+
+int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif run' (every config key can be given as --KEY VALUE)");
+  desc.add_options()("help,h", "this help")("config,c", po::value<std::string>(), "YAML run config")(
+      "zoo", po::value<std::vector<std::string>>()->composing(), "NAME=PATH: a zoo model (repeatable; replaces the config's zoo)");
+  po::options_description keys("config keys");
+  for (const auto& k : config_keys()) {
+    const std::string dflt = k.default_yaml.empty() ? "" : " [default: " + k.default_yaml + "]";
+    keys.add_options()(k.key.c_str(), po::value<std::string>(), (k.help + dflt).c_str());
+  }
+  desc.add(keys);
+  po::variables_map vm;
+  parse_unrecognized(desc, args, vm);
+  if (vm.count("help")) {
+    out << "usage: modelgif run --config FILE.yaml [--KEY VALUE ...] [--zoo NAME=PATH ...]\n\n"
+        << "Computes every zoo model's gradient field on the references and writes the\n"
+        << "distance matrices (and optionally the fields) to output.path.\n\n"
+        << desc;
+    return kExitOk;
+  }
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (const auto& k : config_keys())
+    if (vm.count(k.key)) overrides.emplace_back(k.key, vm[k.key].as<std::string>());
+  const auto zoo = vm.count("zoo") ? vm["zoo"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  RunConfig cfg = vm.count("config") ? load_config_file(vm["config"].as<std::string>(), overrides, zoo)
+                                     : load_config("", "(command line)", overrides, zoo);
+  const RunSummary s = run_pipeline(cfg, out);
+  for (size_t i = 0; i < s.metrics.size(); ++i)
+    out << "\n" << to_string(s.metrics[i]) << " distance:\n" << format_matrix(s.names, s.matrices[i]);
+  return kExitOk;
+}
+
+int cmd_show(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif show'");
+  desc.add_options()("help,h", "this help")("file", po::value<std::string>(), "result file (HDF5)")(
+      "metric", po::value<std::string>(), "show only this metric")("precision", po::value<int>()->default_value(4),
+                                                                   "digits after the point");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  parse_unrecognized(desc, args, vm, &pos);
+  if (vm.count("help")) {
+    out << "usage: modelgif show RESULT.h5 [--metric NAME] [--precision P]\n\n"
+        << "Prints the distance matrices of a result file with model names.\n\n"
+        << desc;
+    return kExitOk;
+  }
+  if (!vm.count("file")) throw_usage("show: give a result file (modelgif show RESULT.h5)");
+  const std::string path = vm["file"].as<std::string>();
+  if (!std::filesystem::exists(path)) throw_input("show: no such file " + path);
+  const RunResult r = read_result(path);
+  bool shown = false;
+  for (size_t i = 0; i < r.metrics.size(); ++i) {
+    if (vm.count("metric") && vm["metric"].as<std::string>() != r.metrics[i]) continue;
+    out << (shown ? "\n" : "") << r.metrics[i] << " distance:\n"
+        << format_matrix(r.names, r.matrices[i], vm["precision"].as<int>());
+    shown = true;
+  }
+  if (!shown) throw_usage("show: " + path + " has no metric " + vm["metric"].as<std::string>());
+  return kExitOk;
+}
+
+int cmd_demo(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif demo'");
+  desc.add_options()("help,h", "this help")("dir", po::value<std::string>()->default_value("runs/demo"),
+                                            "working folder: the cached zoo and the result")(
+      "data", po::value<std::string>()->default_value("/usr/share/datasets/fashion-mnist"),
+      "Fashion-MNIST IDX folder")("threads", po::value<int>()->default_value(0), "threads (0 = all cores)");
+  po::variables_map vm;
+  parse_unrecognized(desc, args, vm);
+  if (vm.count("help")) {
+    out << "usage: modelgif demo [--dir DIR] [--data FOLDER] [--threads N]\n\n"
+        << "Trains the built-in Fashion-MNIST zoo once (cached in DIR/zoo), computes its\n"
+        << "ModelGiF distances on Fashion-MNIST test images and checks that every model\n"
+        << "derived from the source is closer to it than every independent model.\n\n"
+        << desc;
+    return kExitOk;
+  }
+  return run_demo(vm["dir"].as<std::string>(), vm["data"].as<std::string>(), vm["threads"].as<int>(), out);
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      out << kUsage;
+      return args.empty() ? kExitUsage : kExitOk;
+    }
+    if (args[0] == "--version") {
+      out << "modelgif " << kVersion << "\n";
+      return kExitOk;
+    }
+    const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
+        {"run", cmd_run}, {"show", cmd_show}, {"demo", cmd_demo}};
+    const auto it = commands.find(args[0]);
+    if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
+    return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    while (!name.empty() && name[0] == '-') name.erase(0, 1);
+    err << "modelgif: error: unknown option '--" << name << "' (did you mean '--" << nearest_key(name) << "'?)\n";
+    return kExitUsage;
+  } catch (const po::error& e) {
+    err << "modelgif: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const Error& e) {
+    err << "modelgif: error: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    // LibTorch errors carry a backtrace after the first line: print the line only.
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    err << "modelgif: error: " << what << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace modelgif::cli

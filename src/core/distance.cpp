@@ -1,0 +1,124 @@
+#include "modelgif/distance.hpp"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "modelgif/error.hpp"
+
+namespace modelgif {
+namespace {
+enum Sum { kCos, kEuc, kCosFre, kEucFre, kRows, kRefs, kZero };
+const char* const kMetricNames[] = {"cosine", "euclidean", "cosine_frechet", "euclidean_frechet",
+                                    "cosine_standardized"};
+}  // namespace
+
+Metric parse_metric(const std::string& name) {
+  for (int i = 0; i < 5; ++i)
+    if (name == kMetricNames[i]) return static_cast<Metric>(i);
+  throw_usage("unknown distance metric '" + name +
+              "' (expected cosine, euclidean, cosine_frechet, euclidean_frechet or cosine_standardized)");
+}
+
+std::string to_string(Metric m) { return kMetricNames[static_cast<int>(m)]; }
+
+std::vector<Metric> all_metrics() {
+  return {Metric::Cosine, Metric::Euclidean, Metric::CosineFrechet, Metric::EuclideanFrechet,
+          Metric::CosineStandardized};
+}
+
+DistanceAccumulator::DistanceAccumulator(int64_t models)
+    : models_(models), sums_(static_cast<size_t>(kSums * models * models), 0.0) {}
+
+void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in, const at::Tensor& fb_in) {
+  if (fa_in.sizes() != fb_in.sizes() || fa_in.dim() != 3)
+    throw Error("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
+                " have different shapes");
+  const int64_t n = fa_in.size(0), s = fa_in.size(1);
+  if (n == 0) return;
+  const at::Tensor fa = fa_in.to(at::kDouble), fb = fb_in.to(at::kDouble);
+  const at::Tensor na = fa.norm(2, -1), nb = fb.norm(2, -1);  // n x S'
+  const at::Tensor zero = na.eq(0) | nb.eq(0);
+  const at::Tensor cos = at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
+  const at::Tensor dcos = 1.0 - cos;
+  const at::Tensor deuc = (fa - fb).norm(2, -1);
+  const double v[kSums] = {dcos.sum().item<double>(),
+                           deuc.sum().item<double>(),
+                           std::get<0>(dcos.max(1)).sum().item<double>(),
+                           std::get<0>(deuc.max(1)).sum().item<double>(),
+                           static_cast<double>(n * s),
+                           static_cast<double>(n),
+                           zero.sum().item<double>()};
+  for (int w = 0; w < kSums; ++w) {
+    at(w, a, b) += v[w];
+    if (a != b) at(w, b, a) += v[w];
+  }
+}
+
+void DistanceAccumulator::merge(const DistanceAccumulator& other) {
+  if (other.models_ != models_) throw Error("distance: merging accumulators of different zoo sizes");
+  for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
+}
+
+std::vector<double> DistanceAccumulator::matrix(Metric metric) const {
+  int which = kCos;
+  int count = kRows;
+  switch (metric) {
+    case Metric::Cosine:
+    case Metric::CosineStandardized: which = kCos; count = kRows; break;
+    case Metric::Euclidean: which = kEuc; count = kRows; break;
+    case Metric::CosineFrechet: which = kCosFre; count = kRefs; break;
+    case Metric::EuclideanFrechet: which = kEucFre; count = kRefs; break;
+  }
+  std::vector<double> m(static_cast<size_t>(models_ * models_));
+  for (int64_t a = 0; a < models_; ++a)
+    for (int64_t b = 0; b < models_; ++b) {
+      const double c = get(count, a, b);
+      m[static_cast<size_t>(a * models_ + b)] =
+          a == b ? 0.0 : (c > 0 ? get(which, a, b) / c : std::numeric_limits<double>::quiet_NaN());
+    }
+  return m;
+}
+
+std::vector<int64_t> DistanceAccumulator::zero_norm_rows() const {
+  std::vector<int64_t> z(static_cast<size_t>(models_ * models_));
+  for (int64_t a = 0; a < models_; ++a)
+    for (int64_t b = 0; b < models_; ++b) z[static_cast<size_t>(a * models_ + b)] = std::llround(get(kZero, a, b));
+  return z;
+}
+
+FeatureMoments::FeatureMoments(int64_t features) : sums_(static_cast<size_t>(1 + 2 * features), 0.0) {}
+
+void FeatureMoments::add(const at::Tensor& field) {
+  const int64_t D = field.size(-1);
+  if (static_cast<size_t>(1 + 2 * D) != sums_.size()) throw Error("distance: feature count changed between blocks");
+  const at::Tensor f = field.to(at::kDouble).reshape({-1, D});
+  sums_[0] += static_cast<double>(f.size(0));
+  const at::Tensor s = f.sum(0).contiguous(), q = f.pow(2).sum(0).contiguous();
+  const double* ps = s.data_ptr<double>();
+  const double* pq = q.data_ptr<double>();
+  for (int64_t d = 0; d < D; ++d) {
+    sums_[static_cast<size_t>(1 + d)] += ps[d];
+    sums_[static_cast<size_t>(1 + D + d)] += pq[d];
+  }
+}
+
+void FeatureMoments::merge(const FeatureMoments& other) {
+  if (other.sums_.size() != sums_.size()) throw Error("distance: merging moments of different feature counts");
+  for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
+}
+
+at::Tensor FeatureMoments::standardize(const at::Tensor& field) const {
+  const int64_t D = static_cast<int64_t>(sums_.size() - 1) / 2;
+  const double n = sums_[0];
+  const auto all = at::tensor(sums_, at::kDouble);
+  const at::Tensor mean = all.slice(0, 1, 1 + D) / n;
+  // Sample variance from the sums; clamp the rounding error below zero.
+  const at::Tensor var = ((all.slice(0, 1 + D, 1 + 2 * D) - n * mean * mean) / std::max(n - 1.0, 1.0)).clamp_min(0);
+  const at::Tensor sd = var.sqrt();
+  const at::Tensor inv = at::where(sd.gt(0), 1.0 / sd, at::zeros_like(sd));
+  return (field.to(at::kDouble) - mean) * inv;
+}
+
+}  // namespace modelgif

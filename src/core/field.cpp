@@ -1,0 +1,164 @@
+#include "modelgif/field.hpp"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <random>
+
+#include "modelgif/error.hpp"
+
+namespace modelgif {
+
+ChannelReduce parse_channel_reduce(const std::string& s) {
+  if (s == "none") return ChannelReduce::None;
+  if (s == "mean") return ChannelReduce::Mean;
+  throw_usage("unknown field.reduce_channels '" + s + "' (expected none or mean)");
+}
+
+KeptSteps parse_kept_steps(const std::string& s) {
+  if (s == "all") return KeptSteps::All;
+  if (s == "last_half") return KeptSteps::LastHalf;
+  if (s == "first_half") return KeptSteps::FirstHalf;
+  if (s == "odd") return KeptSteps::Odd;
+  throw_usage("unknown field.keep_steps '" + s + "' (expected all, last_half, first_half or odd)");
+}
+
+std::string to_string(ChannelReduce r) { return r == ChannelReduce::Mean ? "mean" : "none"; }
+
+std::string to_string(KeptSteps k) {
+  switch (k) {
+    case KeptSteps::All: return "all";
+    case KeptSteps::LastHalf: return "last_half";
+    case KeptSteps::FirstHalf: return "first_half";
+    case KeptSteps::Odd: return "odd";
+  }
+  return "?";
+}
+
+std::vector<int64_t> kept_step_indices(KeptSteps kept, int steps) {
+  std::vector<int64_t> idx;
+  for (int k = 1; k <= steps; ++k) {  // 1-based, as in MODELGIF.md
+    const bool keep = kept == KeptSteps::All || (kept == KeptSteps::LastHalf && k > steps / 2) ||
+                      (kept == KeptSteps::FirstHalf && k <= steps / 2) || (kept == KeptSteps::Odd && k % 2 == 0);
+    if (keep) idx.push_back(k - 1);
+  }
+  if (idx.empty())
+    throw_usage("field.keep_steps " + to_string(kept) + " keeps no step of " + std::to_string(steps));
+  return idx;
+}
+
+FieldEngine::FieldEngine(FieldSpec spec, int64_t max_points, c10::Device device)
+    : spec_(std::move(spec)), max_points_(max_points), device_(device) {
+  if (max_points_ < 1) throw_usage("run.max_points must be >= 1, got " + std::to_string(max_points_));
+  quad_ = make_quadrature(spec_.rule, spec_.steps);
+  kept_ = kept_step_indices(spec_.kept, spec_.steps);
+}
+
+int64_t FieldEngine::features(const std::vector<int64_t>& s) const {
+  if (s.size() != 3) throw_input("references must be C x H x W images");
+  return spec_.reduce == ChannelReduce::Mean ? s[1] * s[2] : s[0] * s[1] * s[2];
+}
+
+at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, const at::Tensor& x_in,
+                                const at::Tensor& b_in, const at::Tensor& labels, int64_t first_ref) const {
+  const int64_t n = x_in.size(0), S = spec_.steps;
+  const auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
+  const at::Tensor x = x_in.to(opts), b = b_in.to(opts);
+  const at::Tensor diff = x - b;
+  const std::vector<int64_t> shape(x.sizes().begin() + 1, x.sizes().end());
+  const int64_t D = features(shape);
+
+  // Target masks at the real inputs, in micro-batches of references.
+  at::Tensor mask;
+  {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> outs;
+    for (int64_t i = 0; i < n; i += max_points_) outs.push_back(model(x.slice(0, i, std::min(n, i + max_points_))));
+    mask = target_mask(spec_.target, at::cat(outs), labels.defined() ? labels.to(device_) : labels, name);
+  }
+
+  // Position of each step among the kept ones (-1: dropped).
+  std::vector<int64_t> kept_pos(static_cast<size_t>(S), -1);
+  for (size_t j = 0; j < kept_.size(); ++j) kept_pos[static_cast<size_t>(kept_[j])] = static_cast<int64_t>(j);
+  const auto nodes = at::tensor(quad_.nodes, at::kDouble).to(opts);
+  const auto weights = at::tensor(quad_.weights, at::kDouble).to(opts);
+  const auto kept_pos_t = at::tensor(kept_pos, at::kLong).to(device_);
+
+  at::Tensor result = at::empty({n, kept_steps(), D}, opts);
+  at::Tensor carry;  // running G of the reference cut by the last micro-batch
+  const int64_t total = n * S;
+  for (int64_t start = 0; start < total; start += max_points_) {
+    const int64_t len = std::min(max_points_, total - start);
+    const auto flat = at::arange(start, start + len, at::TensorOptions().dtype(at::kLong).device(device_));
+    const auto ref = flat.div(S, "floor"), step = flat.remainder(S);
+    const auto bcast = [](const at::Tensor& v) { return v.view({-1, 1, 1, 1}); };
+    at::Tensor pts = (b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
+                         .detach()
+                         .requires_grad_(true);
+    at::Tensor out = model(pts);
+    at::Tensor y = (out * mask.index_select(0, ref)).sum();
+    at::Tensor g = torch::autograd::grad({y}, {pts})[0].detach() * bcast(weights.index_select(0, step));
+
+    if (!at::isfinite(g).all().item<bool>()) {
+      const int64_t bad = at::nonzero(~at::isfinite(g).flatten(1).all(1))[0][0].item<int64_t>();
+      throw NumericError("model '" + name + "': gradient field is NaN/Inf at reference " +
+                         std::to_string(first_ref + (start + bad) / S) + " (step " +
+                         std::to_string((start + bad) % S + 1) + ")");
+    }
+
+    if (spec_.cumulative) {
+      // Cumulative sums within each reference's run of steps in this chunk.
+      std::vector<at::Tensor> pieces;
+      int64_t pos = 0;
+      while (pos < len) {
+        const int64_t k0 = (start + pos) % S;
+        if (k0 == 0 && len - pos >= S) {  // whole references
+          const int64_t r = (len - pos) / S;
+          auto whole = g.slice(0, pos, pos + r * S);
+          pieces.push_back(whole.view({r, S, -1}).cumsum(1).view_as(whole));
+          pos += r * S;
+        } else {  // part of one reference: continue (k0 > 0) or start (k0 == 0) its sum
+          const int64_t m = std::min(S - k0, len - pos);
+          auto part = g.slice(0, pos, pos + m).cumsum(0);
+          if (k0 > 0) part = part + carry;
+          carry = part[m - 1].unsqueeze(0);
+          pieces.push_back(part);
+          pos += m;
+        }
+      }
+      g = pieces.size() == 1 ? pieces[0] : at::cat(pieces);
+    }
+    at::Tensor F = spec_.multiply_by_input ? g * diff.index_select(0, ref) : g;
+    if (spec_.reduce == ChannelReduce::Mean) F = F.mean(1);
+    F = F.reshape({len, D});
+
+    const auto pos = kept_pos_t.index_select(0, step);
+    const auto keep = pos.ge(0);
+    result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
+  }
+  return result.to(at::kCPU);
+}
+
+std::vector<int64_t> derangement(int64_t n, uint64_t seed) {
+  if (n < 2) throw_usage("baseline shuffle needs at least 2 references, got " + std::to_string(n));
+  std::mt19937_64 gen(seed);
+  // Unbiased integer in [0, bound) by rejection, independent of the library's distributions.
+  auto below = [&gen](uint64_t bound) {
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t r;
+    do r = gen();
+    while (r >= limit);
+    return static_cast<int64_t>(r % bound);
+  };
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (;;) {  // uniform over derangements: shuffle until no fixed point (about e tries)
+    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+    for (int64_t i = n - 1; i > 0; --i) std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(below(i + 1))]);
+    bool fixed = false;
+    for (int64_t i = 0; i < n && !fixed; ++i) fixed = p[static_cast<size_t>(i)] == i;
+    if (!fixed) return p;
+  }
+}
+
+}  // namespace modelgif

@@ -1,0 +1,317 @@
+#include "modelgif/h5.hpp"
+
+#include <H5Epublic.h>
+
+#include "modelgif/error.hpp"
+
+namespace modelgif::h5 {
+namespace {
+
+// HDF5 prints its error stack to stderr by default; we turn failures into
+// exceptions with our own message instead. Done once, before the first call.
+struct Silencer {
+  Silencer() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+void silence() { static Silencer s; }
+
+herr_t collect(unsigned n, const H5E_error2_t* e, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  if (n > 2) return 0;  // the top of the stack says enough
+  if (!s->empty()) s->append("; ");
+  s->append(e->desc ? e->desc : "?");
+  return 0;
+}
+
+std::string error_stack() {
+  std::string s;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &s);
+  H5Eclear2(H5E_DEFAULT);
+  return s.empty() ? "unknown HDF5 error" : s;
+}
+
+Handle lcpl() {
+  Handle p(check(H5Pcreate(H5P_LINK_CREATE), "creating a link property list"));
+  check_status(H5Pset_create_intermediate_group(p.get(), 1), "setting intermediate group creation");
+  return p;
+}
+
+Handle open_dataset(hid_t loc, const std::string& path) {
+  return Handle(check(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "opening dataset " + path));
+}
+
+Handle string_type() {
+  Handle t(check(H5Tcopy(H5T_C_S1), "copying the string type"));
+  check_status(H5Tset_size(t.get(), H5T_VARIABLE), "making a variable-length string type");
+  check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "setting UTF-8 strings");
+  return t;
+}
+
+Handle simple_space(const std::vector<hsize_t>& d) {
+  return Handle(check(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), "creating a dataspace"));
+}
+
+template <typename T>
+std::vector<T> read_as(hid_t loc, const std::string& path, hid_t mem) {
+  Handle ds = open_dataset(loc, path);
+  hsize_t n = 1;
+  for (auto d : dims(loc, path)) n *= d;
+  std::vector<T> v(static_cast<size_t>(n));
+  check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "reading dataset " + path);
+  return v;
+}
+
+Handle open_object(hid_t loc, const std::string& object) {
+  return Handle(check(H5Oopen(loc, object.c_str(), H5P_DEFAULT), "opening object " + object));
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() noexcept {
+  if (id_ >= 0 && H5Iis_valid(id_) > 0) H5Idec_ref(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+hid_t check(hid_t id, const std::string& what) {
+  if (id < 0) throw StoreError("HDF5: " + what + ": " + error_stack());
+  return id;
+}
+
+herr_t check_status(herr_t status, const std::string& what) {
+  if (status < 0) throw StoreError("HDF5: " + what + ": " + error_stack());
+  return status;
+}
+
+hid_t native(Type t) {
+  silence();
+  switch (t) {
+    case Type::F64: return H5T_NATIVE_DOUBLE;
+    case Type::F32: return H5T_NATIVE_FLOAT;
+    case Type::I64: return H5T_NATIVE_INT64;
+    case Type::U8: return H5T_NATIVE_UINT8;
+    case Type::F16: {
+      // IEEE binary16: sign bit 15, exponent bits 10-14 (bias 15), mantissa bits 0-9.
+      static const hid_t half = [] {
+        hid_t h = check(H5Tcopy(H5T_IEEE_F32LE), "copying float type");
+        check_status(H5Tset_fields(h, 15, 10, 5, 0, 10), "defining half-float fields");
+        check_status(H5Tset_size(h, 2), "sizing half-float type");
+        check_status(H5Tset_ebias(h, 15), "setting half-float exponent bias");
+        return h;
+      }();
+      return half;
+    }
+  }
+  return H5T_NATIVE_DOUBLE;
+}
+
+File File::create(const std::string& path) {
+  silence();
+  File f;
+  f.path_ = path;
+  f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "creating file " + path));
+  return f;
+}
+
+File File::open(const std::string& path, bool writable) {
+  silence();
+  File f;
+  f.path_ = path;
+  f.h_ = Handle(check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
+                      "opening file " + path));
+  return f;
+}
+
+void File::flush() { check_status(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL), "flushing file " + path_); }
+
+void File::close() {
+  if (!h_.valid()) return;
+  const hid_t id = h_.release();  // closed here, checked, not by the destructor
+  check_status(H5Fclose(id), "closing file " + path_);
+}
+
+bool exists(hid_t loc, const std::string& path) {
+  silence();
+  // Check each component, as H5Lexists fails when an intermediate link is missing.
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    const std::string prefix = path.substr(0, pos);
+    if (prefix.empty() || prefix == "/") continue;
+    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> list(hid_t loc, const std::string& group) {
+  Handle g(check(H5Gopen2(loc, group.c_str(), H5P_DEFAULT), "opening group " + group));
+  H5G_info_t info;
+  check_status(H5Gget_info(g.get(), &info), "reading group " + group);
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t len = check(H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+                              "listing group " + group);
+    std::string name(static_cast<size_t>(len) + 1, '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(len));
+    names.push_back(name);
+  }
+  return names;
+}
+
+void create_dataset(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& d) {
+  Handle space = simple_space(d);
+  Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "creating dataset properties"));
+  check_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "disabling fill");
+  Handle ds(check(H5Dcreate2(loc, path.c_str(), native(type), space.get(), lcpl().get(), dcpl.get(), H5P_DEFAULT),
+                  "creating dataset " + path));
+}
+
+void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& d, const void* data) {
+  Handle space = simple_space(d);
+  Handle ds(check(H5Dcreate2(loc, path.c_str(), native(type), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
+                  "creating dataset " + path));
+  check_status(H5Dwrite(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing dataset " + path);
+}
+
+void write_slab(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& offset,
+                const std::vector<hsize_t>& count, const void* data) {
+  Handle ds = open_dataset(loc, path);
+  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
+               "selecting a block of " + path);
+  Handle mem_space = simple_space(count);
+  check_status(H5Dwrite(ds.get(), native(type), mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+               "writing a block of " + path);
+}
+
+void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values) {
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  Handle type = string_type();
+  Handle space = simple_space({values.size()});
+  Handle ds(check(H5Dcreate2(loc, path.c_str(), type.get(), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
+                  "creating dataset " + path));
+  check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "writing " + path);
+}
+
+std::vector<hsize_t> dims(hid_t loc, const std::string& path) {
+  Handle ds = open_dataset(loc, path);
+  Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+  const int rank = check(H5Sget_simple_extent_ndims(space.get()), "reading rank of " + path);
+  std::vector<hsize_t> d(static_cast<size_t>(rank));
+  check(H5Sget_simple_extent_dims(space.get(), d.data(), nullptr), "reading shape of " + path);
+  return d;
+}
+
+std::vector<double> read_f64(hid_t loc, const std::string& path) { return read_as<double>(loc, path, H5T_NATIVE_DOUBLE); }
+std::vector<float> read_f32(hid_t loc, const std::string& path) { return read_as<float>(loc, path, H5T_NATIVE_FLOAT); }
+std::vector<int64_t> read_i64(hid_t loc, const std::string& path) {
+  return read_as<int64_t>(loc, path, H5T_NATIVE_INT64);
+}
+
+std::vector<float> read_slab_f32(hid_t loc, const std::string& path, const std::vector<hsize_t>& offset,
+                                 const std::vector<hsize_t>& count) {
+  Handle ds = open_dataset(loc, path);
+  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
+               "selecting a block of " + path);
+  Handle mem_space = simple_space(count);
+  hsize_t n = 1;
+  for (auto c : count) n *= c;
+  std::vector<float> v(static_cast<size_t>(n));
+  check_status(H5Dread(ds.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, v.data()),
+               "reading a block of " + path);
+  return v;
+}
+
+std::vector<std::string> read_strings(hid_t loc, const std::string& path) {
+  Handle ds = open_dataset(loc, path);
+  Handle ftype(check(H5Dget_type(ds.get()), "reading type of " + path));
+  if (H5Tget_class(ftype.get()) != H5T_STRING) throw StoreError("HDF5: dataset " + path + " does not hold strings");
+  const auto d = dims(loc, path);
+  const size_t n = d.empty() ? 1 : static_cast<size_t>(d[0]);
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle type = string_type();
+    std::vector<char*> ptrs(n, nullptr);
+    check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "reading " + path);
+    for (auto* p : ptrs) out.emplace_back(p ? p : "");
+    Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+    H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t len = H5Tget_size(ftype.get());
+    std::vector<char> buf(n * len);
+    check_status(H5Dread(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "reading " + path);
+    for (size_t i = 0; i < n; ++i) {
+      std::string s(buf.data() + i * len, len);
+      out.push_back(s.substr(0, s.find('\0')));
+    }
+  }
+  return out;
+}
+
+void set_attr(hid_t loc, const std::string& object, const std::string& name, const std::string& value) {
+  Handle obj = open_object(loc, object);
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle type = string_type();
+  Handle space(check(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
+  Handle attr(check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                    "creating attribute " + name + " on " + object));
+  const char* p = value.c_str();
+  check_status(H5Awrite(attr.get(), type.get(), &p), "writing attribute " + name + " on " + object);
+}
+
+void set_attr(hid_t loc, const std::string& object, const std::string& name, int64_t value) {
+  Handle obj = open_object(loc, object);
+  if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
+  Handle space(check(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
+  Handle attr(check(H5Acreate2(obj.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                    "creating attribute " + name + " on " + object));
+  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "writing attribute " + name + " on " + object);
+}
+
+bool has_attr(hid_t loc, const std::string& object, const std::string& name) {
+  Handle obj = open_object(loc, object);
+  return H5Aexists(obj.get(), name.c_str()) > 0;
+}
+
+std::string get_attr_string(hid_t loc, const std::string& object, const std::string& name) {
+  Handle obj = open_object(loc, object);
+  Handle attr(check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + object));
+  Handle ftype(check(H5Aget_type(attr.get()), "reading type of attribute " + name));
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle type = string_type();
+    char* p = nullptr;
+    check_status(H5Aread(attr.get(), type.get(), &p), "reading attribute " + name + " on " + object);
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
+  std::string s(H5Tget_size(ftype.get()), '\0');
+  check_status(H5Aread(attr.get(), ftype.get(), s.data()), "reading attribute " + name + " on " + object);
+  return s.substr(0, s.find('\0'));
+}
+
+int64_t get_attr_int(hid_t loc, const std::string& object, const std::string& name) {
+  Handle obj = open_object(loc, object);
+  Handle attr(check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + object));
+  int64_t v = 0;
+  check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &v), "reading attribute " + name + " on " + object);
+  return v;
+}
+
+std::string library_version() {
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  return std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel);
+}
+
+}  // namespace modelgif::h5
