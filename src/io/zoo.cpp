@@ -18,9 +18,12 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out;
 }
 
-// First line of a LibTorch error, without its C++ backtrace.
+// The informative line of a LibTorch error: the interpreter's "RuntimeError: ..."
+// line for TorchScript failures, else the first line (no C++ backtrace).
 std::string first_line(const std::string& what) {
   std::string s = what;
+  const auto rt = s.rfind("RuntimeError: ");
+  if (rt != std::string::npos) s = s.substr(rt + 14);
   const auto nl = s.find('\n');
   if (nl != std::string::npos) s.resize(nl);
   return s;
@@ -58,10 +61,10 @@ ModelFn Model::fn() const {
     c10::IValue out;
     try {
       out = module->forward({x});
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       throw InputError("model '" + name + "': forward failed on input of shape " +
                        shape_str(std::vector<int64_t>(x.sizes().begin(), x.sizes().end())) + ": " +
-                       first_line(e.what_without_backtrace()));
+                       first_line(e.what()));
     }
     if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
     return out.toTensor();
@@ -88,9 +91,11 @@ void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
     torch::NoGradGuard no_grad;
     auto out = m.forward({torch::zeros(one, torch::TensorOptions().device(device))});
     if (!out.isTensor()) throw_input("model '" + name_ + "': forward must return one tensor");
-  } catch (const c10::Error& e) {
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
     throw_input("model '" + name_ + "' does not accept references of shape " + shape_str(ref_shape) + ": " +
-                first_line(e.what_without_backtrace()));
+                first_line(e.what()));
   }
 }
 

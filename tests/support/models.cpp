@@ -1,0 +1,86 @@
+#include "support/models.hpp"
+
+#include <filesystem>
+
+namespace testsupport {
+
+torch::jit::Module linear_model(const at::Tensor& a) {
+  torch::jit::Module m("Linear");
+  m.register_parameter("a", a.clone(), false);
+  m.define(R"(
+def forward(self, x):
+    return torch.sum(torch.flatten(x * self.a, 1), 1, keepdim=True)
+)");
+  return m;
+}
+
+torch::jit::Module tanh_cnn(uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module m("TanhCNN");
+  m.register_parameter("c1w", torch::randn({4, 1, 3, 3}) * 0.5, false);
+  m.register_parameter("c1b", torch::randn({4}) * 0.1, false);
+  m.register_parameter("c2w", torch::randn({6, 4, 3, 3}) * 0.3, false);
+  m.register_parameter("c2b", torch::randn({6}) * 0.1, false);
+  m.register_parameter("fw", torch::randn({3, 6 * 8 * 8}) * 0.3, false);
+  m.register_parameter("fb", torch::randn({3}) * 0.1, false);
+  m.define(R"(
+def forward(self, x):
+    h = torch.tanh(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1]))
+    h = torch.tanh(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1]))
+    return torch.linear(torch.flatten(h, 1), self.fw, self.fb)
+)");
+  return m;
+}
+
+torch::jit::Module permuted_copy(torch::jit::Module& cnn) {
+  const auto perm = torch::tensor({2, 0, 3, 1}, torch::kLong);
+  torch::jit::Module m("TanhCNN");
+  m.register_parameter("c1w", cnn.attr("c1w").toTensor().index_select(0, perm), false);
+  m.register_parameter("c1b", cnn.attr("c1b").toTensor().index_select(0, perm), false);
+  m.register_parameter("c2w", cnn.attr("c2w").toTensor().index_select(1, perm), false);
+  m.register_parameter("c2b", cnn.attr("c2b").toTensor().clone(), false);
+  m.register_parameter("fw", cnn.attr("fw").toTensor().clone(), false);
+  m.register_parameter("fb", cnn.attr("fb").toTensor().clone(), false);
+  m.define(R"(
+def forward(self, x):
+    h = torch.tanh(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1]))
+    h = torch.tanh(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1]))
+    return torch.linear(torch.flatten(h, 1), self.fw, self.fb)
+)");
+  return m;
+}
+
+torch::jit::Module dense_model(uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module m("Dense");
+  m.register_parameter("w", torch::randn({3, 1, 3, 3}), false);
+  m.define(R"(
+def forward(self, x):
+    return torch.tanh(torch.conv2d(x, self.w, None, [1, 1], [1, 1]))
+)");
+  return m;
+}
+
+torch::jit::Module sqrt_model() {
+  torch::jit::Module m("Sqrt");
+  m.define(R"(
+def forward(self, x):
+    return torch.sum(torch.flatten(torch.sqrt(x), 1), 1, keepdim=True)
+)");
+  return m;
+}
+
+modelgif::ModelFn fn_of(torch::jit::Module& m) {
+  m.eval();
+  for (auto p : m.parameters()) p.requires_grad_(false);
+  return [&m](const at::Tensor& x) { return m.forward({x}).toTensor(); };
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto p = std::filesystem::temp_directory_path() / ("modelgif-test-" + name);
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace testsupport

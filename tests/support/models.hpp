@@ -1,0 +1,27 @@
+// TorchScript test models built in C++ (torch::jit::Module + define()).
+#pragma once
+
+#include <torch/script.h>
+
+#include <string>
+
+#include "modelgif/field.hpp"
+
+namespace testsupport {
+
+// y = sum(a * x) per sample, output N x 1.
+torch::jit::Module linear_model(const at::Tensor& a);
+// Smooth CNN for 1 x 8 x 8 inputs: conv(1->4) tanh conv(4->6) tanh linear(6*8*8 -> 3).
+torch::jit::Module tanh_cnn(uint64_t seed);
+// The same function with conv1's output channels (and conv2's inputs) permuted.
+torch::jit::Module permuted_copy(torch::jit::Module& cnn);
+// Dense output N x 3 x 8 x 8: a conv(1->3, 3x3) with a tanh.
+torch::jit::Module dense_model(uint64_t seed);
+// A model whose output is NaN for inputs with negative entries: sqrt(x).
+torch::jit::Module sqrt_model();
+
+modelgif::ModelFn fn_of(torch::jit::Module& m);
+// A fresh temporary folder for one test.
+std::string temp_dir(const std::string& name);
+
+}  // namespace testsupport

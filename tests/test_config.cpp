@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include "modelgif/config.hpp"
+#include "modelgif/error.hpp"
+
+using namespace modelgif;
+
+namespace {
+
+const char* const kMinimal = R"(
+zoo:
+  - {name: a, path: a.pt}
+  - {name: b, path: b.pt}
+references:
+  source: refs.h5:/images
+)";
+
+std::string usage_error_of(const std::string& yaml, const std::vector<std::pair<std::string, std::string>>& ov = {}) {
+  try {
+    load_config(yaml, "test.yaml", ov);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Config, DefaultsFollowThePublishedConventions) {
+  const auto c = load_config(kMinimal, "test.yaml");
+  ASSERT_EQ(c.zoo.size(), 2u);
+  EXPECT_EQ(c.zoo[1].name, "b");
+  EXPECT_EQ(c.field.steps, 50);
+  EXPECT_EQ(c.field.rule, QuadratureRule::GaussLegendre);
+  EXPECT_EQ(c.field.target.str(), "predicted");
+  EXPECT_EQ(c.baseline.kind, BaselineConfig::Kind::Zeros);
+  EXPECT_TRUE(c.field.cumulative);
+  EXPECT_TRUE(c.field.multiply_by_input);
+  EXPECT_EQ(c.metrics, std::vector<Metric>{Metric::Cosine});
+  EXPECT_EQ(c.refs.source, "refs.h5:/images");
+}
+
+TEST(Config, TheIssueExampleParsesAndOverridesWin) {
+  const char* yaml = R"(
+zoo:
+  - name: source
+    path: zoo/source.pt
+references:
+  source: refs.h5:/images
+  labels: refs.h5:/labels
+  count: 256
+field:
+  steps: 50
+  method: gausslegendre
+  target: predicted
+  baseline: zeros
+  reduce_channels: none
+distance:
+  metrics: [cosine, euclidean]
+output:
+  path: runs/out.h5
+  store_fields: true
+  field_dtype: float32
+)";
+  const auto c = load_config(yaml, "example.yaml",
+                             {{"field.steps", "20"}, {"distance.metrics", "cosine,euclidean_frechet"},
+                              {"field.baseline", "constant:0.5"}, {"field.target", "topk:1"}});
+  EXPECT_EQ(c.field.steps, 20);
+  EXPECT_EQ(c.refs.count, 256);
+  EXPECT_TRUE(c.store_fields);
+  EXPECT_EQ(c.metrics, (std::vector<Metric>{Metric::Cosine, Metric::EuclideanFrechet}));
+  EXPECT_EQ(c.baseline.kind, BaselineConfig::Kind::Constant);
+  EXPECT_DOUBLE_EQ(c.baseline.value, 0.5);
+  EXPECT_EQ(c.field.target.kind, Target::Kind::TopK);
+  // The resolved config is complete and reloads to itself.
+  EXPECT_NE(c.resolved_yaml.find("steps: 20"), std::string::npos);
+  EXPECT_EQ(load_config(c.resolved_yaml, "resolved").resolved_yaml, c.resolved_yaml);
+}
+
+TEST(Config, UnknownKeysSuggestTheNearestValidKey) {
+  const std::string e1 = usage_error_of(std::string(kMinimal) + "field:\n  stpes: 3\n");
+  EXPECT_NE(e1.find("unknown key 'field.stpes'"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("did you mean 'field.steps'"), std::string::npos) << e1;
+  const std::string e2 = usage_error_of(std::string(kMinimal) + "output:\n  store_field: true\n");
+  EXPECT_NE(e2.find("output.store_fields"), std::string::npos) << e2;
+  const std::string e3 = usage_error_of(kMinimal, {{"field.stepz", "3"}});
+  EXPECT_NE(e3.find("--field.steps"), std::string::npos) << e3;
+}
+
+TEST(Config, DuplicateKeysWrongTypesAndBadValuesNameTheKey) {
+  const std::string dup = usage_error_of(std::string(kMinimal) + "field:\n  steps: 3\n  steps: 4\n");
+  EXPECT_NE(dup.find("duplicate key 'field.steps'"), std::string::npos) << dup;
+  const std::string type = usage_error_of(std::string(kMinimal) + "field:\n  steps: abc\n");
+  EXPECT_NE(type.find("'field.steps': expected an integer, got 'abc'"), std::string::npos) << type;
+  const std::string boolean = usage_error_of(std::string(kMinimal) + "output:\n  store_fields: maybe\n");
+  EXPECT_NE(boolean.find("'output.store_fields'"), std::string::npos) << boolean;
+  const std::string method = usage_error_of(std::string(kMinimal) + "field:\n  method: simpson\n");
+  EXPECT_NE(method.find("field.method"), std::string::npos) << method;
+  EXPECT_NE(method.find("simpson"), std::string::npos) << method;
+  const std::string steps = usage_error_of(std::string(kMinimal) + "field:\n  steps: 1\n  method: riemann_left\n");
+  EXPECT_NE(steps.find("field.steps"), std::string::npos) << steps;
+  const std::string metric = usage_error_of(std::string(kMinimal) + "distance:\n  metrics: [cosine, l1]\n");
+  EXPECT_NE(metric.find("distance.metrics"), std::string::npos) << metric;
+  const std::string neg = usage_error_of(std::string(kMinimal) + "references:\n  count: -1\n");
+  EXPECT_NE(neg.find("duplicate key 'references'"), std::string::npos) << neg;  // the section is repeated
+  const std::string dtype = usage_error_of(kMinimal, {{"output.field_dtype", "int8"}});
+  EXPECT_NE(dtype.find("output.field_dtype"), std::string::npos) << dtype;
+  const std::string count = usage_error_of(kMinimal, {{"references.count", "-1"}});
+  EXPECT_NE(count.find("'references.count': must be >= 0"), std::string::npos) << count;
+  const std::string baseline = usage_error_of(kMinimal, {{"field.baseline", "constant:x"}});
+  EXPECT_NE(baseline.find("field.baseline"), std::string::npos) << baseline;
+  const std::string syntax = usage_error_of("zoo: [\n");
+  EXPECT_NE(syntax.find("YAML syntax error"), std::string::npos) << syntax;
+}
+
+TEST(Config, ZooEntriesAreChecked) {
+  EXPECT_NE(usage_error_of("references: {source: x}\n").find("'zoo' is empty"), std::string::npos);
+  EXPECT_NE(usage_error_of("zoo: [{name: a}]\nreferences: {source: x}\n").find("missing 'path'"), std::string::npos);
+  EXPECT_NE(usage_error_of("zoo: [{name: a, path: x.pt}, {name: a, path: y.pt}]\nreferences: {source: x}\n")
+                .find("'a' is used twice"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n")
+                .find("unknown key 'weights'"),
+            std::string::npos);
+  // Name defaults to the file stem; --zoo replaces the list.
+  const auto c = load_config("zoo: [{path: dir/net-1.pt}]\nreferences: {source: x}\n", "t");
+  EXPECT_EQ(c.zoo[0].name, "net-1");
+  const auto d = load_config(kMinimal, "t", {}, {"x=x.pt", "y=y.pt", "z=z.pt"});
+  EXPECT_EQ(d.zoo.size(), 3u);
+  EXPECT_EQ(d.zoo[2].path, "z.pt");
+  EXPECT_THROW(load_config(kMinimal, "t", {}, {"novalue"}), UsageError);
+}
+
+TEST(Config, MissingFileIsAUsageErrorNamingIt) {
+  try {
+    load_config_file("/nonexistent/run.yaml");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/run.yaml"), std::string::npos);
+  }
+}
