@@ -58,7 +58,7 @@ struct RunConfig {
   std::string output_path;
   bool store_fields = false;
   bool half_fields = false;
-  int64_t max_points = 512;
+  int64_t max_points = 0;  // 0 = tuned at start (tune_max_points)
   int64_t block = 64;
   int64_t threads = 0;  // 0 = all cores
   std::string device = "auto";

@@ -40,7 +40,7 @@ int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     desc.add_options()("help,h", "this help")("threads", po::value<int>()->default_value(0), "threads (0 = all cores)")(
         "refs", po::value<int>()->default_value(32), "references")("steps", po::value<int>()->default_value(50),
                                                                    "quadrature steps")(
-        "max-points", po::value<int>()->default_value(1024), "micro-batch bound")(
+        "max-points", po::value<int>()->default_value(0), "micro-batch bound (0 = tuned)")(
         "repeat", po::value<int>()->default_value(3), "timed repetitions");
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -61,9 +61,11 @@ int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     for (auto p : model.parameters()) p.requires_grad_(false);
     model.eval();
     const ModelFn fn = [&model](const at::Tensor& x) { return model.forward({x}).toTensor(); };
-    const FieldEngine engine(spec, vm["max-points"].as<int>(), c10::Device(c10::kCPU));
     at::manual_seed(0);
     const auto x = at::rand({n, 1, 28, 28});
+    int64_t max_points = vm["max-points"].as<int>();
+    if (max_points <= 0) max_points = tune_max_points(fn, x.slice(0, 0, 1), c10::Device(c10::kCPU), 1024);
+    const FieldEngine engine(spec, max_points, c10::Device(c10::kCPU));
     const auto b = at::zeros_like(x);
     const double t_field = seconds_of([&] { engine.compute(fn, "cnn_a", x, b, at::Tensor()); }, repeat);
     const double points = static_cast<double>(n * spec.steps);
@@ -79,7 +81,7 @@ int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream&
 
     out << std::fixed << std::setprecision(1);
     out << "modelgif-bench: cnn_a (1x28x28 -> 10), " << n << " references x " << spec.steps << " steps, "
-        << threads << " threads, max_points " << vm["max-points"].as<int>() << "\n";
+        << threads << " threads, max_points " << max_points << "\n";
     out << "  field throughput      " << std::setw(10) << points / t_field << " points/s\n";
     out << "  field compute         " << std::setw(10) << field_gflops << " GFLOP/s  ("
         << 2.0 * cnn_a_forward_flops() / 1e6 << " MFLOP per point)\n";

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <chrono>
 #include <random>
 
 #include "modelgif/error.hpp"
@@ -138,6 +139,42 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
     result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
   }
   return result.to(at::kCPU);
+}
+
+int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Device device, int64_t limit,
+                        double* points_per_second) {
+  const at::Tensor one = sample.to(device, at::kFloat);
+  auto time_batch = [&](int64_t n) {
+    const at::Tensor x = one.expand({n, one.size(1), one.size(2), one.size(3)}).contiguous();
+    auto step = [&] {
+      at::Tensor p = x.detach().requires_grad_(true);
+      at::Tensor g = torch::autograd::grad({model(p).sum()}, {p})[0];
+      if (device.is_cuda()) g.cpu();  // wait for the device
+    };
+    step();  // warm-up: allocator, kernels
+    const auto t0 = std::chrono::steady_clock::now();
+    int reps = 0;
+    double secs = 0;
+    do {
+      step();
+      ++reps;
+      secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } while (secs < 0.05 && reps < 20);
+    return static_cast<double>(n * reps) / secs;
+  };
+  int64_t best = 1;
+  double best_rate = 0;
+  int worse = 0;
+  for (int64_t n = 8; n <= std::max<int64_t>(limit, 8); n *= 2) {
+    const double rate = time_batch(n);
+    if (rate > best_rate) {
+      best = n, best_rate = rate, worse = 0;
+    } else if (++worse == 2) {
+      break;  // past the cache-friendly size: larger only gets slower
+    }
+  }
+  if (points_per_second) *points_per_second = best_rate;
+  return best;
 }
 
 std::vector<int64_t> derangement(int64_t n, uint64_t seed) {

@@ -222,7 +222,7 @@ const std::vector<KeySpec>& config_keys() {
       {"output.path", Kind::String, "runs/out.h5", "output HDF5 file"},
       {"output.store_fields", Kind::Bool, "false", "store every model's field under /fields"},
       {"output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16"},
-      {"run.max_points", Kind::Int, "512", "micro-batch bound: path points per forward/backward"},
+      {"run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)"},
       {"run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)"},
       {"run.threads", Kind::Int, "0", "intra-op threads (0 = all cores)"},
       {"run.device", Kind::String, "auto", "auto (CUDA when available), cpu, cuda or cuda:N"},
@@ -354,7 +354,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   if (dtype != "float32" && dtype != "float16")
     throw_usage("config key 'output.field_dtype': expected float32 or float16, got '" + dtype + "'");
   c.half_fields = dtype == "float16";
-  c.max_points = int_("run.max_points", 1);
+  c.max_points = int_("run.max_points", 0);
   c.block = int_("run.block", 1);
   c.threads = int_("run.threads", 0);
   c.device = str("run.device");

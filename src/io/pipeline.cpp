@@ -54,7 +54,15 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log) {
   }
   sum.metrics = cfg.metrics;
 
-  const FieldEngine engine(cfg.field, cfg.max_points, device);
+  int64_t max_points = cfg.max_points;
+  if (max_points == 0) {
+    double rate = 0;
+    max_points = tune_max_points(models.front().fn(), refs.images.slice(0, 0, 1), device,
+                                 device.is_cuda() ? 8192 : 1024, &rate);
+    log << "run.max_points: tuned to " << max_points << " (" << static_cast<int64_t>(rate) << " points/s on model '"
+        << models.front().name() << "')\n";
+  }
+  const FieldEngine engine(cfg.field, max_points, device);
   const int64_t S = engine.kept_steps(), D = engine.features(refs.shape());
   log << "modelgif: " << M << " models, " << N << " references " << refs.shape()[0] << "x" << refs.shape()[1] << "x"
       << refs.shape()[2] << ", " << cfg.field.steps << " steps (" << to_string(cfg.field.rule) << "), target "
