@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "modelgif/config.hpp"
 #include "modelgif/error.hpp"
 
@@ -138,4 +141,12 @@ TEST(Config, MissingFileIsAUsageErrorNamingIt) {
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/run.yaml"), std::string::npos);
   }
+}
+
+TEST(Config, TheReadmeDocumentsEveryKey) {
+  std::ifstream in(MODELGIF_SOURCE_DIR "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (const auto& k : config_keys()) EXPECT_NE(ss.str().find("`" + k.key + "`"), std::string::npos) << k.key;
 }

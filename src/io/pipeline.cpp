@@ -145,7 +145,8 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log) {
   h5::set_attr(out.id(), root, "modelgif_version", std::string(kVersion));
   h5::set_attr(out.id(), root, "libtorch_version", std::string(TORCH_VERSION));
   h5::set_attr(out.id(), root, "hdf5_version", h5::library_version());
-  h5::set_attr(out.id(), root, "yaml_cpp_version", std::string("0.7"));
+  h5::set_attr(out.id(), root, "yaml_cpp_version", std::string(MODELGIF_YAML_CPP_VERSION));
+  h5::set_attr(out.id(), root, "boost_version", std::string(MODELGIF_BOOST_VERSION));
   h5::set_attr(out.id(), root, "created", now_iso());
   h5::set_attr(out.id(), root, "device", sum.device);
   h5::set_attr(out.id(), root, "references", N);
