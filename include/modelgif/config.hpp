@@ -62,6 +62,8 @@ struct RunConfig {
   int64_t block = 64;
   int64_t threads = 0;  // 0 = all cores
   std::string device = "auto";
+  std::string grid = "auto";
+  double progress_interval = 30.0;
   std::string resolved_yaml;  // the full resolved config, written into the output
 };
 

@@ -53,6 +53,13 @@ class StoreError : public Error {
   explicit StoreError(const std::string& what) : Error(what, kExitInput) {}
 };
 
+// An error that every MPI rank raised together (agreed on collectively), so
+// rank 0 alone reports it and no rank needs to abort the others.
+class SharedError : public Error {
+ public:
+  SharedError(const std::string& what, int exit_code) : Error(what, exit_code) {}
+};
+
 [[noreturn]] inline void throw_usage(const std::string& what) { throw UsageError(what); }
 [[noreturn]] inline void throw_input(const std::string& what) { throw InputError(what); }
 

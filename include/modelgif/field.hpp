@@ -60,8 +60,12 @@ class FieldEngine {
   // x, b: n x C x H x W (float32, any device); labels: int64 n (or undefined).
   // `first_ref` is the global index of x[0], used only in error messages.
   // Returns n x S' x D, float32, on the CPU.
+  // `keep_going`, when set, is asked after every micro-batch; when it says
+  // false the computation stops there and `*completed` tells how many leading
+  // references have their whole field (the rest of the result is undefined).
   at::Tensor compute(const ModelFn& model, const std::string& model_name, const at::Tensor& x,
-                     const at::Tensor& b, const at::Tensor& labels, int64_t first_ref = 0) const;
+                     const at::Tensor& b, const at::Tensor& labels, int64_t first_ref = 0,
+                     const std::function<bool()>& keep_going = {}, int64_t* completed = nullptr) const;
 
   // Number of model evaluations (forward+backward path points) per reference.
   int64_t points_per_reference() const { return spec_.steps; }

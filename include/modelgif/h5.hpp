@@ -47,13 +47,20 @@ class File {
   // Create (truncate) or open a file. Handle is closed on destruction.
   static File create(const std::string& path);
   static File open(const std::string& path, bool writable = false);
+  // Collective create through MPI-IO, with collective metadata operations.
+  // Every rank of `comm` must make the same metadata calls (datasets, attributes).
+  static File create_parallel(const std::string& path, MPI_Comm comm);
   hid_t id() const { return h_.get(); }
+  // Data transfer property: collective MPI-IO for parallel files, else default.
+  hid_t transfer() const { return dxpl_.valid() ? dxpl_.get() : H5P_DEFAULT; }
+  bool parallel() const { return dxpl_.valid(); }
   const std::string& path() const { return path_; }
   void flush();
   void close();  // closes and reports errors (destructor swallows them)
 
  private:
   Handle h_;
+  Handle dxpl_;
   std::string path_;
 };
 
@@ -63,13 +70,19 @@ bool exists(hid_t loc, const std::string& path);
 std::vector<std::string> list(hid_t loc, const std::string& group);
 
 // Datasets. Intermediate groups are created. `data` holds prod(dims) elements.
-void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& dims, const void* data);
-void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values);
+// In a parallel file every rank calls with the same dims; ranks with
+// participate = false write nothing (collectively) and may pass nullptr.
+void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& dims, const void* data,
+           hid_t dxpl = H5P_DEFAULT, bool participate = true);
+void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values,
+                   hid_t dxpl = H5P_DEFAULT, bool participate = true);
 // Create a chunked-or-contiguous dataset to be filled piecewise by write_slab.
 void create_dataset(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& dims);
-// Write `data` (memory type `type`) into the box [offset, offset+count) of a dataset.
+// Write `data` (memory type `type`) into the box [offset, offset+count) of a
+// dataset. A count with a zero extent writes nothing but takes part in a
+// collective transfer.
 void write_slab(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& offset,
-                const std::vector<hsize_t>& count, const void* data);
+                const std::vector<hsize_t>& count, const void* data, hid_t dxpl = H5P_DEFAULT);
 
 std::vector<hsize_t> dims(hid_t loc, const std::string& path);
 std::vector<double> read_f64(hid_t loc, const std::string& path);

@@ -1,28 +1,49 @@
-// One run: load the zoo and references, compute every model's field block by
-// block, accumulate the pairwise distance sums, write the result file.
-// Work is organised as independent (model, reference block) pieces whose
-// distance sums merge by addition: the shape the MPI pipeline distributes.
+// One run, on P >= 1 MPI ranks (a single process is P = 1). Ranks form a grid
+// of model groups x reference shards. Phase 1: each rank computes the fields of
+// its (model, reference block) pieces into checkpoint shards. Phase 2: ranks of
+// the same reference shard pass their field blocks round a ring so that every
+// pair of models meets once per block; the per-block pair sums are reduced
+// and cached. Phase 3: all ranks write the result file with parallel HDF5.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "modelgif/config.hpp"
 
 namespace modelgif {
 
+struct RunOptions {
+  bool recompute = false;  // discard checkpoint parts that do not match instead of refusing
+};
+
 struct RunSummary {
   std::vector<std::string> names;
   std::vector<Metric> metrics;
   std::vector<std::vector<double>> matrices;  // per metric, M x M
   int64_t references = 0;
-  int64_t points = 0;    // path points evaluated (forward + backward)
-  double seconds = 0.0;  // field computation time
-  int threads = 0;
-  std::string device;
+  int64_t points = 0;    // path points evaluated in this run (all ranks)
+  double seconds = 0.0;  // wall time of the field phase
+  int threads = 0;       // of rank 0
+  std::string device;    // of rank 0
+  int ranks = 1;
+  std::string grid;      // "GxR"
+  int64_t pieces_computed = 0, pieces_reused = 0, pieces_resumed = 0, pieces_corrupt = 0;
+  int64_t pairs_computed = 0, pairs_reused = 0;  // (pair, block) units
 };
 
-RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log);
+RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOptions& opt = {});
+
+// The grid: `spec` is "auto" or "GxR" (model groups x reference shards).
+struct Grid {
+  int groups = 1, shards = 1;
+  int used() const { return groups * shards; }
+};
+Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks);
+// [lo, hi) of part `i` when n items are split into `parts` nearly equal parts.
+std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i);
 
 }  // namespace modelgif

@@ -3,11 +3,14 @@
 #include <boost/program_options.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 
+#include "modelgif/comm.hpp"
 #include "modelgif/demo.hpp"
+#include "modelgif/status.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/output.hpp"
 #include "modelgif/pipeline.hpp"
@@ -17,6 +20,23 @@ namespace po = boost::program_options;
 
 namespace modelgif::cli {
 namespace {
+
+std::ostream& null_stream() {
+  static std::ostringstream sink;
+  sink.str("");
+  return sink;
+}
+
+// An error raised on one rank only: report it with the rank and stop the whole
+// job (other ranks may be waiting in a collective call).
+int fail_alone(const std::string& what, int code, std::ostream& err) {
+  if (comm::world_size() > 1) {
+    err << "modelgif: error (rank " << comm::world_rank() << "): " << what << "\n" << std::flush;
+    comm::abort_world(code);
+  }
+  err << "modelgif: error: " << what << "\n";
+  return code;
+}
 
 constexpr int kStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 
@@ -28,6 +48,7 @@ const char* const kUsage =
     "commands:\n"
     "  run    compute the fields of a model zoo and write distance matrices (HDF5)\n"
     "  show   print the distance matrices of a result file\n"
+    "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
     "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
     "\n"
     "options:\n"
@@ -35,7 +56,8 @@ const char* const kUsage =
     "  --version         print the version\n"
     "\n"
     "exit codes: 0 ok, 1 internal error, 2 bad command line or config,\n"
-    "            3 unusable model/reference/output file, 4 NaN/Inf in a field\n";
+    "            3 unusable model/reference/output file, 4 NaN/Inf in a field,\n"
+    "            75 stopped by SIGTERM/SIGUSR1 after checkpointing: rerun to resume\n";
 
 std::vector<std::string> parse_unrecognized(const po::options_description& desc, const std::vector<std::string>& args,
                                             po::variables_map& vm,
@@ -52,7 +74,8 @@ std::vector<std::string> parse_unrecognized(const po::options_description& desc,
 int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif run' (every config key can be given as --KEY VALUE)");
   desc.add_options()("help,h", "this help")("config,c", po::value<std::string>(), "YAML run config")(
-      "zoo", po::value<std::vector<std::string>>()->composing(), "NAME=PATH: a zoo model (repeatable; replaces the config's zoo)");
+      "zoo", po::value<std::vector<std::string>>()->composing(), "NAME=PATH: a zoo model (repeatable; replaces the config's zoo)")(
+      "recompute", "discard checkpoint shards that do not match this run (changed config or model file) instead of refusing");
   po::options_description keys("config keys");
   for (const auto& k : config_keys()) {
     const std::string dflt = k.default_yaml.empty() ? "" : " [default: " + k.default_yaml + "]";
@@ -72,11 +95,34 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   for (const auto& k : config_keys())
     if (vm.count(k.key)) overrides.emplace_back(k.key, vm[k.key].as<std::string>());
   const auto zoo = vm.count("zoo") ? vm["zoo"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  RunConfig cfg = vm.count("config") ? load_config_file(vm["config"].as<std::string>(), overrides, zoo)
-                                     : load_config("", "(command line)", overrides, zoo);
-  const RunSummary s = run_pipeline(cfg, out);
-  for (size_t i = 0; i < s.metrics.size(); ++i)
-    out << "\n" << to_string(s.metrics[i]) << " distance:\n" << format_matrix(s.names, s.matrices[i]);
+  // Rank 0 reads the config file and broadcasts its text; every rank parses it.
+  const comm::Comm world = comm::Comm::world();
+  std::string text, origin = "(command line)", failure;
+  if (vm.count("config")) {
+    origin = vm["config"].as<std::string>();
+    if (world.rank() == 0) {
+      std::ifstream in(origin);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (!in) failure = "config " + origin + ": cannot read the file";
+      text = ss.str();
+    }
+    failure = world.bcast(failure);
+    if (!failure.empty()) throw SharedError(failure, kExitUsage);
+    text = world.bcast(text);
+  }
+  RunConfig cfg;
+  try {
+    cfg = load_config(text, origin, overrides, zoo);
+  } catch (const Error& e) {
+    throw SharedError(e.what(), e.exit_code());  // every rank parsed the same text
+  }
+  RunOptions opt;
+  opt.recompute = vm.count("recompute") > 0;
+  const RunSummary s = run_pipeline(cfg, world.rank() == 0 ? out : null_stream(), opt);
+  if (world.rank() == 0)
+    for (size_t i = 0; i < s.metrics.size(); ++i)
+      out << "\n" << to_string(s.metrics[i]) << " distance:\n" << format_matrix(s.names, s.matrices[i]);
   return kExitOk;
 }
 
@@ -107,6 +153,27 @@ int cmd_show(const std::vector<std::string>& args, std::ostream& out) {
     shown = true;
   }
   if (!shown) throw_usage("show: " + path + " has no metric " + vm["metric"].as<std::string>());
+  return kExitOk;
+}
+
+int cmd_status(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif status'");
+  desc.add_options()("help,h", "this help")("run", po::value<std::vector<std::string>>(),
+                                            "result file, checkpoint folder, or a folder of runs");
+  po::positional_options_description pos;
+  pos.add("run", -1);
+  po::variables_map vm;
+  parse_unrecognized(desc, args, vm, &pos);
+  if (vm.count("help")) {
+    out << "usage: modelgif status RUN [RUN ...]\n\n"
+        << "Reads a run's checkpoint (RUN: the output file, its .ckpt folder, or a folder\n"
+        << "holding runs) without MPI and prints progress per model, the fingerprint and\n"
+        << "what remains.\n\n"
+        << desc;
+    return kExitOk;
+  }
+  if (!vm.count("run")) throw_usage("status: give a run (modelgif status OUTPUT.h5)");
+  for (const auto& r : vm["run"].as<std::vector<std::string>>()) print_status(r, out);
   return kExitOk;
 }
 
@@ -142,7 +209,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
-        {"run", cmd_run}, {"show", cmd_show}, {"demo", cmd_demo}};
+        {"run", cmd_run}, {"show", cmd_show}, {"status", cmd_status}, {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
     return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
@@ -154,15 +221,16 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   } catch (const po::error& e) {
     err << "modelgif: error: " << e.what() << "\n";
     return kExitUsage;
-  } catch (const Error& e) {
-    err << "modelgif: error: " << e.what() << "\n";
+  } catch (const SharedError& e) {
+    // Every rank has it: rank 0 reports.
+    if (comm::world_rank() == 0) err << "modelgif: error: " << e.what() << "\n";
     return e.exit_code();
+  } catch (const Error& e) {
+    return fail_alone(e.what(), e.exit_code(), err);
   } catch (const std::exception& e) {
     // LibTorch errors carry a backtrace after the first line: print the line only.
     std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    err << "modelgif: error: " << what << "\n";
-    return kExitFailure;
+    return fail_alone(what.substr(0, what.find('\n')), kExitFailure, err);
   }
 }
 

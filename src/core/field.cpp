@@ -62,7 +62,8 @@ int64_t FieldEngine::features(const std::vector<int64_t>& s) const {
 }
 
 at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, const at::Tensor& x_in,
-                                const at::Tensor& b_in, const at::Tensor& labels, int64_t first_ref) const {
+                                const at::Tensor& b_in, const at::Tensor& labels, int64_t first_ref,
+                                const std::function<bool()>& keep_going, int64_t* completed) const {
   const int64_t n = x_in.size(0), S = spec_.steps;
   const auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
   const at::Tensor x = x_in.to(opts), b = b_in.to(opts);
@@ -137,7 +138,12 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
     const auto pos = kept_pos_t.index_select(0, step);
     const auto keep = pos.ge(0);
     result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
+    if (keep_going && start + len < total && !keep_going()) {
+      if (completed) *completed = (start + len) / S;
+      return result.to(at::kCPU);
+    }
   }
+  if (completed) *completed = n;
   return result.to(at::kCPU);
 }
 

@@ -224,8 +224,10 @@ const std::vector<KeySpec>& config_keys() {
       {"output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16"},
       {"run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)"},
       {"run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)"},
-      {"run.threads", Kind::Int, "0", "intra-op threads (0 = all cores)"},
-      {"run.device", Kind::String, "auto", "auto (CUDA when available), cpu, cuda or cuda:N"},
+      {"run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)"},
+      {"run.device", Kind::String, "auto", "auto (node-local rank's CUDA device when available), cpu, cuda or cuda:N"},
+      {"run.progress_interval", Kind::Double, "30", "seconds between progress lines in a batch log (a terminal gets a live bar)"},
+      {"run.grid", Kind::String, "auto", "MPI ranks as GxR: G model groups x R reference shards, or auto"},
   };
   return keys;
 }
@@ -358,6 +360,9 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.block = int_("run.block", 1);
   c.threads = int_("run.threads", 0);
   c.device = str("run.device");
+  c.grid = str("run.grid");
+  c.progress_interval = values["run.progress_interval"].as<double>();
+  if (!(c.progress_interval > 0)) throw_usage("config key 'run.progress_interval': must be > 0");
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && c.device.rfind("cuda:", 0) != 0)
     throw_usage("config key 'run.device': expected auto, cpu, cuda or cuda:N, got '" + c.device + "'");
 

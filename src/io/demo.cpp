@@ -131,7 +131,9 @@ int run_demo(const std::string& dir, const std::string& data, int threads, std::
                                      {"output.path", dir + "/demo.h5"},
                                      {"run.threads", std::to_string(threads)}},
                                     zoo);
-  const RunSummary s = run_pipeline(cfg, out);
+  RunOptions opt;
+  opt.recompute = true;  // the demo owns its folder: a retrained zoo replaces the old shards
+  const RunSummary s = run_pipeline(cfg, out, opt);
 
   int status = kExitOk;
   for (size_t k = 0; k < s.metrics.size(); ++k) {

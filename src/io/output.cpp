@@ -15,14 +15,20 @@ namespace fs = std::filesystem;
 
 namespace modelgif {
 
-FieldFile::FieldFile(std::string path) : path_(std::move(path)) {
-  tmp_ = path_ + ".tmp-" + std::to_string(::getpid());
+FieldFile::FieldFile(std::string path, const comm::Comm* comm) : comm_(comm), path_(std::move(path)) {
+  int64_t pid = ::getpid();
+  if (comm_) {
+    rank_ = comm_->rank();
+    pid = comm_->bcast(pid);
+  }
+  tmp_ = path_ + ".tmp-" + std::to_string(pid);
   std::error_code ec;
   const auto parent = fs::path(path_).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (rank_ == 0 && !parent.empty()) fs::create_directories(parent, ec);
   if (ec) throw_input("output " + path_ + ": cannot create folder " + parent.string() + ": " + ec.message());
+  if (comm_) comm_->barrier();
   try {
-    file_ = h5::File::create(tmp_);
+    file_ = comm_ ? h5::File::create_parallel(tmp_, comm_->get()) : h5::File::create(tmp_);
   } catch (const StoreError& e) {
     throw_input("output " + path_ + ": cannot create " + tmp_ + " (is the folder writable?)");
   }
@@ -35,23 +41,25 @@ FieldFile::~FieldFile() {
   } catch (...) {  // a destructor never throws; the file is removed anyway
   }
   std::error_code ec;
-  fs::remove(tmp_, ec);
+  if (rank_ == 0) fs::remove(tmp_, ec);
 }
 
 void FieldFile::create_fields(const std::vector<std::string>& names, int64_t n, int64_t steps, int64_t features,
                               bool half) {
   half_ = half;
+  steps_ = steps, features_ = features;
   for (const auto& name : names)
     h5::create_dataset(id(), "/fields/" + name, half ? h5::Type::F16 : h5::Type::F32,
                        {static_cast<hsize_t>(n), static_cast<hsize_t>(steps), static_cast<hsize_t>(features)});
 }
 
 void FieldFile::write_field_block(const std::string& name, int64_t offset, const at::Tensor& block) {
-  const at::Tensor b = block.to(at::kCPU, half_ ? at::kHalf : at::kFloat).contiguous();
+  const at::Tensor b = block.defined() ? block.to(at::kCPU, half_ ? at::kHalf : at::kFloat).contiguous()
+                                       : at::empty({0, steps_, features_}, half_ ? at::kHalf : at::kFloat);
   h5::write_slab(id(), "/fields/" + name, half_ ? h5::Type::F16 : h5::Type::F32,
                  {static_cast<hsize_t>(offset), 0, 0},
                  {static_cast<hsize_t>(b.size(0)), static_cast<hsize_t>(b.size(1)), static_cast<hsize_t>(b.size(2))},
-                 b.data_ptr());
+                 b.data_ptr(), transfer());
 }
 
 at::Tensor FieldFile::read_field_block(const std::string& name, int64_t offset, int64_t count) const {
@@ -63,14 +71,27 @@ at::Tensor FieldFile::read_field_block(const std::string& name, int64_t offset, 
 
 void FieldFile::commit() {
   file_.close();
-  // fsync the data before the rename makes it visible under its final name.
-  if (FILE* f = std::fopen(tmp_.c_str(), "rb")) {
-    ::fsync(fileno(f));
-    std::fclose(f);
+  if (comm_) comm_->barrier();  // every rank's data is in the file
+  std::string failure;
+  if (rank_ == 0) {
+    // fsync the data before the rename makes it visible under its final name.
+    if (FILE* f = std::fopen(tmp_.c_str(), "rb")) {
+      ::fsync(fileno(f));
+      std::fclose(f);
+    }
+    std::error_code ec;
+    fs::rename(tmp_, path_, ec);
+    if (ec) failure = "output " + path_ + ": cannot rename " + tmp_ + " into place: " + ec.message();
   }
-  std::error_code ec;
-  fs::rename(tmp_, path_, ec);
-  if (ec) throw_input("output " + path_ + ": cannot rename " + tmp_ + " into place: " + ec.message());
+  if (comm_) failure = comm_->bcast(failure);
+  if (!failure.empty()) {
+    if (rank_ == 0) {
+      std::error_code ec;
+      fs::remove(tmp_, ec);
+    }
+    committed_ = true;  // nothing left to clean
+    throw InputError(failure);
+  }
   committed_ = true;
 }
 

@@ -2,21 +2,54 @@
 
 #include <ATen/ATen.h>
 #include <torch/version.h>
-#include <yaml-cpp/yaml.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <ctime>
+#include <functional>
+#include <map>
 #include <memory>
+#include <sstream>
+#include <thread>
 
+#include "modelgif/checkpoint.hpp"
+#include "modelgif/comm.hpp"
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/output.hpp"
+#include "modelgif/progress.hpp"
 #include "modelgif/refs.hpp"
+#include "modelgif/signals.hpp"
 #include "modelgif/version.hpp"
 #include "modelgif/zoo.hpp"
 
 namespace modelgif {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs `fn` on every rank; if it failed anywhere, every rank throws the error
+// of the lowest failing rank, so that no rank is left waiting in a collective.
+void collective(const comm::Comm& world, const std::function<void()>& fn) {
+  std::string failure;
+  int code = 0;
+  try {
+    fn();
+  } catch (const Error& e) {
+    failure = e.what(), code = e.exit_code();
+  } catch (const std::exception& e) {
+    std::string w = e.what();
+    failure = w.substr(0, w.find('\n')), code = kExitFailure;
+  }
+  if (world.allreduce_max(failure.empty() ? 0 : 1) == 0) return;
+  for (const auto& f : world.allgather(failure.empty() ? "" : std::to_string(code) + "|" + failure)) {
+    if (f.empty()) continue;
+    const auto bar = f.find('|');
+    throw SharedError(f.substr(bar + 1), std::stoi(f.substr(0, bar)));
+  }
+}
 
 std::string now_iso() {
   char buf[32];
@@ -31,131 +64,536 @@ bool wants(const RunConfig& cfg, Metric m) {
   return false;
 }
 
-}  // namespace
-
-RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log) {
-  RunSummary sum;
-  sum.threads = set_threads(cfg.threads);
-  const c10::Device device = resolve_device(cfg.device);
-  sum.device = device.str();
-
-  const ReferenceSet refs = load_references(cfg.refs);
-  if (cfg.field.target.needs_labels() && !refs.labels.defined())
-    throw_usage("field.target label needs labels: set references.labels (no labels found for " + cfg.refs.source + ")");
-  const at::Tensor baselines = make_baselines(cfg.baseline, refs.images);
-  const int64_t N = refs.images.size(0);
-  sum.references = N;
-
-  std::vector<Model> models = load_zoo(cfg.zoo, device);
-  const int64_t M = static_cast<int64_t>(models.size());
-  for (const auto& m : models) {
-    m.check_accepts(refs.shape());
-    sum.names.push_back(m.name());
+// Field blocks travel between ranks as: count, then per model its index and rows, then floats.
+std::vector<char> pack(const std::vector<int64_t>& models, const std::vector<at::Tensor>& fields) {
+  std::vector<int64_t> head = {static_cast<int64_t>(models.size())};
+  size_t floats = 0;
+  for (size_t i = 0; i < models.size(); ++i) {
+    head.push_back(models[i]);
+    head.push_back(fields[i].size(0));
+    floats += static_cast<size_t>(fields[i].numel());
   }
-  sum.metrics = cfg.metrics;
-
-  int64_t max_points = cfg.max_points;
-  if (max_points == 0) {
-    double rate = 0;
-    max_points = tune_max_points(models.front().fn(), refs.images.slice(0, 0, 1), device,
-                                 device.is_cuda() ? 8192 : 1024, &rate);
-    log << "run.max_points: tuned to " << max_points << " (" << static_cast<int64_t>(rate) << " points/s on model '"
-        << models.front().name() << "')\n";
+  std::vector<char> buf(head.size() * 8 + floats * 4);
+  std::memcpy(buf.data(), head.data(), head.size() * 8);
+  char* p = buf.data() + head.size() * 8;
+  for (const auto& f : fields) {
+    const at::Tensor c = f.contiguous();
+    std::memcpy(p, c.data_ptr(), static_cast<size_t>(c.numel()) * 4);
+    p += c.numel() * 4;
   }
-  const FieldEngine engine(cfg.field, max_points, device);
-  const int64_t S = engine.kept_steps(), D = engine.features(refs.shape());
-  log << "modelgif: " << M << " models, " << N << " references " << refs.shape()[0] << "x" << refs.shape()[1] << "x"
-      << refs.shape()[2] << ", " << cfg.field.steps << " steps (" << to_string(cfg.field.rule) << "), target "
-      << cfg.field.target.str() << ", field " << S << "x" << D << " per reference; device " << sum.device << ", "
-      << sum.threads << " threads\n";
+  return buf;
+}
 
-  FieldFile out(cfg.output_path);
-  h5::write_strings(out.id(), "/models/names", sum.names);
-  if (cfg.store_fields) out.create_fields(sum.names, N, S, D, cfg.half_fields);
+void unpack(const std::vector<char>& buf, int64_t steps, int64_t features, std::vector<int64_t>& models,
+            std::vector<at::Tensor>& fields) {
+  models.clear(), fields.clear();
+  int64_t n = 0;
+  std::memcpy(&n, buf.data(), 8);
+  std::vector<int64_t> head(static_cast<size_t>(1 + 2 * n));
+  std::memcpy(head.data(), buf.data(), head.size() * 8);
+  const char* p = buf.data() + head.size() * 8;
+  for (int64_t i = 0; i < n; ++i) {
+    models.push_back(head[static_cast<size_t>(1 + 2 * i)]);
+    const int64_t rows = head[static_cast<size_t>(2 + 2 * i)];
+    at::Tensor t = at::empty({rows, steps, features}, at::kFloat);
+    std::memcpy(t.data_ptr(), p, static_cast<size_t>(t.numel()) * 4);
+    p += t.numel() * 4;
+    fields.push_back(t);
+  }
+}
 
-  // cosine_standardized needs a second pass over the fields, after their
-  // feature moments are known: keep them in the output (float32) or in scratch.
-  const bool standardized = wants(cfg, Metric::CosineStandardized);
-  std::unique_ptr<FieldFile> scratch;
-  FieldFile* field_store = nullptr;
-  if (standardized) {
-    if (cfg.store_fields && !cfg.half_fields) {
-      field_store = &out;
-    } else {
-      scratch = std::make_unique<FieldFile>(cfg.output_path + ".scratch");
-      scratch->create_fields(sum.names, N, S, D, false);
-      field_store = scratch.get();
+// Everything a rank knows about the run.
+struct Plan {
+  int rank = 0, ranks = 1, local_rank = 0, local_size = 1;
+  Grid grid;
+  int group = -1, shard = -1;  // -1: idle rank
+  int64_t M = 0, N = 0, B = 0, S = 0, D = 0;
+  int64_t model_lo = 0, model_hi = 0;  // this rank's models [lo, hi)
+  std::vector<int64_t> blocks;         // this rank's reference blocks
+  std::vector<std::string> names;      // zoo order
+  std::vector<std::string> keys;       // name@hash per model
+  std::string fingerprint;
+  bool active() const { return group >= 0; }
+  std::pair<int64_t, int64_t> block_range(int64_t k, int64_t block) const {
+    return {k * block, std::min(N, (k + 1) * block)};
+  }
+};
+
+std::vector<int64_t> shard_blocks(int64_t B, const Grid& g, int shard) {
+  std::vector<int64_t> v;
+  for (int64_t k = shard; k < B; k += g.shards) v.push_back(k);
+  return v;
+}
+
+// Phase 2 for one kind of pair sums ("plain" or "standardized"): every
+// shard's ranks meet every pair of models on each of the shard's blocks,
+// skipping pairs already in the block's cache. Returns (computed, reused).
+std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan, const RunConfig& cfg,
+                                       const Checkpoint& ckpt, const comm::Comm& shard_comm,
+                                       const std::function<at::Tensor(int64_t, const at::Tensor&)>& transform) {
+  int64_t computed = 0, reused = 0;
+  if (!plan.active()) return {0, 0};
+  const int G = plan.grid.groups, g = plan.group;
+  for (const int64_t k : plan.blocks) {
+    if (shard_comm.allreduce_max(signals::stop_requested() ? 1 : 0) > 0) break;  // the shard stops together
+    const auto cache = ckpt.read_pairs(kind, k);
+    std::map<std::string, int64_t> cached;
+    for (size_t i = 0; i < cache.keys.size(); ++i) cached[cache.keys[i]] = static_cast<int64_t>(i);
+    auto needed = [&](int64_t a, int64_t b) {
+      return !cached.count(plan.keys[static_cast<size_t>(a)]) || !cached.count(plan.keys[static_cast<size_t>(b)]);
+    };
+    bool any = false;
+    for (int64_t a = 0; a < plan.M && !any; ++a)
+      for (int64_t b = a + 1; b < plan.M && !any; ++b) any = needed(a, b);
+    const int64_t pairs_total = plan.M * (plan.M - 1) / 2;
+    if (!any) {
+      reused += pairs_total;
+      continue;
     }
-  }
-
-  DistanceAccumulator acc(M);
-  std::vector<FeatureMoments> moments(static_cast<size_t>(M), FeatureMoments(D));
-  const auto t0 = std::chrono::steady_clock::now();
-  const int64_t blocks = (N + cfg.block - 1) / cfg.block;
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t lo = blk * cfg.block, hi = std::min(N, lo + cfg.block);
-    const at::Tensor x = refs.images.slice(0, lo, hi), b = baselines.slice(0, lo, hi);
-    const at::Tensor y = refs.labels.defined() ? refs.labels.slice(0, lo, hi) : at::Tensor();
-    std::vector<at::Tensor> fields;  // one block per model: all we hold
-    for (const auto& m : models) {
-      fields.push_back(engine.compute(m.fn(), m.name(), x, b, y, lo));
-      if (cfg.store_fields) out.write_field_block(m.name(), lo, fields.back());
-      if (standardized) {
-        moments[fields.size() - 1].add(fields.back());
-        if (field_store != &out) field_store->write_field_block(m.name(), lo, fields.back());
+    // Own field blocks: sent as stored, used transformed (standardized when asked).
+    std::vector<int64_t> own;
+    std::vector<at::Tensor> raw, fields;
+    for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
+      own.push_back(m);
+      raw.push_back(ckpt.read_field(plan.names[static_cast<size_t>(m)], k));
+      fields.push_back(transform(m, raw.back()));
+    }
+    DistanceAccumulator acc(plan.M);
+    int64_t done_here = 0;
+    for (size_t i = 0; i < own.size(); ++i)
+      for (size_t j = i + 1; j < own.size(); ++j)
+        if (needed(own[i], own[j])) acc.add_pair(own[i], own[j], fields[i], fields[j]), ++done_here;
+    // Ring: at step t receive group g - t; group pair {g, h} belongs to the rank
+    // that meets it first (t < G - t), ties broken by the lower group.
+    const std::vector<char> mine = G > 1 ? pack(own, raw) : std::vector<char>{};
+    raw.clear();
+    for (int t = 1; t <= G / 2; ++t) {
+      const int dest = (g + t) % G, src = (g - t + G) % G;
+      const auto buf = shard_comm.sendrecv(mine, dest, src);
+      const bool owner = t < G - t || (t == G - t && g < src);
+      if (!owner) continue;
+      std::vector<int64_t> theirs;
+      std::vector<at::Tensor> visiting;
+      unpack(buf, plan.S, plan.D, theirs, visiting);
+      for (size_t j = 0; j < theirs.size(); ++j) {
+        const at::Tensor v = transform(theirs[j], visiting[j]);
+        for (size_t i = 0; i < own.size(); ++i)
+          if (needed(own[i], theirs[j])) acc.add_pair(own[i], theirs[j], fields[i], v), ++done_here;
       }
     }
-    for (int64_t a = 0; a < M; ++a)
-      for (int64_t c = a + 1; c < M; ++c) acc.add_pair(a, c, fields[static_cast<size_t>(a)], fields[static_cast<size_t>(c)]);
-    sum.points += M * (hi - lo) * cfg.field.steps;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log << "block " << blk + 1 << "/" << blocks << ": references " << lo << ".." << hi - 1 << ", "
-        << static_cast<int64_t>(static_cast<double>(sum.points) / std::max(secs, 1e-9)) << " points/s\n";
-  }
-
-  DistanceAccumulator std_acc(M);
-  if (standardized) {
-    for (int64_t lo = 0; lo < N; lo += cfg.block) {
-      const int64_t n = std::min(cfg.block, N - lo);
-      std::vector<at::Tensor> z;
-      for (int64_t m = 0; m < M; ++m)
-        z.push_back(moments[static_cast<size_t>(m)].standardize(
-            field_store->read_field_block(sum.names[static_cast<size_t>(m)], lo, n)));
-      for (int64_t a = 0; a < M; ++a)
-        for (int64_t c = a + 1; c < M; ++c) std_acc.add_pair(a, c, z[static_cast<size_t>(a)], z[static_cast<size_t>(c)]);
+    // Each pair was computed by exactly one rank: the sum over the shard is exact.
+    shard_comm.allreduce_sum(acc.raw());
+    const int64_t done = shard_comm.allreduce_sum(done_here);
+    computed += done, reused += pairs_total - done;
+    if (shard_comm.rank() == 0) {
+      // New cache: old keys plus this zoo's, old sums plus the new pairs.
+      Checkpoint::PairCache out;
+      out.keys = cache.keys;
+      for (const auto& key : plan.keys)
+        if (!cached.count(key)) out.keys.push_back(key);
+      const size_t K = out.keys.size(), K0 = cache.keys.size();
+      const int W = DistanceAccumulator::kSums;
+      out.sums.assign(static_cast<size_t>(W) * K * K, 0.0);
+      for (int w = 0; w < W; ++w)
+        for (size_t a = 0; a < K0; ++a)
+          for (size_t b = 0; b < K0; ++b) out.sums[(w * K + a) * K + b] = cache.sums[(w * K0 + a) * K0 + b];
+      std::map<std::string, size_t> index;
+      for (size_t i = 0; i < K; ++i) index[out.keys[i]] = i;
+      for (int64_t a = 0; a < plan.M; ++a)
+        for (int64_t b = 0; b < plan.M; ++b) {
+          if (a == b || !needed(a, b)) continue;
+          const size_t ia = index[plan.keys[static_cast<size_t>(a)]], ib = index[plan.keys[static_cast<size_t>(b)]];
+          for (int w = 0; w < W; ++w)
+            out.sums[(w * K + ia) * K + ib] = acc.raw()[static_cast<size_t>((w * plan.M + a) * plan.M + b)];
+        }
+      ckpt.write_pairs(kind, k, out);
     }
   }
-  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {computed, reused};
+}
 
-  const hsize_t mm[2] = {static_cast<hsize_t>(M), static_cast<hsize_t>(M)};
-  for (auto metric : cfg.metrics) {
-    auto mat = metric == Metric::CosineStandardized ? std_acc.matrix(Metric::Cosine) : acc.matrix(metric);
-    h5::write(out.id(), "/distance/" + to_string(metric), h5::Type::F64, {mm[0], mm[1]}, mat.data());
-    sum.matrices.push_back(std::move(mat));
+// Rank 0: the zoo's sums over all blocks, read from the per-block caches in
+// block order, so the result does not depend on the number of ranks.
+DistanceAccumulator gather_pairs(const std::string& kind, const Plan& plan, const Checkpoint& ckpt) {
+  DistanceAccumulator acc(plan.M);
+  const int W = DistanceAccumulator::kSums;
+  for (int64_t k = 0; k < plan.B; ++k) {
+    const auto cache = ckpt.read_pairs(kind, k);
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < cache.keys.size(); ++i) index[cache.keys[i]] = i;
+    const size_t K = cache.keys.size();
+    for (int64_t a = 0; a < plan.M; ++a)
+      for (int64_t b = 0; b < plan.M; ++b) {
+        if (a == b) continue;
+        const auto ia = index.find(plan.keys[static_cast<size_t>(a)]), ib = index.find(plan.keys[static_cast<size_t>(b)]);
+        if (ia == index.end() || ib == index.end())
+          throw Error("internal: pair sums of block " + std::to_string(k) + " miss " + plan.keys[static_cast<size_t>(a)] +
+                      " / " + plan.keys[static_cast<size_t>(b)]);
+        for (int w = 0; w < W; ++w)
+          acc.raw()[static_cast<size_t>((w * plan.M + a) * plan.M + b)] += cache.sums[(w * K + ia->second) * K + ib->second];
+      }
   }
-  const auto zero = acc.zero_norm_rows();
-  h5::write(out.id(), "/diagnostics/zero_norm_rows", h5::Type::I64, {mm[0], mm[1]}, zero.data());
-  h5::write(out.id(), "/references/indices", h5::Type::I64, {static_cast<hsize_t>(N)}, refs.indices.data());
-  if (refs.labels.defined()) {
-    const at::Tensor l = refs.labels.to(at::kLong).contiguous();
-    h5::write(out.id(), "/references/labels", h5::Type::I64, {static_cast<hsize_t>(N)}, l.data_ptr<int64_t>());
+  return acc;
+}
+
+std::string describe_mismatch(const std::string& old_text, const std::string& new_text) {
+  std::map<std::string, std::string> a, b;
+  auto parse = [](const std::string& text, std::map<std::string, std::string>& out) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto colon = line.find(": ");
+      if (colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 2);
+    }
+  };
+  parse(old_text, a), parse(new_text, b);
+  std::string diff;
+  for (const auto& [k, v] : b)
+    if (a[k] != v) diff += (diff.empty() ? "" : ", ") + k + " was " + (a[k].empty() ? "unset" : a[k]) + ", now " + v;
+  return diff.empty() ? "fingerprints differ" : diff;
+}
+
+}  // namespace
+
+RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOptions& opt) {
+  comm::Comm world = comm::Comm::world();
+  signals::install();
+  Plan plan;
+  plan.rank = world.rank(), plan.ranks = world.size();
+  std::ostringstream sink;
+  std::ostream& log = plan.rank == 0 ? log_out : sink;
+  const comm::Comm local = world.split_shared();
+  plan.local_rank = local.rank(), plan.local_size = local.size();
+
+  RunSummary sum;
+  sum.ranks = plan.ranks;
+  // Placement: node-local rank picks the GPU; CPU ranks share the node's cores.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c10::Device device(c10::kCPU);
+  collective(world, [&] {
+    device = resolve_device(cfg.device, plan.local_rank);
+    sum.threads = set_threads(cfg.threads > 0 ? cfg.threads : std::max(1, cores / plan.local_size));
+  });
+  sum.device = device.str();
+  const auto placement = world.allgather("rank " + std::to_string(plan.rank) + " on " + comm::processor_name() +
+                                         ": " + sum.device + ", " + std::to_string(sum.threads) + " threads");
+
+  // References (every rank loads them: they are small next to the fields).
+  ReferenceSet refs;
+  at::Tensor baselines;
+  collective(world, [&] {
+    refs = load_references(cfg.refs);
+    if (cfg.field.target.needs_labels() && !refs.labels.defined())
+      throw_usage("field.target label needs labels: set references.labels (no labels found for " + cfg.refs.source +
+                  ")");
+    baselines = make_baselines(cfg.baseline, refs.images);
+  });
+  plan.M = static_cast<int64_t>(cfg.zoo.size());
+  plan.N = refs.images.size(0);
+  plan.B = (plan.N + cfg.block - 1) / cfg.block;
+  sum.references = plan.N;
+  for (const auto& z : cfg.zoo) sum.names.push_back(z.name);
+  plan.names = sum.names;
+  sum.metrics = cfg.metrics;
+
+  // Model identities: rank 0 hashes the files, everyone gets the keys.
+  std::string hashes;
+  collective(world, [&] {
+    if (plan.rank == 0)
+      for (const auto& z : cfg.zoo) {
+        if (!std::filesystem::is_regular_file(z.path)) throw_input("model '" + z.name + "': no such file " + z.path);
+        hashes += hash_file(z.path) + "\n";
+      }
+  });
+  hashes = world.bcast(hashes);
+  {
+    std::istringstream in(hashes);
+    for (const auto& z : cfg.zoo) {
+      std::string h;
+      std::getline(in, h);
+      plan.keys.push_back(z.name + "@" + h);
+    }
   }
-  const std::string root = "/";
-  h5::set_attr(out.id(), root, "config", cfg.resolved_yaml);
-  h5::set_attr(out.id(), root, "modelgif_version", std::string(kVersion));
-  h5::set_attr(out.id(), root, "libtorch_version", std::string(TORCH_VERSION));
-  h5::set_attr(out.id(), root, "hdf5_version", h5::library_version());
-  h5::set_attr(out.id(), root, "yaml_cpp_version", std::string(MODELGIF_YAML_CPP_VERSION));
-  h5::set_attr(out.id(), root, "boost_version", std::string(MODELGIF_BOOST_VERSION));
-  h5::set_attr(out.id(), root, "created", now_iso());
-  h5::set_attr(out.id(), root, "device", sum.device);
-  h5::set_attr(out.id(), root, "references", N);
-  h5::set_attr(out.id(), root, "steps_kept", S);
-  h5::set_attr(out.id(), root, "features", D);
-  h5::set_attr(out.id(), root, "points", sum.points);
-  out.commit();
-  log << "wrote " << cfg.output_path << " (" << sum.points << " points in " << sum.seconds << " s, "
-      << static_cast<int64_t>(static_cast<double>(sum.points) / std::max(sum.seconds, 1e-9)) << " points/s)\n";
+
+  // The grid and this rank's share.
+  collective(world, [&] { plan.grid = choose_grid(cfg.grid, plan.ranks, plan.M, plan.B); });
+  if (plan.rank < plan.grid.used()) {
+    plan.group = plan.rank / plan.grid.shards, plan.shard = plan.rank % plan.grid.shards;
+    std::tie(plan.model_lo, plan.model_hi) = split_range(plan.M, plan.grid.groups, plan.group);
+    plan.blocks = shard_blocks(plan.B, plan.grid, plan.shard);
+  }
+  sum.grid = std::to_string(plan.grid.groups) + "x" + std::to_string(plan.grid.shards);
+
+  // Models: each rank loads its own group's, frozen, and checks the shapes.
+  std::map<int64_t, Model> models;
+  FieldEngine probe_engine(cfg.field, 1, device);
+  plan.S = probe_engine.kept_steps();
+  plan.D = probe_engine.features(refs.shape());
+  collective(world, [&] {
+    for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
+      Model model(cfg.zoo[static_cast<size_t>(m)], device);
+      model.check_accepts(refs.shape());
+      models.emplace(m, std::move(model));
+    }
+  });
+
+  log << "modelgif: " << plan.M << " models, " << plan.N << " references " << refs.shape()[0] << "x"
+      << refs.shape()[1] << "x" << refs.shape()[2] << " in " << plan.B << " blocks of " << cfg.block << ", "
+      << cfg.field.steps << " steps (" << to_string(cfg.field.rule) << "), target " << cfg.field.target.str()
+      << ", field " << plan.S << "x" << plan.D << " per reference\n";
+  log << "grid " << sum.grid << " (" << plan.grid.groups << " model groups x " << plan.grid.shards
+      << " reference shards) on " << plan.ranks << " rank" << (plan.ranks > 1 ? "s" : "")
+      << (plan.grid.used() < plan.ranks ? " (" + std::to_string(plan.ranks - plan.grid.used()) + " idle)" : "")
+      << "\n";
+  for (const auto& p : placement) log << "  " << p << "\n";
+
+  // Checkpoint: rank 0 checks the manifest against this run.
+  const Checkpoint ckpt(Checkpoint::dir_for(cfg.output_path));
+  const std::string fp_text = fingerprint_text(cfg, hash_tensor(refs.images));
+  plan.fingerprint = hex64(fnv1a(fp_text.data(), fp_text.size()));
+  int64_t max_points = cfg.max_points;
+  collective(world, [&] {
+    if (plan.rank != 0) return;
+    Manifest man;
+    if (ckpt.has_manifest()) {
+      try {
+        man = ckpt.read_manifest();
+      } catch (const InputError&) {
+        if (!opt.recompute) throw;
+        ckpt.wipe();
+      }
+      if (!man.fingerprint.empty() && man.fingerprint != plan.fingerprint) {
+        if (!opt.recompute)
+          throw_input("checkpoint " + ckpt.dir() + " belongs to another configuration (" +
+                      describe_mismatch(man.text, fp_text) + "); rerun with --recompute to discard it");
+        log << "checkpoint: configuration changed (" << describe_mismatch(man.text, fp_text) << "): discarded\n";
+        ckpt.wipe();
+        man = Manifest();
+      }
+      for (size_t i = 0; i < cfg.zoo.size(); ++i) {
+        const auto& name = cfg.zoo[i].name;
+        const std::string hash = plan.keys[i].substr(plan.keys[i].rfind('@') + 1);
+        const auto it = man.models.find(name);
+        if (it == man.models.end() || it->second == hash) continue;
+        if (!opt.recompute)
+          throw_input("model '" + name + "': " + cfg.zoo[i].path + " changed since checkpoint " + ckpt.dir() +
+                      " was made (file hash " + it->second + ", now " + hash +
+                      "); rerun with --recompute to recompute its fields");
+        log << "checkpoint: model '" << name << "' changed: its shards are discarded\n";
+        ckpt.remove_model(name);
+      }
+    }
+    if (max_points == 0 && man.max_points > 0) max_points = man.max_points;  // same micro-batches as before
+    if (max_points == 0) {
+      double rate = 0;
+      max_points = tune_max_points(models.begin()->second.fn(), refs.images.slice(0, 0, 1), device,
+                                   device.is_cuda() ? 8192 : 1024, &rate);
+      log << "run.max_points: tuned to " << max_points << " (" << static_cast<int64_t>(rate) << " points/s on model '"
+          << models.begin()->second.name() << "')\n";
+    }
+    man.fingerprint = plan.fingerprint, man.text = fp_text, man.config = cfg.resolved_yaml;
+    man.references = plan.N, man.block = cfg.block, man.blocks = plan.B, man.max_points = max_points;
+    man.steps_kept = plan.S, man.features = plan.D;
+    man.order = sum.names;
+    for (size_t i = 0; i < cfg.zoo.size(); ++i)
+      man.models[cfg.zoo[i].name] = plan.keys[i].substr(plan.keys[i].rfind('@') + 1);
+    ckpt.write_manifest(man);
+  });
+  max_points = world.bcast(max_points);
+  const FieldEngine engine(cfg.field, max_points, device);
+
+  // Phase 1: fields of this rank's pieces, each into its own shard.
+  const bool standardized = wants(cfg, Metric::CosineStandardized);
+  Progress progress(ckpt, plan.M * plan.B, cfg.block * cfg.field.steps, cfg.progress_interval, log, plan.rank == 0);
+  const auto t0 = Clock::now();
+  int64_t computed = 0, reused = 0, resumed = 0, corrupt = 0, points = 0;
+  bool stopped = false;
+  std::vector<std::string> notes;  // corrupt shards, reported by rank 0
+  collective(world, [&] {
+    for (const int64_t k : plan.blocks) {
+      const auto [lo, hi] = plan.block_range(k, cfg.block);
+      for (int64_t m = plan.model_lo; m < plan.model_hi && !stopped; ++m) {
+        const Model& model = models.at(m);
+        const std::string shard_fp = shard_fingerprint(plan.fingerprint, plan.keys[static_cast<size_t>(m)], k);
+        const ShardStatus st = ckpt.probe(model.name(), k, shard_fp, hi - lo);
+        if (st.kind == ShardStatus::Mismatch && !opt.recompute)
+          throw_input("checkpoint shard " + ckpt.field_path(model.name(), k) + " does not belong to this run (" +
+                      st.reason + "); rerun with --recompute");
+        if (st.kind == ShardStatus::Complete) {
+          ++reused;
+          continue;
+        }
+        if (st.kind == ShardStatus::Corrupt)
+          ++corrupt, notes.push_back("checkpoint shard " + ckpt.field_path(model.name(), k) + " is corrupt (" +
+                                     st.reason + "): recomputing");
+        at::Tensor field;
+        int64_t from = 0;
+        if (st.kind == ShardStatus::Partial) {
+          field = ckpt.read_field(model.name(), k);
+          from = st.completed;
+          ++resumed;
+        }
+        int64_t done = 0;
+        const at::Tensor y = refs.labels.defined() ? refs.labels.slice(0, lo + from, hi) : at::Tensor();
+        at::Tensor rest = engine.compute(
+            model.fn(), model.name(), refs.images.slice(0, lo + from, hi), baselines.slice(0, lo + from, hi), y,
+            lo + from,
+            [&] {
+              progress.tick();
+              return !signals::stop_requested();
+            },
+            &done);
+        points += done * cfg.field.steps;
+        field = field.defined() ? at::cat({field, rest.slice(0, 0, done)}) : rest;
+        const int64_t completed = from + done;
+        if (completed < hi - lo) {  // stopped: keep the finished references
+          if (completed > 0) ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, nullptr);
+          stopped = true;
+          break;
+        }
+        FeatureMoments mom(plan.D);
+        mom.add(field);
+        ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, &mom);
+        ++computed;
+        progress.tick();
+      }
+      if (stopped) break;
+    }
+  });
+  for (const auto& line : world.allgather([&] {
+         std::string s;
+         for (const auto& n : notes) s += n + "\n";
+         return s;
+       }()))
+    log << line;
+  progress.finish();
+  sum.pieces_computed = world.allreduce_sum(computed);
+  sum.pieces_reused = world.allreduce_sum(reused);
+  sum.pieces_resumed = world.allreduce_sum(resumed);
+  sum.pieces_corrupt = world.allreduce_sum(corrupt);
+  sum.points = world.allreduce_sum(points);
+  sum.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  log << "fields: " << sum.pieces_computed << " of " << plan.M * plan.B << " (model, block) pieces computed, "
+      << sum.pieces_reused << " reused from the checkpoint";
+  if (sum.pieces_resumed) log << ", " << sum.pieces_resumed << " resumed from partial shards";
+  if (sum.pieces_corrupt) log << ", " << sum.pieces_corrupt << " corrupt ones recomputed";
+  log << " (" << sum.points << " points in " << sum.seconds << " s)\n";
+  const auto stop_error = [&] {
+    return SharedError("stopped by signal " + std::to_string(signals::stop_signal()) + ": finished shards are in " +
+                     ckpt.dir() + "; rerun the same command to resume",
+                 kExitCheckpointed);
+  };
+  if (world.allreduce_max(stopped || signals::stop_requested() ? 1 : 0)) throw stop_error();
+
+  // Phase 2: pair sums per block, cached.
+  const comm::Comm shard_comm = world.split(plan.active() ? plan.shard : MPI_UNDEFINED, plan.group);
+  auto identity = [](int64_t, const at::Tensor& f) { return f; };
+  std::pair<int64_t, int64_t> pc;
+  collective(world, [&] { pc = pair_phase("plain", plan, cfg, ckpt, shard_comm, identity); });
+  std::vector<FeatureMoments> moments;
+  if (standardized) {
+    // Global feature moments of each model: the shards' sums, reduced.
+    std::vector<double> buf(static_cast<size_t>(plan.M * (1 + 2 * plan.D)), 0.0);
+    collective(world, [&] {
+      if (!plan.active() || plan.shard < 0) return;
+      for (const int64_t k : plan.blocks)
+        for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
+          FeatureMoments mom(plan.D);
+          ckpt.read_field(models.at(m).name(), k, &mom);
+          for (size_t i = 0; i < mom.raw().size(); ++i) buf[static_cast<size_t>(m * (1 + 2 * plan.D)) + i] += mom.raw()[i];
+        }
+    });
+    world.allreduce_sum(buf);
+    for (int64_t m = 0; m < plan.M; ++m) {
+      FeatureMoments mom(plan.D);
+      std::copy(buf.begin() + m * (1 + 2 * plan.D), buf.begin() + (m + 1) * (1 + 2 * plan.D), mom.raw().begin());
+      moments.push_back(mom);
+    }
+    auto standardize = [&](int64_t m, const at::Tensor& f) {
+      return moments[static_cast<size_t>(m)].standardize(f).to(at::kFloat);
+    };
+    collective(world, [&] {
+      const auto sc = pair_phase("standardized", plan, cfg, ckpt, shard_comm, standardize);
+      pc.first += sc.first, pc.second += sc.second;
+    });
+  }
+  if (world.allreduce_max(signals::stop_requested() ? 1 : 0)) throw stop_error();
+  // Each shard's rank 0 counted its blocks' pairs once per shard member: count them once.
+  sum.pairs_computed = world.allreduce_sum(plan.active() && plan.group == 0 ? pc.first : 0);
+  sum.pairs_reused = world.allreduce_sum(plan.active() && plan.group == 0 ? pc.second : 0);
+  log << "pairs: " << sum.pairs_computed << " (pair, block) sums computed, " << sum.pairs_reused << " reused\n";
+  world.barrier();  // every cache is on disk
+
+  // Phase 3: matrices (rank 0, from the caches in block order) and the output file, collectively.
+  std::vector<std::vector<double>> mats(cfg.metrics.size());
+  std::vector<int64_t> zero(static_cast<size_t>(plan.M * plan.M), 0);
+  collective(world, [&] {
+    if (plan.rank != 0) return;
+    const DistanceAccumulator acc = gather_pairs("plain", plan, ckpt);
+    const DistanceAccumulator std_acc = standardized ? gather_pairs("standardized", plan, ckpt) : DistanceAccumulator(plan.M);
+    for (size_t i = 0; i < cfg.metrics.size(); ++i)
+      mats[i] = cfg.metrics[i] == Metric::CosineStandardized ? std_acc.matrix(Metric::Cosine) : acc.matrix(cfg.metrics[i]);
+    zero = acc.zero_norm_rows();
+  });
+  for (auto& m : mats) {
+    m.resize(static_cast<size_t>(plan.M * plan.M));
+    world.bcast(m);
+  }
+  sum.matrices = mats;
+
+  const std::string created = world.bcast(now_iso());
+  std::string placement_text;
+  for (const auto& p : placement) placement_text += p + "\n";
+  // Not wrapped in collective(): a failure inside HDF5's collective calls
+  // cannot be agreed on; the CLI aborts the job instead (MPI_Abort).
+  {
+    FieldFile out(cfg.output_path, &world);
+    const hid_t x = out.transfer();
+    const bool w = out.writer();
+    h5::write_strings(out.id(), "/models/names", sum.names, x, w);
+    if (cfg.store_fields) {
+      out.create_fields(sum.names, plan.N, plan.S, plan.D, cfg.half_fields);
+      // Collective writes in rounds: every rank takes part in each, with or without data.
+      const int64_t rounds = (plan.B + plan.grid.shards - 1) / plan.grid.shards;
+      for (int64_t m = 0; m < plan.M; ++m)
+        for (int64_t r = 0; r < rounds; ++r) {
+          const bool mine = plan.active() && m >= plan.model_lo && m < plan.model_hi &&
+                            r < static_cast<int64_t>(plan.blocks.size());
+          const int64_t k = mine ? plan.blocks[static_cast<size_t>(r)] : 0;
+          out.write_field_block(sum.names[static_cast<size_t>(m)], mine ? plan.block_range(k, cfg.block).first : 0,
+                                mine ? ckpt.read_field(sum.names[static_cast<size_t>(m)], k) : at::Tensor());
+        }
+    }
+    const hsize_t MM = static_cast<hsize_t>(plan.M);
+    for (size_t i = 0; i < cfg.metrics.size(); ++i)
+      h5::write(out.id(), "/distance/" + to_string(cfg.metrics[i]), h5::Type::F64, {MM, MM}, mats[i].data(), x, w);
+    h5::write(out.id(), "/diagnostics/zero_norm_rows", h5::Type::I64, {MM, MM}, zero.data(), x, w);
+    h5::write(out.id(), "/references/indices", h5::Type::I64, {static_cast<hsize_t>(plan.N)}, refs.indices.data(), x, w);
+    if (refs.labels.defined()) {
+      const at::Tensor l = refs.labels.to(at::kLong).contiguous();
+      h5::write(out.id(), "/references/labels", h5::Type::I64, {static_cast<hsize_t>(plan.N)}, l.data_ptr<int64_t>(), x,
+                w);
+    }
+    const std::string root = "/";
+    h5::set_attr(out.id(), root, "config", cfg.resolved_yaml);
+    h5::set_attr(out.id(), root, "modelgif_version", std::string(kVersion));
+    h5::set_attr(out.id(), root, "libtorch_version", std::string(TORCH_VERSION));
+    h5::set_attr(out.id(), root, "hdf5_version", h5::library_version());
+    h5::set_attr(out.id(), root, "mpi_version", comm::library_version());
+    h5::set_attr(out.id(), root, "yaml_cpp_version", std::string(MODELGIF_YAML_CPP_VERSION));
+    h5::set_attr(out.id(), root, "boost_version", std::string(MODELGIF_BOOST_VERSION));
+    h5::set_attr(out.id(), root, "created", created);
+    h5::set_attr(out.id(), root, "placement", placement_text);
+    h5::set_attr(out.id(), root, "grid", sum.grid);
+    h5::set_attr(out.id(), root, "fingerprint", plan.fingerprint);
+    h5::set_attr(out.id(), root, "ranks", static_cast<int64_t>(plan.ranks));
+    h5::set_attr(out.id(), root, "references", plan.N);
+    h5::set_attr(out.id(), root, "steps_kept", plan.S);
+    h5::set_attr(out.id(), root, "features", plan.D);
+    h5::set_attr(out.id(), root, "max_points", max_points);
+    out.commit();
+  }
+  log << "wrote " << cfg.output_path << " (checkpoint " << ckpt.dir() << ")\n";
   return sum;
 }
 

@@ -2,6 +2,8 @@
 
 #include <H5Epublic.h>
 
+#include <algorithm>
+
 #include "modelgif/error.hpp"
 
 namespace modelgif::h5 {
@@ -42,6 +44,15 @@ Handle open_dataset(hid_t loc, const std::string& path) {
 Handle string_type() {
   Handle t(check(H5Tcopy(H5T_C_S1), "copying the string type"));
   check_status(H5Tset_size(t.get(), H5T_VARIABLE), "making a variable-length string type");
+  check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "setting UTF-8 strings");
+  return t;
+}
+
+// Fixed-length UTF-8 strings: parallel HDF5 cannot write variable-length data.
+Handle fixed_string_type(size_t len) {
+  Handle t(check(H5Tcopy(H5T_C_S1), "copying the string type"));
+  check_status(H5Tset_size(t.get(), std::max<size_t>(len, 1)), "sizing a string type");
+  check_status(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "setting string padding");
   check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "setting UTF-8 strings");
   return t;
 }
@@ -116,7 +127,25 @@ File File::create(const std::string& path) {
   silence();
   File f;
   f.path_ = path;
-  f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "creating file " + path));
+  // HDF5 1.8+ format: attributes over 64 KiB (a big zoo's config) go to dense storage.
+  Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "setting format bounds");
+  f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "creating file " + path));
+  return f;
+}
+
+File File::create_parallel(const std::string& path, MPI_Comm comm) {
+  silence();
+  File f;
+  f.path_ = path;
+  Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
+  check_status(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + path);
+  check_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "requesting collective metadata reads");
+  check_status(H5Pset_coll_metadata_write(fapl.get(), true), "requesting collective metadata writes");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "setting format bounds");
+  f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "creating file " + path));
+  f.dxpl_ = Handle(check(H5Pcreate(H5P_DATASET_XFER), "creating transfer properties"));
+  check_status(H5Pset_dxpl_mpio(f.dxpl_.get(), H5FD_MPIO_COLLECTIVE), "requesting collective transfers");
   return f;
 }
 
@@ -174,32 +203,60 @@ void create_dataset(hid_t loc, const std::string& path, Type type, const std::ve
                   "creating dataset " + path));
 }
 
-void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& d, const void* data) {
+namespace {
+// Writes all of `ds` from `data`, or (participate = false) nothing, as one
+// collective-capable call.
+void write_all_or_none(hid_t ds, hid_t mem_type, const std::vector<hsize_t>& d, const void* data, hid_t dxpl,
+                       bool participate, const std::string& path) {
+  if (participate) {
+    check_status(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, dxpl, data), "writing dataset " + path);
+    return;
+  }
+  Handle file_space(check(H5Dget_space(ds), "getting dataspace of " + path));
+  check_status(H5Sselect_none(file_space.get()), "selecting nothing in " + path);
+  Handle mem_space = simple_space(d);
+  check_status(H5Sselect_none(mem_space.get()), "selecting nothing in memory");
+  check_status(H5Dwrite(ds, mem_type, mem_space.get(), file_space.get(), dxpl, data), "writing dataset " + path);
+}
+}  // namespace
+
+void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& d, const void* data, hid_t dxpl,
+           bool participate) {
   Handle space = simple_space(d);
   Handle ds(check(H5Dcreate2(loc, path.c_str(), native(type), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
                   "creating dataset " + path));
-  check_status(H5Dwrite(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing dataset " + path);
+  write_all_or_none(ds.get(), native(type), d, data, dxpl, participate, path);
 }
 
 void write_slab(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& offset,
-                const std::vector<hsize_t>& count, const void* data) {
+                const std::vector<hsize_t>& count, const void* data, hid_t dxpl) {
   Handle ds = open_dataset(loc, path);
   Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
-  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
-               "selecting a block of " + path);
   Handle mem_space = simple_space(count);
-  check_status(H5Dwrite(ds.get(), native(type), mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+  bool empty = false;
+  for (auto c : count) empty = empty || c == 0;
+  if (empty) {
+    check_status(H5Sselect_none(file_space.get()), "selecting nothing in " + path);
+    check_status(H5Sselect_none(mem_space.get()), "selecting nothing in memory");
+  } else {
+    check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
+                 "selecting a block of " + path);
+  }
+  check_status(H5Dwrite(ds.get(), native(type), mem_space.get(), file_space.get(), dxpl, data),
                "writing a block of " + path);
 }
 
-void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values) {
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  Handle type = string_type();
+void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values, hid_t dxpl,
+                   bool participate) {
+  size_t len = 1;
+  for (const auto& v : values) len = std::max(len, v.size());
+  std::vector<char> buf(values.size() * len, '\0');
+  for (size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), buf.begin() + i * len);
+  Handle type = fixed_string_type(len);
   Handle space = simple_space({values.size()});
   Handle ds(check(H5Dcreate2(loc, path.c_str(), type.get(), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
                   "creating dataset " + path));
-  check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "writing " + path);
+  write_all_or_none(ds.get(), type.get(), {values.size()}, buf.data(), dxpl, participate, path);
 }
 
 std::vector<hsize_t> dims(hid_t loc, const std::string& path) {
@@ -261,12 +318,12 @@ std::vector<std::string> read_strings(hid_t loc, const std::string& path) {
 void set_attr(hid_t loc, const std::string& object, const std::string& name, const std::string& value) {
   Handle obj = open_object(loc, object);
   if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
-  Handle type = string_type();
+  Handle type = fixed_string_type(value.size());
   Handle space(check(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
   Handle attr(check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                     "creating attribute " + name + " on " + object));
-  const char* p = value.c_str();
-  check_status(H5Awrite(attr.get(), type.get(), &p), "writing attribute " + name + " on " + object);
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  check_status(H5Awrite(attr.get(), type.get(), padded.data()), "writing attribute " + name + " on " + object);
 }
 
 void set_attr(hid_t loc, const std::string& object, const std::string& name, int64_t value) {

@@ -1,0 +1,64 @@
+// MPI behind a small, checked, move-only interface. Only the pipeline, the
+// parallel HDF5 output and the MPI tests include this header; the core does not.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace modelgif::comm {
+
+// Throws Error("MPI: <what>: <MPI's message>") on a failed call.
+void check(int rc, const std::string& what);
+
+// Initializes MPI once per process (singleton mode when not launched by
+// mpirun/srun) and finalizes it at exit. Safe to call many times.
+void ensure_initialized();
+
+// A communicator handle: move-only; frees what it owns unless MPI is finalized
+// or it is WORLD/SELF; the destructor never throws.
+class Comm {
+ public:
+  static Comm world();
+  Comm() = default;
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+  Comm(Comm&& o) noexcept : c_(o.c_), owned_(o.owned_) { o.c_ = MPI_COMM_NULL, o.owned_ = false; }
+  Comm& operator=(Comm&& o) noexcept;
+  ~Comm();
+
+  MPI_Comm get() const { return c_; }
+  int rank() const;
+  int size() const;
+  Comm split(int color, int key) const;
+  Comm split_shared() const;  // ranks on the same node
+
+  void barrier() const;
+  void allreduce_sum(double* data, size_t n) const;
+  void allreduce_sum(std::vector<double>& v) const { allreduce_sum(v.data(), v.size()); }
+  int64_t allreduce_max(int64_t v) const;
+  int64_t allreduce_sum(int64_t v) const;
+  std::string bcast(const std::string& s, int root = 0) const;
+  int64_t bcast(int64_t v, int root = 0) const;
+  void bcast(std::vector<double>& v, int root = 0) const;  // sizes must agree
+  // Sends `out` to `dest` and receives a buffer of any size from `source`.
+  std::vector<char> sendrecv(const std::vector<char>& out, int dest, int source) const;
+  std::vector<std::string> allgather(const std::string& s) const;
+
+ private:
+  Comm(MPI_Comm c, bool owned) : c_(c), owned_(owned) {}
+  MPI_Comm c_ = MPI_COMM_NULL;
+  bool owned_ = false;
+};
+
+// World rank and size without initializing MPI (0 and 1 when it is not).
+int world_rank();
+int world_size();
+[[noreturn]] void abort_world(int code);
+
+std::string processor_name();
+std::string library_version();
+
+}  // namespace modelgif::comm
