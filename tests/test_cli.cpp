@@ -69,8 +69,10 @@ class TinyZoo : public ::testing::Test {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("modelgif: error: ", 0), 0u) << r.err;
     EXPECT_FALSE(fs::exists(output)) << "a failed run left " << output;
+    // Only the checkpoint may stay (it keeps finished work); no file that looks like a result.
     if (fs::exists(dir + "/out"))
-      for (const auto& e : fs::directory_iterator(dir + "/out")) ADD_FAILURE() << "leftover " << e.path();
+      for (const auto& e : fs::directory_iterator(dir + "/out"))
+        if (e.path().extension() != ".ckpt") ADD_FAILURE() << "leftover " << e.path();
   }
   std::string dir, config, output;
 };
@@ -135,12 +137,21 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   EXPECT_FALSE(h5::exists(f.id(), "/fields"));
   std::vector<std::string> left;
   for (const auto& e : fs::directory_iterator(dir + "/out")) left.push_back(e.path().filename());
-  EXPECT_EQ(left, std::vector<std::string>{"result.h5"});  // the scratch file is gone
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"result.h5", "result.h5.ckpt"}));  // no scratch or temporary file
 
-  const Result h = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
+  // Another step count is refused while the checkpoint holds work of the old one...
+  const Result refused = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
+  EXPECT_EQ(refused.code, kExitInput);
+  EXPECT_NE(refused.err.find("field.steps was 4, now 6"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--recompute"), std::string::npos) << refused.err;
+  // ... and replaced with --recompute.
+  const Result h = run_cli({"run", "--config", config, "--output.field_dtype", "float16", "--recompute"});
   ASSERT_EQ(h.code, 0) << h.err;
   const auto half = read_fields(output, "b");
   const Result g = run_cli({"run", "--config", config});
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_NE(g.out.find("0 of 9 (model, block) pieces computed, 9 reused"), std::string::npos) << g.out;
   const auto full = read_fields(output, "b");
   EXPECT_LT((half - full).abs().max().item<double>(), 2e-3 * full.abs().max().item<double>());
   EXPECT_GT((half - full).abs().max().item<double>(), 0.0);

@@ -58,6 +58,9 @@ class Checkpoint {
   void write_manifest(const Manifest& m) const;
   void wipe() const;                      // removes everything under dir
   void remove_model(const std::string& name) const;
+  // Whether any finished work is stored (for one model, or at all): a
+  // checkpoint without any can be replaced without losing anything.
+  bool holds_work(const std::string& model = "") const;
 
   std::string field_path(const std::string& model, int64_t block) const;
   ShardStatus probe(const std::string& model, int64_t block, const std::string& fingerprint, int64_t rows) const;

@@ -125,7 +125,9 @@ Manifest Checkpoint::read_manifest() const {
 }
 
 void Checkpoint::write_manifest(const Manifest& m) const {
-  fs::create_directories(dir_);
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create the folder: " + ec.message());
   const std::string path = dir_ + "/MANIFEST.h5", tmp = tmp_name(path);
   {
     auto f = h5::File::create(tmp);
@@ -157,6 +159,14 @@ void Checkpoint::wipe() const {
 void Checkpoint::remove_model(const std::string& name) const {
   std::error_code ec;
   fs::remove_all(dir_ + "/fields/" + name, ec);
+}
+
+bool Checkpoint::holds_work(const std::string& model) const {
+  const std::string root = model.empty() ? dir_ : dir_ + "/fields/" + model;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".h5" && it->path().filename() != "MANIFEST.h5") return true;
+  return false;
 }
 
 std::string Checkpoint::field_path(const std::string& model, int64_t block) const {
@@ -209,7 +219,9 @@ void Checkpoint::write_field(const std::string& model, int64_t block, const std:
                              const at::Tensor& field, int64_t completed, int64_t rows,
                              const FeatureMoments* moments) const {
   const std::string path = field_path(model, block), tmp = tmp_name(path);
-  fs::create_directories(fs::path(path).parent_path());
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
   const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
   {
@@ -259,7 +271,9 @@ Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t bl
 
 void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairCache& cache) const {
   const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5", tmp = tmp_name(path);
-  fs::create_directories(dir_ + "/pairs");
+  std::error_code ec;
+  fs::create_directories(dir_ + "/pairs", ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create its pairs folder: " + ec.message());
   {
     auto f = h5::File::create(tmp);
     h5::write_strings(f.id(), "/keys", cache.keys);

@@ -363,7 +363,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
         ckpt.wipe();
       }
       if (!man.fingerprint.empty() && man.fingerprint != plan.fingerprint) {
-        if (!opt.recompute)
+        if (!opt.recompute && ckpt.holds_work())
           throw_input("checkpoint " + ckpt.dir() + " belongs to another configuration (" +
                       describe_mismatch(man.text, fp_text) + "); rerun with --recompute to discard it");
         log << "checkpoint: configuration changed (" << describe_mismatch(man.text, fp_text) << "): discarded\n";
@@ -375,7 +375,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
         const std::string hash = plan.keys[i].substr(plan.keys[i].rfind('@') + 1);
         const auto it = man.models.find(name);
         if (it == man.models.end() || it->second == hash) continue;
-        if (!opt.recompute)
+        if (!opt.recompute && ckpt.holds_work(name))
           throw_input("model '" + name + "': " + cfg.zoo[i].path + " changed since checkpoint " + ckpt.dir() +
                       " was made (file hash " + it->second + ", now " + hash +
                       "); rerun with --recompute to recompute its fields");
