@@ -591,6 +591,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
     h5::set_attr(out.id(), root, "steps_kept", plan.S);
     h5::set_attr(out.id(), root, "features", plan.D);
     h5::set_attr(out.id(), root, "max_points", max_points);
+    h5::set_attr(out.id(), root, "points", sum.points);
     out.commit();
   }
   log << "wrote " << cfg.output_path << " (checkpoint " << ckpt.dir() << ")\n";
