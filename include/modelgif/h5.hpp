@@ -87,6 +87,8 @@ void write_slab(hid_t loc, const std::string& path, Type type, const std::vector
 std::vector<hsize_t> dims(hid_t loc, const std::string& path);
 std::vector<double> read_f64(hid_t loc, const std::string& path);
 std::vector<float> read_f32(hid_t loc, const std::string& path);
+// Reads a whole float dataset into `dst` (prod(dims) floats), without a copy.
+void read_f32_into(hid_t loc, const std::string& path, float* dst);
 std::vector<int64_t> read_i64(hid_t loc, const std::string& path);
 // Reads the box [offset, offset+count) as float32.
 std::vector<float> read_slab_f32(hid_t loc, const std::string& path, const std::vector<hsize_t>& offset,

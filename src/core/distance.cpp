@@ -35,21 +35,26 @@ void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in
   if (fa_in.sizes() != fb_in.sizes() || fa_in.dim() != 3)
     throw Error("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
                 " have different shapes");
-  const int64_t n = fa_in.size(0), s = fa_in.size(1);
+  const int64_t n = fa_in.size(0), s = fa_in.size(1), d = fa_in.size(2);
   if (n == 0) return;
-  const at::Tensor fa = fa_in.to(at::kDouble), fb = fb_in.to(at::kDouble);
-  const at::Tensor na = fa.norm(2, -1), nb = fb.norm(2, -1);  // n x S'
-  const at::Tensor zero = na.eq(0) | nb.eq(0);
-  const at::Tensor cos = at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
-  const at::Tensor dcos = 1.0 - cos;
-  const at::Tensor deuc = (fa - fb).norm(2, -1);
-  const double v[kSums] = {dcos.sum().item<double>(),
-                           deuc.sum().item<double>(),
-                           std::get<0>(dcos.max(1)).sum().item<double>(),
-                           std::get<0>(deuc.max(1)).sum().item<double>(),
-                           static_cast<double>(n * s),
-                           static_cast<double>(n),
-                           zero.sum().item<double>()};
+  // In slices of references, so that the float64 temporaries stay small
+  // (about 4 M elements) whatever the block size.
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, s * d));
+  double v[kSums] = {0, 0, 0, 0, static_cast<double>(n * s), static_cast<double>(n), 0};
+  for (int64_t lo = 0; lo < n; lo += step) {
+    const int64_t hi = std::min(n, lo + step);
+    const at::Tensor fa = fa_in.slice(0, lo, hi).to(at::kDouble), fb = fb_in.slice(0, lo, hi).to(at::kDouble);
+    const at::Tensor na = fa.norm(2, -1), nb = fb.norm(2, -1);  // rows x S'
+    const at::Tensor zero = na.eq(0) | nb.eq(0);
+    const at::Tensor cos = at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
+    const at::Tensor dcos = 1.0 - cos;
+    const at::Tensor deuc = (fa - fb).norm(2, -1);
+    v[kCos] += dcos.sum().item<double>();
+    v[kEuc] += deuc.sum().item<double>();
+    v[kCosFre] += std::get<0>(dcos.max(1)).sum().item<double>();
+    v[kEucFre] += std::get<0>(deuc.max(1)).sum().item<double>();
+    v[kZero] += zero.sum().item<double>();
+  }
   for (int w = 0; w < kSums; ++w) {
     at(w, a, b) += v[w];
     if (a != b) at(w, b, a) += v[w];

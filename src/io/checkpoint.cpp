@@ -246,9 +246,10 @@ at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, Featu
   try {
     auto f = h5::File::open(path);
     const auto d = h5::dims(f.id(), "/field");
-    auto v = h5::read_f32(f.id(), "/field");
+    at::Tensor t = at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
+    h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
     if (moments && h5::exists(f.id(), "/moments")) moments->raw() = h5::read_f64(f.id(), "/moments");
-    return at::tensor(v, at::kFloat).view({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])});
+    return t;
   } catch (const StoreError& e) {
     throw InputError("checkpoint shard " + path + ": " + e.what());
   }

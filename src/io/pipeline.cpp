@@ -95,8 +95,8 @@ void unpack(const std::vector<char>& buf, int64_t steps, int64_t features, std::
   for (int64_t i = 0; i < n; ++i) {
     models.push_back(head[static_cast<size_t>(1 + 2 * i)]);
     const int64_t rows = head[static_cast<size_t>(2 + 2 * i)];
-    at::Tensor t = at::empty({rows, steps, features}, at::kFloat);
-    std::memcpy(t.data_ptr(), p, static_cast<size_t>(t.numel()) * 4);
+    // A view into the buffer (no copy); valid while `buf` lives.
+    at::Tensor t = at::from_blob(const_cast<char*>(p), {rows, steps, features}, at::kFloat);
     p += t.numel() * 4;
     fields.push_back(t);
   }
@@ -150,13 +150,13 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
       reused += pairs_total;
       continue;
     }
-    // Own field blocks: sent as stored, used transformed (standardized when asked).
+    // Own field blocks, transformed (standardized when asked: every rank has
+    // the same global moments, so transformed blocks can travel as they are).
     std::vector<int64_t> own;
-    std::vector<at::Tensor> raw, fields;
+    std::vector<at::Tensor> fields;
     for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
       own.push_back(m);
-      raw.push_back(ckpt.read_field(plan.names[static_cast<size_t>(m)], k));
-      fields.push_back(transform(m, raw.back()));
+      fields.push_back(transform(m, ckpt.read_field(plan.names[static_cast<size_t>(m)], k)));
     }
     DistanceAccumulator acc(plan.M);
     int64_t done_here = 0;
@@ -165,21 +165,18 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
         if (needed(own[i], own[j])) acc.add_pair(own[i], own[j], fields[i], fields[j]), ++done_here;
     // Ring: at step t receive group g - t; group pair {g, h} belongs to the rank
     // that meets it first (t < G - t), ties broken by the lower group.
-    const std::vector<char> mine = G > 1 ? pack(own, raw) : std::vector<char>{};
-    raw.clear();
+    const std::vector<char> mine = G > 1 ? pack(own, fields) : std::vector<char>{};
     for (int t = 1; t <= G / 2; ++t) {
       const int dest = (g + t) % G, src = (g - t + G) % G;
       const auto buf = shard_comm.sendrecv(mine, dest, src);
       const bool owner = t < G - t || (t == G - t && g < src);
       if (!owner) continue;
       std::vector<int64_t> theirs;
-      std::vector<at::Tensor> visiting;
+      std::vector<at::Tensor> visiting;  // views into buf
       unpack(buf, plan.S, plan.D, theirs, visiting);
-      for (size_t j = 0; j < theirs.size(); ++j) {
-        const at::Tensor v = transform(theirs[j], visiting[j]);
+      for (size_t j = 0; j < theirs.size(); ++j)
         for (size_t i = 0; i < own.size(); ++i)
-          if (needed(own[i], theirs[j])) acc.add_pair(own[i], theirs[j], fields[i], v), ++done_here;
-      }
+          if (needed(own[i], theirs[j])) acc.add_pair(own[i], theirs[j], fields[i], visiting[j]), ++done_here;
     }
     // Each pair was computed by exactly one rank: the sum over the shard is exact.
     shard_comm.allreduce_sum(acc.raw());

@@ -270,6 +270,11 @@ std::vector<hsize_t> dims(hid_t loc, const std::string& path) {
 
 std::vector<double> read_f64(hid_t loc, const std::string& path) { return read_as<double>(loc, path, H5T_NATIVE_DOUBLE); }
 std::vector<float> read_f32(hid_t loc, const std::string& path) { return read_as<float>(loc, path, H5T_NATIVE_FLOAT); }
+void read_f32_into(hid_t loc, const std::string& path, float* dst) {
+  Handle ds = open_dataset(loc, path);
+  check_status(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst), "reading dataset " + path);
+}
+
 std::vector<int64_t> read_i64(hid_t loc, const std::string& path) {
   return read_as<int64_t>(loc, path, H5T_NATIVE_INT64);
 }
