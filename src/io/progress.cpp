@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -27,7 +29,10 @@ Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_
     : ckpt_(ckpt), total_(total_pieces), points_per_piece_(points_per_piece), interval_(interval_seconds), log_(log),
       enabled_(enabled) {
   if (!enabled_) return;
-  tty_ = ::isatty(STDOUT_FILENO) == 1;
+  // A live bar only on a terminal, and not in a SLURM batch job (whose output
+  // goes to a file even when mpirun forwards it through a pseudo-terminal).
+  const bool batch = std::getenv("SLURM_JOB_ID") != nullptr && std::getenv("SLURM_PTY_PORT") == nullptr;
+  tty_ = ::isatty(STDOUT_FILENO) == 1 && !batch;
   if (tty_) interval_ = std::min(interval_, 0.5);
   start_ = last_ = std::chrono::steady_clock::now();
   done_at_start_ = count_done();
