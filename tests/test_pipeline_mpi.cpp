@@ -329,3 +329,25 @@ TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
   EXPECT_EQ(key.code, 2) << key.out;
   EXPECT_NE(key.out.find("did you mean '--field.steps'"), std::string::npos) << key.out;
 }
+
+TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
+  const auto full = config(4, "full", 128);
+  ASSERT_EQ(run(0, full).code, 0);
+  const auto cfg = config(4, "twice", 128);
+  Background job(mpiexec(2) + MODELGIF_BIN + " run --config " + cfg, dir + "/twice.log");
+  ASSERT_TRUE(wait_for_shards(out("twice") + ".ckpt", 2)) << job.output();
+  const auto ranks = ranks_of(job.pid);
+  ASSERT_EQ(ranks.size(), 2u);
+  for (pid_t r : ranks) kill(r, SIGTERM);
+  for (pid_t r : ranks) kill(r, SIGTERM);
+  EXPECT_NE(job.wait(), 0) << job.output();
+  EXPECT_FALSE(fs::exists(out("twice")));
+  // Whatever was finished is intact: nothing is reported corrupt and the resume is exact.
+  const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("twice"));
+  ASSERT_EQ(status.code, 0) << status.out;
+  EXPECT_EQ(status.out.find("corrupt"), std::string::npos) << status.out;
+  const Job resumed = run(2, cfg);
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_EQ(resumed.out.find("corrupt"), std::string::npos) << resumed.out;
+  expect_same(out("twice"), out("full"), 4);
+}
