@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -155,6 +156,19 @@ class Pipeline : public ::testing::Test {
     return path;
   }
   std::string out(const std::string& name) const { return dir + "/" + name + "/out.h5"; }
+  // Runs the uninterrupted reference "full", then starts run `name` on `ranks`
+  // ranks in the background and returns once `shards` shards exist, with the rank pids.
+  std::unique_ptr<Background> start_long_run(const std::string& name, int ranks, int64_t shards,
+                                             std::vector<pid_t>& pids) {
+    const Job full = run(0, config(4, "full", 128));
+    EXPECT_EQ(full.code, 0) << full.out;
+    auto job = std::make_unique<Background>(mpiexec(ranks) + MODELGIF_BIN + " run --config " + config(4, name, 128),
+                                            dir + "/" + name + ".log");
+    EXPECT_TRUE(wait_for_shards(out(name) + ".ckpt", shards)) << job->output();
+    pids = ranks_of(job->pid);
+    EXPECT_EQ(static_cast<int>(pids.size()), ranks) << job->output();
+    return job;
+  }
   Job run(int ranks, const std::string& cfg, const std::string& extra = "") {
     return sh((ranks > 0 ? mpiexec(ranks) : std::string()) + MODELGIF_BIN + " run --config " + cfg + " " + extra);
   }
@@ -194,15 +208,12 @@ TEST_F(Pipeline, SameResultsForAnyRankCountAndGrid) {
 }
 
 TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {
-  const auto full = config(4, "full", 128);
-  ASSERT_EQ(run(0, full).code, 0);
-  const auto cfg = config(4, "killed", 128);
-  Background job(mpiexec(3) + MODELGIF_BIN + " run --config " + cfg, dir + "/killed.log");
-  ASSERT_TRUE(wait_for_shards(out("killed") + ".ckpt", 3)) << job.output();
-  const auto ranks = ranks_of(job.pid);
-  ASSERT_EQ(ranks.size(), 3u) << job.output();
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("killed", 3, 3, ranks);
+  ASSERT_EQ(ranks.size(), 3u);
+  const auto cfg = dir + "/killed.yaml";
   kill(ranks[1], SIGKILL);
-  EXPECT_NE(job.wait(), 0);
+  EXPECT_NE(job->wait(), 0);
   EXPECT_FALSE(fs::exists(out("killed"))) << "a killed run must not leave a result";
   const int64_t shards = count_shards(out("killed") + ".ckpt");
   ASSERT_GT(shards, 0);
@@ -221,15 +232,13 @@ TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {
 }
 
 TEST_F(Pipeline, GracefulSigtermCheckpointsAndResumes) {
-  const auto full = config(4, "full", 128);
-  ASSERT_EQ(run(0, full).code, 0);
-  const auto cfg = config(4, "term", 128);
-  Background job(mpiexec(2) + MODELGIF_BIN + " run --config " + cfg, dir + "/term.log");
-  ASSERT_TRUE(wait_for_shards(out("term") + ".ckpt", 2)) << job.output();
-  for (pid_t r : ranks_of(job.pid)) kill(r, SIGTERM);  // as SLURM signals every task
-  const int code = job.wait();
-  EXPECT_EQ(code, 75) << job.output();
-  EXPECT_NE(job.output().find("stopped by signal 15"), std::string::npos) << job.output();
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("term", 2, 2, ranks);
+  const auto cfg = dir + "/term.yaml";
+  for (pid_t r : ranks) kill(r, SIGTERM);  // as SLURM signals every task
+  const int code = job->wait();
+  EXPECT_EQ(code, 75) << job->output();
+  EXPECT_NE(job->output().find("stopped by signal 15"), std::string::npos) << job->output();
   EXPECT_FALSE(fs::exists(out("term")));
   // The checkpoint is intact: status reads it without MPI.
   const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
@@ -331,16 +340,12 @@ TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
 }
 
 TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
-  const auto full = config(4, "full", 128);
-  ASSERT_EQ(run(0, full).code, 0);
-  const auto cfg = config(4, "twice", 128);
-  Background job(mpiexec(2) + MODELGIF_BIN + " run --config " + cfg, dir + "/twice.log");
-  ASSERT_TRUE(wait_for_shards(out("twice") + ".ckpt", 2)) << job.output();
-  const auto ranks = ranks_of(job.pid);
-  ASSERT_EQ(ranks.size(), 2u);
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("twice", 2, 2, ranks);
+  const auto cfg = dir + "/twice.yaml";
   for (pid_t r : ranks) kill(r, SIGTERM);
   for (pid_t r : ranks) kill(r, SIGTERM);
-  EXPECT_NE(job.wait(), 0) << job.output();
+  EXPECT_NE(job->wait(), 0) << job->output();
   EXPECT_FALSE(fs::exists(out("twice")));
   // Whatever was finished is intact: nothing is reported corrupt and the resume is exact.
   const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("twice"));

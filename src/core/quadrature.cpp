@@ -23,6 +23,18 @@ std::vector<double> linspace(double a, double b, int n) {
   return v;
 }
 
+// P_n(x) and P_n'(x) by the three-term recurrence.
+void legendre(int n, double x, double& p, double& dp) {
+  double p0 = 1.0, p1 = x;
+  for (int k = 2; k <= n; ++k) {
+    const double p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
+    p0 = p1;
+    p1 = p2;
+  }
+  p = p1;
+  dp = n * (x * p1 - p0) / (x * x - 1.0);
+}
+
 // Gauss-Legendre nodes t_k on [-1, 1] (increasing) and weights v_k (sum 2),
 // by Newton's method on the Legendre polynomial P_S; exact to ~1e-15.
 void gauss_legendre(int n, std::vector<double>& t, std::vector<double>& v) {
@@ -31,27 +43,14 @@ void gauss_legendre(int n, std::vector<double>& t, std::vector<double>& v) {
   const double pi = std::acos(-1.0);
   for (int i = 0; i < (n + 1) / 2; ++i) {
     double x = std::cos(pi * (i + 0.75) / (n + 0.5));  // root i, from the top
-    double dp = 0.0;
+    double p = 0.0, dp = 0.0;
     for (int iter = 0; iter < 100; ++iter) {
-      double p0 = 1.0, p1 = x;
-      for (int k = 2; k <= n; ++k) {
-        const double p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      dp = n * (x * p1 - p0) / (x * x - 1.0);
-      const double dx = p1 / dp;
+      legendre(n, x, p, dp);
+      const double dx = p / dp;
       x -= dx;
       if (std::fabs(dx) < 1e-16) break;
     }
-    // Recompute the derivative at the converged root for the weight.
-    double p0 = 1.0, p1 = x;
-    for (int k = 2; k <= n; ++k) {
-      const double p2 = ((2.0 * k - 1.0) * x * p1 - (k - 1.0) * p0) / k;
-      p0 = p1;
-      p1 = p2;
-    }
-    dp = n * (x * p1 - p0) / (x * x - 1.0);
+    legendre(n, x, p, dp);  // the derivative at the converged root, for the weight
     const double w = 2.0 / ((1.0 - x * x) * dp * dp);
     // Roots are symmetric: x (positive) goes to the top, -x to the bottom.
     t[static_cast<size_t>(n - 1 - i)] = x;

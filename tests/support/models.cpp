@@ -4,6 +4,15 @@
 
 namespace testsupport {
 
+namespace {
+const char* const kTanhCnnForward = R"(
+def forward(self, x):
+    h = torch.tanh(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1]))
+    h = torch.tanh(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1]))
+    return torch.linear(torch.flatten(h, 1), self.fw, self.fb)
+)";
+}  // namespace
+
 torch::jit::Module linear_model(const at::Tensor& a) {
   torch::jit::Module m("Linear");
   m.register_parameter("a", a.clone(), false);
@@ -23,12 +32,7 @@ torch::jit::Module tanh_cnn(uint64_t seed) {
   m.register_parameter("c2b", torch::randn({6}) * 0.1, false);
   m.register_parameter("fw", torch::randn({3, 6 * 8 * 8}) * 0.3, false);
   m.register_parameter("fb", torch::randn({3}) * 0.1, false);
-  m.define(R"(
-def forward(self, x):
-    h = torch.tanh(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1]))
-    h = torch.tanh(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1]))
-    return torch.linear(torch.flatten(h, 1), self.fw, self.fb)
-)");
+  m.define(kTanhCnnForward);
   return m;
 }
 
@@ -41,12 +45,7 @@ torch::jit::Module permuted_copy(torch::jit::Module& cnn) {
   m.register_parameter("c2b", cnn.attr("c2b").toTensor().clone(), false);
   m.register_parameter("fw", cnn.attr("fw").toTensor().clone(), false);
   m.register_parameter("fb", cnn.attr("fb").toTensor().clone(), false);
-  m.define(R"(
-def forward(self, x):
-    h = torch.tanh(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1]))
-    h = torch.tanh(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1]))
-    return torch.linear(torch.flatten(h, 1), self.fw, self.fb)
-)");
+  m.define(kTanhCnnForward);
   return m;
 }
 
