@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "commands.hpp"
 #include "modelgif/comm.hpp"
 #include "modelgif/demo.hpp"
 #include "modelgif/status.hpp"
@@ -49,6 +50,8 @@ const char* const kUsage =
     "  run    compute the fields of a model zoo and write distance matrices (HDF5)\n"
     "  show   print the distance matrices of a result file\n"
     "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
+    "  submit submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
+    "  sweep  submit a sweep as a SLURM job array, collect its results, list it\n"
     "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
     "\n"
     "options:\n"
@@ -209,7 +212,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
-        {"run", cmd_run}, {"show", cmd_show}, {"status", cmd_status}, {"demo", cmd_demo}};
+        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status},
+        {"submit", cmd_submit}, {"sweep", cmd_sweep}, {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
     return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
