@@ -69,6 +69,8 @@ class Checkpoint {
                    int64_t completed, int64_t rows, const FeatureMoments* moments) const;
   // Reads the finished rows; fills `moments` when given and stored.
   at::Tensor read_field(const std::string& model, int64_t block, FeatureMoments* moments = nullptr) const;
+  // Only the feature moments of a complete shard (cheap: no field data).
+  FeatureMoments read_moments(const std::string& model, int64_t block, int64_t features) const;
 
   struct PairCache {
     std::vector<std::string> keys;  // model name@hash

@@ -255,6 +255,20 @@ at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, Featu
   }
 }
 
+FeatureMoments Checkpoint::read_moments(const std::string& model, int64_t block, int64_t features) const {
+  const std::string path = field_path(model, block);
+  FeatureMoments m(features);
+  try {
+    auto f = h5::File::open(path);
+    auto v = h5::read_f64(f.id(), "/moments");
+    if (v.size() != m.raw().size()) throw StoreError("moments of " + std::to_string(v.size()) + " values");
+    m.raw() = std::move(v);
+  } catch (const StoreError& e) {
+    throw InputError("checkpoint shard " + path + ": " + e.what());
+  }
+  return m;
+}
+
 Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t block) const {
   PairCache c;
   const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5";

@@ -134,8 +134,11 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
   int64_t computed = 0, reused = 0;
   if (!plan.active()) return {0, 0};
   const int G = plan.grid.groups, g = plan.group;
+  bool first = true;
   for (const int64_t k : plan.blocks) {
-    if (shard_comm.allreduce_max(signals::stop_requested() ? 1 : 0) > 0) break;  // the shard stops together
+    // The shard stops together, but only after one block of this start: a run
+    // stopped early in every allocation still gets on.
+    if (!first && shard_comm.allreduce_max(signals::stop_requested() ? 1 : 0) > 0) break;
     const auto cache = ckpt.read_pairs(kind, k);
     std::map<std::string, int64_t> cached;
     for (size_t i = 0; i < cache.keys.size(); ++i) cached[cache.keys[i]] = static_cast<int64_t>(i);
@@ -150,6 +153,7 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
       reused += pairs_total;
       continue;
     }
+    first = false;
     // Own field blocks, transformed (standardized when asked: every rank has
     // the same global moments, so transformed blocks can travel as they are).
     std::vector<int64_t> own;
@@ -495,8 +499,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
       if (!plan.active() || plan.shard < 0) return;
       for (const int64_t k : plan.blocks)
         for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
-          FeatureMoments mom(plan.D);
-          ckpt.read_field(models.at(m).name(), k, &mom);
+          const FeatureMoments mom = ckpt.read_moments(models.at(m).name(), k, plan.D);
           for (size_t i = 0; i < mom.raw().size(); ++i) buf[static_cast<size_t>(m * (1 + 2 * plan.D)) + i] += mom.raw()[i];
         }
     });

@@ -32,10 +32,11 @@ std::string scalar_text(const YAML::Node& n) {
   return e.c_str();
 }
 
-// A name usable as a folder: letters, digits, '-', '_', '.', '='.
+// A name usable as a folder: letters, digits, '-', '_', '.', '=', '+'.
 std::string folder_name(std::string s) {
   for (auto& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '=') c = '_';
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '=' && c != '+')
+      c = '_';
   return s;
 }
 
@@ -126,7 +127,7 @@ Sweep load_sweep(const std::string& path) {
     }
     for (const auto& c : combos) {
       std::string name;
-      for (const auto& [k, v] : c) name += (name.empty() ? "" : ",") + k.substr(k.rfind('.') + 1) + "=" + v;
+      for (const auto& [k, v] : c) name += (name.empty() ? "" : "+") + k.substr(k.rfind('.') + 1) + "=" + v;
       list.emplace_back(folder_name(name), c);
     }
   }
