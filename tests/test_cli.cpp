@@ -155,6 +155,16 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   const auto full = read_fields(output, "b");
   EXPECT_LT((half - full).abs().max().item<double>(), 2e-3 * full.abs().max().item<double>());
   EXPECT_GT((half - full).abs().max().item<double>(), 0.0);
+  // compare: the float16 fields differ beyond 1e-6 but not beyond 1e-2.
+  fs::copy_file(output, dir + "/float32.h5");
+  const Result h2 = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
+  ASSERT_EQ(h2.code, 0) << h2.err;
+  const Result strict = run_cli({"compare", output, dir + "/float32.h5"});
+  EXPECT_EQ(strict.code, 1) << strict.out;
+  EXPECT_NE(strict.out.find("DIFFERENT beyond"), std::string::npos) << strict.out;
+  const Result loose = run_cli({"compare", output, dir + "/float32.h5", "--rtol", "1e-2"});
+  EXPECT_EQ(loose.code, 0) << loose.out;
+  EXPECT_NE(loose.out.find("cosine: largest relative difference 0\n"), std::string::npos) << loose.out;
 }
 
 TEST_F(TinyZoo, EveryBadInputHasOneClearLineAndItsExitCode) {
@@ -181,7 +191,7 @@ TEST_F(TinyZoo, EveryBadInputHasOneClearLineAndItsExitCode) {
 TEST(Cli, HelpForEveryCommandAndUsageErrors) {
   const Result top = run_cli({"--help"});
   EXPECT_EQ(top.code, 0);
-  for (const char* cmd : {"run", "show", "demo"}) {
+  for (const char* cmd : {"run", "show", "status", "compare", "submit", "sweep", "demo"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos);
     const Result h = run_cli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -307,6 +308,27 @@ TEST_F(Pipeline, IncrementalZooComputesOnlyTheNewModelsAndPairs) {
   EXPECT_NE(grown.out.find("pairs: 56 (pair, block) sums computed, 24 reused"), std::string::npos) << grown.out;
   ASSERT_EQ(run(0, config(5, "fresh")).code, 0);
   expect_same(out("inc"), out("fresh"), 5);
+}
+
+TEST_F(Pipeline, APairNeverComputedIsComputedEvenWhenBothModelsAreCached) {
+  // {m0, m1}, then {m0, m2}: the cache knows m1 and m2 but never met them together.
+  const auto write = [&](const std::string& name, const std::vector<int>& models) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream c(path);
+    c << "zoo:\n";
+    for (int i : models) c << "  - {name: m" << i << ", path: " << dir << "/m" << i << ".pt}\n";
+    c << "references: {source: " << dir << "/refs.h5:/images}\nfield: {steps: 8}\n"
+      << "output: {path: " << dir << "/shared/out.h5}\nrun: {block: 3, max_points: 5, threads: 1}\n";
+    return path;
+  };
+  ASSERT_EQ(run(2, write("ab", {0, 1})).code, 0);
+  ASSERT_EQ(run(2, write("ac", {0, 2})).code, 0);
+  const Job bc = run(2, write("bc", {1, 2}));
+  ASSERT_EQ(bc.code, 0) << bc.out;
+  EXPECT_NE(bc.out.find("pairs: 4 (pair, block) sums computed, 0 reused"), std::string::npos) << bc.out;
+  const RunResult r = read_result(dir + "/shared/out.h5");
+  EXPECT_FALSE(std::isnan(r.matrices[0][1])) << "m1-m2 distance";
+  EXPECT_GT(r.matrices[0][1], 0.0);
 }
 
 TEST_F(Pipeline, ParallelOutputIsReadableByH5dumpWithTheDocumentedSchema) {

@@ -76,8 +76,9 @@ class Checkpoint {
     std::vector<std::string> keys;  // model name@hash
     std::vector<double> sums;       // kSums x K x K
   };
-  PairCache read_pairs(const std::string& kind, int64_t block) const;  // empty when missing or unreadable
-  void write_pairs(const std::string& kind, int64_t block, const PairCache& cache) const;
+  // Empty when missing, unreadable, or made for another run fingerprint.
+  PairCache read_pairs(const std::string& kind, int64_t block, const std::string& fingerprint) const;
+  void write_pairs(const std::string& kind, int64_t block, const PairCache& cache, const std::string& fingerprint) const;
 
  private:
   std::string dir_;

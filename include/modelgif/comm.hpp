@@ -49,6 +49,7 @@ class Comm {
 
  private:
   Comm(MPI_Comm c, bool owned) : c_(c), owned_(owned) {}
+  void free() noexcept;
   MPI_Comm c_ = MPI_COMM_NULL;
   bool owned_ = false;
 };

@@ -24,6 +24,7 @@ std::vector<Metric> all_metrics();
 class DistanceAccumulator {
  public:
   static constexpr int kSums = 7;  // cos, euc, cos_frechet, euc_frechet, rows, refs, zero_rows
+  static constexpr int kRows = 4;  // index of the row count among the sums
   explicit DistanceAccumulator(int64_t models = 0);
 
   int64_t models() const { return models_; }

@@ -57,6 +57,12 @@ class File {
   const std::string& path() const { return path_; }
   void flush();
   void close();  // closes and reports errors (destructor swallows them)
+  // Forgets the file without closing it (a parallel file whose other ranks are
+  // elsewhere: closing would wait for them). The process is about to abort.
+  void abandon() noexcept {
+    h_.release();
+    dxpl_.release();
+  }
 
  private:
   Handle h_;

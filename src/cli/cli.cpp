@@ -1,7 +1,9 @@
 #include "modelgif/cli.hpp"
 
+#include <ATen/ATen.h>
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -50,6 +52,7 @@ const char* const kUsage =
     "  run    compute the fields of a model zoo and write distance matrices (HDF5)\n"
     "  show   print the distance matrices of a result file\n"
     "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
+    "  compare check that two result files agree (distances and stored fields)\n"
     "  submit submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
     "  sweep  submit a sweep as a SLURM job array, collect its results, list it\n"
     "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
@@ -159,6 +162,56 @@ int cmd_show(const std::vector<std::string>& args, std::ostream& out) {
   return kExitOk;
 }
 
+int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif compare'");
+  double rtol = 1e-6;
+  desc.add_options()("help,h", "this help")("files", po::value<std::vector<std::string>>(), "two result files")(
+      "rtol", po::value(&rtol)->default_value(1e-6), "largest relative difference accepted");
+  po::positional_options_description pos;
+  pos.add("files", 2);
+  po::variables_map vm;
+  parse_unrecognized(desc, args, vm, &pos);
+  if (vm.count("help")) {
+    out << "usage: modelgif compare A.h5 B.h5 [--rtol R]\n\n"
+        << "Compares two result files: the same models and metrics, every distance within\n"
+        << "relative R, and the stored fields of models both files hold (relative to the\n"
+        << "field's largest value). Prints the largest differences; exit 0 when they agree,\n"
+        << "1 when they do not.\n\n"
+        << desc;
+    return kExitOk;
+  }
+  const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (files.size() != 2) throw_usage("compare: give two result files");
+  for (const auto& f : files)
+    if (!std::filesystem::exists(f)) throw_input("compare: no such file " + f);
+  const RunResult a = read_result(files[0]), b = read_result(files[1]);
+  if (a.names != b.names) throw_input("compare: " + files[0] + " and " + files[1] + " hold different models");
+  if (a.metrics != b.metrics) throw_input("compare: " + files[0] + " and " + files[1] + " hold different metrics");
+  bool same = true;
+  for (size_t i = 0; i < a.metrics.size(); ++i) {
+    double worst = 0;
+    for (size_t j = 0; j < a.matrices[i].size(); ++j)
+      worst = std::max(worst, std::fabs(a.matrices[i][j] - b.matrices[i][j]) /
+                                  std::max(1e-300, std::max(std::fabs(a.matrices[i][j]), std::fabs(b.matrices[i][j]))));
+    out << a.metrics[i] << ": largest relative difference " << worst << "\n";
+    same = same && worst <= rtol;
+  }
+  for (const auto& name : a.names) {
+    at::Tensor fa, fb;
+    try {
+      fa = read_fields(files[0], name), fb = read_fields(files[1], name);
+    } catch (const InputError&) {
+      continue;  // fields not stored in both
+    }
+    if (fa.sizes() != fb.sizes()) throw_input("compare: fields of '" + name + "' have different shapes");
+    const double worst = (fa - fb).abs().max().item<double>() / std::max(1e-30, fb.abs().max().item<double>());
+    out << "fields of " << name << ": largest difference " << worst << " of the largest value\n";
+    same = same && worst <= rtol;
+  }
+  out << (same ? "same within " : "DIFFERENT beyond ") << rtol << "\n";
+  return same ? kExitOk : kExitFailure;
+}
+
 int cmd_status(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif status'");
   desc.add_options()("help,h", "this help")("run", po::value<std::vector<std::string>>(),
@@ -212,7 +265,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
-        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status},
+        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare},
         {"submit", cmd_submit}, {"sweep", cmd_sweep}, {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");

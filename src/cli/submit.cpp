@@ -145,10 +145,13 @@ int cmd_submit(const std::vector<std::string>& args, std::ostream& out) {
   if (config.empty()) throw_usage("submit: give a run config (modelgif submit CONFIG.yaml)");
   // Validate now, with the same overrides the job will get.
   std::vector<std::pair<std::string, std::string>> overrides;
-  for (size_t i = 0; i + 1 < run_args.size(); ++i)
-    if (run_args[i].rfind("--", 0) == 0 && run_args[i].find('.') != std::string::npos)
+  std::vector<std::string> zoo;
+  for (size_t i = 0; i + 1 < run_args.size(); ++i) {
+    if (run_args[i] == "--zoo") zoo.push_back(run_args[i + 1]), ++i;
+    else if (run_args[i].rfind("--", 0) == 0 && run_args[i].find('.') != std::string::npos)
       overrides.emplace_back(run_args[i].substr(2), run_args[i + 1]), ++i;
-  const RunConfig cfg = load_config_file(config, overrides);
+  }
+  const RunConfig cfg = load_config_file(config, overrides, zoo);
   const std::string script = cfg.output_path + ".sbatch";
   const std::string name = "modelgif-" + fs::path(cfg.output_path).stem().string();
   auto opts = sbatch_options(cfg, r, name, cfg.output_path + ".slurm-%j.log");

@@ -53,16 +53,19 @@ Comm Comm::world() {
 
 Comm& Comm::operator=(Comm&& o) noexcept {
   if (this != &o) {
-    this->~Comm();
+    free();
     c_ = o.c_, owned_ = o.owned_;
     o.c_ = MPI_COMM_NULL, o.owned_ = false;
   }
   return *this;
 }
 
-Comm::~Comm() {
+void Comm::free() noexcept {
   if (owned_ && c_ != MPI_COMM_NULL && !finalized()) MPI_Comm_free(&c_);
+  c_ = MPI_COMM_NULL, owned_ = false;
 }
+
+Comm::~Comm() { free(); }
 
 int Comm::rank() const {
   int r = 0;

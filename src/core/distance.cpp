@@ -34,7 +34,8 @@ DistanceAccumulator::DistanceAccumulator(int64_t models)
 void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in, const at::Tensor& fb_in) {
   if (fa_in.sizes() != fb_in.sizes() || fa_in.dim() != 3)
     throw Error("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
-                " have different shapes");
+                " have different shapes (" + std::to_string(fa_in.dim()) + "-d " + std::to_string(fa_in.numel()) +
+                " values vs " + std::to_string(fb_in.dim()) + "-d " + std::to_string(fb_in.numel()) + ")");
   const int64_t n = fa_in.size(0), s = fa_in.size(1), d = fa_in.size(2);
   if (n == 0) return;
   // In slices of references, so that the float64 temporaries stay small

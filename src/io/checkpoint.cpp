@@ -207,7 +207,7 @@ ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std
       return st;
     }
     st.kind = st.completed == rows ? ShardStatus::Complete : ShardStatus::Partial;
-  } catch (const StoreError& e) {
+  } catch (const std::exception& e) {  // HDF5 errors, or sizes from a garbled header
     st.kind = ShardStatus::Corrupt;
     st.completed = 0;
     st.reason = std::string("unreadable (") + e.what() + ")";
@@ -269,12 +269,15 @@ FeatureMoments Checkpoint::read_moments(const std::string& model, int64_t block,
   return m;
 }
 
-Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t block) const {
+Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t block,
+                                             const std::string& fingerprint) const {
   PairCache c;
   const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5";
   if (!fs::exists(path)) return c;
   try {
     auto f = h5::File::open(path);
+    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)
+      return {};
     c.keys = h5::read_strings(f.id(), "/keys");
     c.sums = h5::read_f64(f.id(), "/sums");
     if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size()) c = {};
@@ -284,7 +287,8 @@ Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t bl
   return c;
 }
 
-void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairCache& cache) const {
+void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairCache& cache,
+                             const std::string& fingerprint) const {
   const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5", tmp = tmp_name(path);
   std::error_code ec;
   fs::create_directories(dir_ + "/pairs", ec);
@@ -295,6 +299,7 @@ void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairC
     const hsize_t K = cache.keys.size();
     h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
               cache.sums.data());
+    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
     f.close();
   }
   commit_file(tmp, path);

@@ -331,7 +331,9 @@ RunConfig load_config(const std::string& text, const std::string& origin,
     if (!(s > 0)) throw_usage("config key 'references.std': every value must be > 0");
 
   auto& f = c.field;
-  f.steps = static_cast<int>(int_("field.steps", 1));
+  const int64_t steps = int_("field.steps", 1);
+  if (steps > 1000000) throw_usage("config key 'field.steps': at most 1000000, got " + std::to_string(steps));
+  f.steps = static_cast<int>(steps);
   f.rule = keyed("field.method", [&] { return parse_quadrature_rule(str("field.method")); });
   make_quadrature(f.rule, f.steps);  // validates steps against the rule
   f.target = keyed("field.target", [&] { return Target::parse(str("field.target")); });

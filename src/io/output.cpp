@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -36,6 +37,12 @@ FieldFile::FieldFile(std::string path, const comm::Comm* comm) : comm_(comm), pa
 
 FieldFile::~FieldFile() {
   if (committed_) return;
+  if (comm_ && comm_->size() > 1 && std::uncaught_exceptions() > 0) {
+    // Unwinding on one rank: closing is collective and would hang; the CLI
+    // aborts the job (MPI_Abort) and the temporary file stays unrenamed.
+    file_.abandon();
+    return;
+  }
   try {
     file_.close();
   } catch (...) {  // a destructor never throws; the file is removed anyway

@@ -139,11 +139,30 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
     // The shard stops together, but only after one block of this start: a run
     // stopped early in every allocation still gets on.
     if (!first && shard_comm.allreduce_max(signals::stop_requested() ? 1 : 0) > 0) break;
-    const auto cache = ckpt.read_pairs(kind, k);
+    // Shard rank 0 reads the block's cache and shares it, so that every rank
+    // of the shard decides alike which pairs are left.
+    Checkpoint::PairCache cache;
+    std::string keys_text;
+    if (shard_comm.rank() == 0) {
+      cache = ckpt.read_pairs(kind, k, plan.fingerprint);
+      for (const auto& key : cache.keys) keys_text += key + "\n";
+    }
+    keys_text = shard_comm.bcast(keys_text);
+    if (shard_comm.rank() != 0) {
+      std::istringstream in(keys_text);
+      for (std::string line; std::getline(in, line);) cache.keys.push_back(line);
+      cache.sums.assign(static_cast<size_t>(DistanceAccumulator::kSums) * cache.keys.size() * cache.keys.size(), 0.0);
+    }
+    shard_comm.bcast(cache.sums);
     std::map<std::string, int64_t> cached;
     for (size_t i = 0; i < cache.keys.size(); ++i) cached[cache.keys[i]] = static_cast<int64_t>(i);
-    auto needed = [&](int64_t a, int64_t b) {
-      return !cached.count(plan.keys[static_cast<size_t>(a)]) || !cached.count(plan.keys[static_cast<size_t>(b)]);
+    const size_t K0 = cache.keys.size();
+    auto needed = [&](int64_t a, int64_t b) {  // a pair is cached when its sums cover some rows
+      const auto ia = cached.find(plan.keys[static_cast<size_t>(a)]), ib = cached.find(plan.keys[static_cast<size_t>(b)]);
+      if (ia == cached.end() || ib == cached.end()) return true;
+      const size_t row = (static_cast<size_t>(DistanceAccumulator::kRows) * K0 + static_cast<size_t>(ia->second)) * K0 +
+                         static_cast<size_t>(ib->second);
+      return !(cache.sums[row] > 0);
     };
     bool any = false;
     for (int64_t a = 0; a < plan.M && !any; ++a)
@@ -192,7 +211,7 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
       out.keys = cache.keys;
       for (const auto& key : plan.keys)
         if (!cached.count(key)) out.keys.push_back(key);
-      const size_t K = out.keys.size(), K0 = cache.keys.size();
+      const size_t K = out.keys.size();
       const int W = DistanceAccumulator::kSums;
       out.sums.assign(static_cast<size_t>(W) * K * K, 0.0);
       for (int w = 0; w < W; ++w)
@@ -207,7 +226,7 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
           for (int w = 0; w < W; ++w)
             out.sums[(w * K + ia) * K + ib] = acc.raw()[static_cast<size_t>((w * plan.M + a) * plan.M + b)];
         }
-      ckpt.write_pairs(kind, k, out);
+      ckpt.write_pairs(kind, k, out, plan.fingerprint);
     }
   }
   return {computed, reused};
@@ -219,7 +238,7 @@ DistanceAccumulator gather_pairs(const std::string& kind, const Plan& plan, cons
   DistanceAccumulator acc(plan.M);
   const int W = DistanceAccumulator::kSums;
   for (int64_t k = 0; k < plan.B; ++k) {
-    const auto cache = ckpt.read_pairs(kind, k);
+    const auto cache = ckpt.read_pairs(kind, k, plan.fingerprint);
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < cache.keys.size(); ++i) index[cache.keys[i]] = i;
     const size_t K = cache.keys.size();
@@ -230,6 +249,9 @@ DistanceAccumulator gather_pairs(const std::string& kind, const Plan& plan, cons
         if (ia == index.end() || ib == index.end())
           throw Error("internal: pair sums of block " + std::to_string(k) + " miss " + plan.keys[static_cast<size_t>(a)] +
                       " / " + plan.keys[static_cast<size_t>(b)]);
+        if (!(cache.sums[(DistanceAccumulator::kRows * K + ia->second) * K + ib->second] > 0))
+          throw Error("internal: no pair sums of block " + std::to_string(k) + " for " +
+                      plan.keys[static_cast<size_t>(a)] + " / " + plan.keys[static_cast<size_t>(b)]);
         for (int w = 0; w < W; ++w)
           acc.raw()[static_cast<size_t>((w * plan.M + a) * plan.M + b)] += cache.sums[(w * K + ia->second) * K + ib->second];
       }
@@ -350,7 +372,8 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
 
   // Checkpoint: rank 0 checks the manifest against this run.
   const Checkpoint ckpt(Checkpoint::dir_for(cfg.output_path));
-  const std::string fp_text = fingerprint_text(cfg, hash_tensor(refs.images));
+  const std::string fp_text = fingerprint_text(
+      cfg, hash_tensor(refs.images) + (refs.labels.defined() ? "+labels:" + hash_tensor(refs.labels) : std::string()));
   plan.fingerprint = hex64(fnv1a(fp_text.data(), fp_text.size()));
   int64_t max_points = cfg.max_points;
   collective(world, [&] {
@@ -414,6 +437,10 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
     for (const int64_t k : plan.blocks) {
       const auto [lo, hi] = plan.block_range(k, cfg.block);
       for (int64_t m = plan.model_lo; m < plan.model_hi && !stopped; ++m) {
+        if (signals::stop_requested()) {  // also when a piece is a single micro-batch
+          stopped = true;
+          break;
+        }
         const Model& model = models.at(m);
         const std::string shard_fp = shard_fingerprint(plan.fingerprint, plan.keys[static_cast<size_t>(m)], k);
         const ShardStatus st = ckpt.probe(model.name(), k, shard_fp, hi - lo);
@@ -489,8 +516,9 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
   // Phase 2: pair sums per block, cached.
   const comm::Comm shard_comm = world.split(plan.active() ? plan.shard : MPI_UNDEFINED, plan.group);
   auto identity = [](int64_t, const at::Tensor& f) { return f; };
-  std::pair<int64_t, int64_t> pc;
-  collective(world, [&] { pc = pair_phase("plain", plan, cfg, ckpt, shard_comm, identity); });
+  // Not in collective(): the shard's ranks are inside their own collectives, so
+  // an error on one rank ends the job through the CLI's MPI_Abort.
+  std::pair<int64_t, int64_t> pc = pair_phase("plain", plan, cfg, ckpt, shard_comm, identity);
   std::vector<FeatureMoments> moments;
   if (standardized) {
     // Global feature moments of each model: the shards' sums, reduced.
@@ -512,10 +540,8 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
     auto standardize = [&](int64_t m, const at::Tensor& f) {
       return moments[static_cast<size_t>(m)].standardize(f).to(at::kFloat);
     };
-    collective(world, [&] {
-      const auto sc = pair_phase("standardized", plan, cfg, ckpt, shard_comm, standardize);
-      pc.first += sc.first, pc.second += sc.second;
-    });
+    const auto sc = pair_phase("standardized", plan, cfg, ckpt, shard_comm, standardize);
+    pc.first += sc.first, pc.second += sc.second;
   }
   if (world.allreduce_max(signals::stop_requested() ? 1 : 0)) throw stop_error();
   // Each shard's rank 0 counted its blocks' pairs once per shard member: count them once.

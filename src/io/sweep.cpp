@@ -68,6 +68,7 @@ Sweep load_sweep(const std::string& path) {
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>();
     if (k == "sweep") {
+      if (!kv.second.IsMap()) throw_usage("sweep " + path + ": 'sweep' must be a mapping with name, base, dir");
       for (const auto& e : kv.second) {
         const std::string sk = e.first.as<std::string>();
         if (sk == "name") s.name = e.second.as<std::string>();

@@ -129,8 +129,8 @@ mkdir -p "$T/work" && cd "$T/work"
 grep -q "PASS" "$T/demo.log" || fail "demo check did not pass"
 cp "$here/../../configs/demo.yaml" demo.yaml
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-same() {  # same matrices, to the printed 10 digits
-  diff <("$bin" show "$1" --precision 10) <("$bin" show "$2" --precision 10) > "$T/diff.txt" || fail "$1 differs from $2: $(head -5 "$T/diff.txt")"
+same() {  # same matrices within 1e-6 relative (a resumed partial shard changes micro-batches: ~1e-10)
+  "$bin" compare "$1" "$2" --rtol 1e-6 > "$T/diff.txt" || fail "$1 differs from $2: $(cat "$T/diff.txt")"
 }
 
 # --- A. a 2-task run through sbatch equals the local mpirun run
