@@ -148,7 +148,7 @@ same runs/a/out.h5 runs/local/out.h5
 echo "slurm test: A passed (job $id: 2 tasks via srun --mpi=pmix = local mpirun)"
 
 # --- B. longer than its time limit: warned, checkpointed, requeued, resumed
-long=(--run.threads 1 --run.max_points 16 --references.count 3072)
+long=(--run.threads 1 --run.max_points 16 --references.count 2048)
 mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/full/out.h5 "${long[@]}" > "$T/full.log" 2>&1 \
   || fail "uninterrupted run failed"
 out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 1 --signal-seconds 45 --max-requeues 10 \
