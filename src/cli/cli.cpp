@@ -65,18 +65,6 @@ const char* const kUsage =
     "            3 unusable model/reference/output file, 4 NaN/Inf in a field,\n"
     "            75 stopped by SIGTERM/SIGUSR1 after checkpointing: rerun to resume\n";
 
-std::vector<std::string> parse_unrecognized(const po::options_description& desc, const std::vector<std::string>& args,
-                                            po::variables_map& vm,
-                                            const po::positional_options_description* pos = nullptr) {
-  po::command_line_parser parser(args);
-  parser.options(desc).style(kStyle);
-  if (pos) parser.positional(*pos);
-  auto parsed = parser.run();
-  po::store(parsed, vm);
-  po::notify(vm);
-  return {};
-}
-
 int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif run' (every config key can be given as --KEY VALUE)");
   desc.add_options()("help,h", "this help")("config,c", po::value<std::string>(), "YAML run config")(
@@ -89,14 +77,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   }
   desc.add(keys);
   po::variables_map vm;
-  parse_unrecognized(desc, args, vm);
-  if (vm.count("help")) {
-    out << "usage: modelgif run --config FILE.yaml [--KEY VALUE ...] [--zoo NAME=PATH ...]\n\n"
-        << "Computes every zoo model's gradient field on the references and writes the\n"
-        << "distance matrices (and optionally the fields) to output.path.\n\n"
-        << desc;
+  if (!parse_command(args, desc, nullptr,
+                     "usage: modelgif run --config FILE.yaml [--KEY VALUE ...] [--zoo NAME=PATH ...] [--recompute]\n\n"
+                     "Computes every zoo model's gradient field on the references and writes the\n"
+                     "distance matrices (and optionally the fields) to output.path.",
+                     out, vm))
     return kExitOk;
-  }
   std::vector<std::pair<std::string, std::string>> overrides;
   for (const auto& k : config_keys())
     if (vm.count(k.key)) overrides.emplace_back(k.key, vm[k.key].as<std::string>());
@@ -140,13 +126,11 @@ int cmd_show(const std::vector<std::string>& args, std::ostream& out) {
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
-  parse_unrecognized(desc, args, vm, &pos);
-  if (vm.count("help")) {
-    out << "usage: modelgif show RESULT.h5 [--metric NAME] [--precision P]\n\n"
-        << "Prints the distance matrices of a result file with model names.\n\n"
-        << desc;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif show RESULT.h5 [--metric NAME] [--precision P]\n\n"
+                     "Prints the distance matrices of a result file with model names.",
+                     out, vm))
     return kExitOk;
-  }
   if (!vm.count("file")) throw_usage("show: give a result file (modelgif show RESULT.h5)");
   const std::string path = vm["file"].as<std::string>();
   if (!std::filesystem::exists(path)) throw_input("show: no such file " + path);
@@ -170,16 +154,14 @@ int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
   po::positional_options_description pos;
   pos.add("files", 2);
   po::variables_map vm;
-  parse_unrecognized(desc, args, vm, &pos);
-  if (vm.count("help")) {
-    out << "usage: modelgif compare A.h5 B.h5 [--rtol R]\n\n"
-        << "Compares two result files: the same models and metrics, every distance within\n"
-        << "relative R, and the stored fields of models both files hold (relative to the\n"
-        << "field's largest value). Prints the largest differences; exit 0 when they agree,\n"
-        << "1 when they do not.\n\n"
-        << desc;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif compare A.h5 B.h5 [--rtol R]\n\n"
+                     "Compares two result files: the same models and metrics, every distance within\n"
+                     "relative R, and the stored fields of models both files hold (relative to the\n"
+                     "field's largest value). Prints the largest differences; exit 0 when they agree,\n"
+                     "1 when they do not.",
+                     out, vm))
     return kExitOk;
-  }
   const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (files.size() != 2) throw_usage("compare: give two result files");
   for (const auto& f : files)
@@ -219,15 +201,13 @@ int cmd_status(const std::vector<std::string>& args, std::ostream& out) {
   po::positional_options_description pos;
   pos.add("run", -1);
   po::variables_map vm;
-  parse_unrecognized(desc, args, vm, &pos);
-  if (vm.count("help")) {
-    out << "usage: modelgif status RUN [RUN ...]\n\n"
-        << "Reads a run's checkpoint (RUN: the output file, its .ckpt folder, or a folder\n"
-        << "holding runs) without MPI and prints progress per model, the fingerprint and\n"
-        << "what remains.\n\n"
-        << desc;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif status RUN [RUN ...]\n\n"
+                     "Reads a run's checkpoint (RUN: the output file, its .ckpt folder, or a folder\n"
+                     "holding runs) without MPI and prints progress per model, the fingerprint and\n"
+                     "what remains.",
+                     out, vm))
     return kExitOk;
-  }
   if (!vm.count("run")) throw_usage("status: give a run (modelgif status OUTPUT.h5)");
   for (const auto& r : vm["run"].as<std::vector<std::string>>()) print_status(r, out);
   return kExitOk;
@@ -240,19 +220,32 @@ int cmd_demo(const std::vector<std::string>& args, std::ostream& out) {
       "data", po::value<std::string>()->default_value("/usr/share/datasets/fashion-mnist"),
       "Fashion-MNIST IDX folder")("threads", po::value<int>()->default_value(0), "threads (0 = all cores)");
   po::variables_map vm;
-  parse_unrecognized(desc, args, vm);
-  if (vm.count("help")) {
-    out << "usage: modelgif demo [--dir DIR] [--data FOLDER] [--threads N]\n\n"
-        << "Trains the built-in Fashion-MNIST zoo once (cached in DIR/zoo), computes its\n"
-        << "ModelGiF distances on Fashion-MNIST test images and checks that every model\n"
-        << "derived from the source is closer to it than every independent model.\n\n"
-        << desc;
+  if (!parse_command(args, desc, nullptr,
+                     "usage: modelgif demo [--dir DIR] [--data FOLDER] [--threads N]\n\n"
+                     "Trains the built-in Fashion-MNIST zoo once (cached in DIR/zoo), computes its\n"
+                     "ModelGiF distances on Fashion-MNIST test images and checks that every model\n"
+                     "derived from the source is closer to it than every independent model.",
+                     out, vm))
     return kExitOk;
-  }
   return run_demo(vm["dir"].as<std::string>(), vm["data"].as<std::string>(), vm["threads"].as<int>(), out);
 }
 
 }  // namespace
+
+bool parse_command(const std::vector<std::string>& args, const po::options_description& desc,
+                   const po::positional_options_description* positional, const std::string& usage, std::ostream& out,
+                   po::variables_map& vm) {
+  po::command_line_parser parser(args);
+  parser.options(desc).style(kStyle);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    out << usage << "\n\n" << desc;
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   try {

@@ -133,15 +133,12 @@ int cmd_submit(const std::vector<std::string>& args, std::ostream& out) {
   const auto dash = std::find(args.begin(), args.end(), "--");
   const std::vector<std::string> mine(args.begin(), dash);
   const std::vector<std::string> run_args(dash == args.end() ? args.end() : dash + 1, args.end());
-  po::store(po::command_line_parser(mine).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    out << "usage: modelgif submit CONFIG.yaml [resources] [--dry-run] [-- modelgif run options]\n\n"
-        << "Writes the batch script beside the run's output and submits it with sbatch; the\n"
-        << "job checkpoints on SLURM's warning signal and requeues itself until done.\n\n"
-        << desc;
+  if (!parse_command(mine, desc, &pos,
+                     "usage: modelgif submit CONFIG.yaml [resources] [--dry-run] [-- modelgif run options]\n\n"
+                     "Writes the batch script beside the run's output and submits it with sbatch; the\n"
+                     "job checkpoints on SLURM's warning signal and requeues itself until done.",
+                     out, vm))
     return kExitOk;
-  }
   if (config.empty()) throw_usage("submit: give a run config (modelgif submit CONFIG.yaml)");
   // Validate now, with the same overrides the job will get.
   std::vector<std::pair<std::string, std::string>> overrides;
@@ -179,20 +176,17 @@ int cmd_sweep(const std::vector<std::string>& args, std::ostream& out) {
   po::positional_options_description pos;
   pos.add("action", 1).add("sweep", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    out << "usage: modelgif sweep submit SWEEP.yaml [resources] [--dry-run]\n"
-        << "       modelgif sweep collect SWEEP.yaml\n"
-        << "       modelgif sweep list SWEEP.yaml\n\n"
-        << "submit: writes each variation's run config under the sweep's folder and submits\n"
-        << "the variations not yet complete as one job array, plus a collect job that runs\n"
-        << "when they have ended. collect: gathers every complete variation into\n"
-        << "DIR/summary.csv and DIR/summary.h5 and prints a table. list: the variations and\n"
-        << "whether each is complete.\n\n"
-        << desc;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif sweep submit SWEEP.yaml [resources] [--dry-run]\n"
+                     "       modelgif sweep collect SWEEP.yaml\n"
+                     "       modelgif sweep list SWEEP.yaml\n\n"
+                     "submit: writes each variation's run config under the sweep's folder and submits\n"
+                     "the variations not yet complete as one job array, plus a collect job that runs\n"
+                     "when they have ended. collect: gathers every complete variation into\n"
+                     "DIR/summary.csv and DIR/summary.h5 and prints a table. list: the variations and\n"
+                     "whether each is complete.",
+                     out, vm))
     return kExitOk;
-  }
   if (path.empty() || (action != "submit" && action != "collect" && action != "list"))
     throw_usage("sweep: expected 'modelgif sweep submit|collect|list SWEEP.yaml'");
   const Sweep sweep = load_sweep(path);
