@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "modelgif/demo.hpp"
 #include "modelgif/status.hpp"
 #include "modelgif/error.hpp"
+#include "modelgif/eval.hpp"
 #include "modelgif/output.hpp"
 #include "modelgif/pipeline.hpp"
 #include "modelgif/version.hpp"
@@ -53,6 +55,7 @@ const char* const kUsage =
     "  show   print the distance matrices of a result file\n"
     "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
     "  compare check that two result files agree (distances and stored fields)\n"
+    "  eval   fingerprinting AUC, unlearning distances, task-relatedness Spearman\n"
     "  submit submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
     "  sweep  submit a sweep as a SLURM job array, collect its results, list it\n"
     "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
@@ -194,6 +197,76 @@ int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
   return same ? kExitOk : kExitFailure;
 }
 
+int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif eval'");
+  std::string file, roles_path, metric;
+  std::vector<int64_t> counts;
+  desc.add_options()("help,h", "this help")("file", po::value(&file), "result file (HDF5)")(
+      "roles", po::value(&roles_path), "the zoo's roles (YAML: fingerprinting, unlearning, relatedness)")(
+      "counts", po::value<std::string>()->default_value("8,16,32,64,128,256"),
+      "fingerprinting: reference counts for the AUC table (needs stored fields)")(
+      "metric", po::value(&metric)->default_value("cosine"), "unlearning and relatedness: the metric to use");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif eval RESULT.h5 --roles ROLES.yaml [--counts 8,16,...] [--metric NAME]\n\n"
+                     "Reports what the paper reports: ROC AUC per attack kind against the number of\n"
+                     "references (fingerprinting), reference <-> approximate / direct / unrelated\n"
+                     "distances with a verdict per model (unlearning), and the Spearman correlation\n"
+                     "of distances with transfer affinities (task relatedness).",
+                     out, vm))
+    return kExitOk;
+  if (file.empty() || roles_path.empty()) throw_usage("eval: give a result file and --roles ROLES.yaml");
+  if (!std::filesystem::exists(file)) throw_input("eval: no such file " + file);
+  std::stringstream cs(vm["counts"].as<std::string>());
+  for (std::string c; std::getline(cs, c, ',');) {
+    try {
+      counts.push_back(std::stoll(c));
+    } catch (const std::exception&) {
+      throw_usage("eval: --counts must be integers separated by commas, got '" + c + "'");
+    }
+  }
+  const Roles roles = load_roles(roles_path);
+  const RunResult r = read_result(file);
+  const auto mit = std::find(r.metrics.begin(), r.metrics.end(), metric);
+  if (mit == r.metrics.end()) throw_usage("eval: " + file + " has no metric " + metric);
+  const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
+  out << std::fixed << std::setprecision(3);
+  if (!roles.source.empty()) {
+    const auto rows = fingerprint_auc(file, roles, counts);
+    out << "fingerprinting: ROC AUC, positives vs " << roles.negatives.size() << " negatives, by cosine distance to '"
+        << roles.source << "'\n  references";
+    for (const auto& [kind, models] : roles.positives) out << "  " << std::setw(12) << kind;
+    out << "\n";
+    for (const auto& row : rows) {
+      out << "  " << std::setw(10) << row.references;
+      for (const auto& [kind, auc] : row.auc) out << "  " << std::setw(12) << auc;
+      out << "\n";
+    }
+  }
+  if (!roles.reference.empty()) {
+    const auto rep = unlearning(r.names, m, roles);
+    out << "unlearning: " << metric << " distance to '" << roles.reference << "' (mean [min, max] over models)\n";
+    for (const auto& [label, sp] : {std::pair<std::string, Spread>{"approximate", rep.approximate},
+                                    {"direct", rep.direct}, {"unrelated", rep.unrelated}})
+      out << "  " << std::left << std::setw(12) << label << std::right << sp.mean << " [" << sp.min << ", " << sp.max
+          << "]  (" << sp.n << " models)\n";
+    for (const auto& [model, verdict] : rep.verdict)
+      out << "  " << model << ": " << rep.distance.at(model) << ", " << verdict << "\n";
+  }
+  if (!roles.tasks.empty()) {
+    const auto rep = relatedness(r.names, m, roles);
+    out << "task relatedness: Spearman of " << metric << " distance vs transfer affinity, per task\n";
+    for (const auto& t : roles.tasks)
+      out << "  " << std::left << std::setw(14) << t << std::right << std::setw(7) << rep.per_task.at(t)
+          << "  (without the diagonal " << rep.per_task_no_diagonal.at(t) << ")\n";
+    out << "  mean " << rep.mean << " with the diagonal (as the published score), " << rep.mean_no_diagonal
+        << " without\n";
+  }
+  return kExitOk;
+}
+
 int cmd_status(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif status'");
   desc.add_options()("help,h", "this help")("run", po::value<std::vector<std::string>>(),
@@ -258,7 +331,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
-        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare},
+        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval},
         {"submit", cmd_submit}, {"sweep", cmd_sweep}, {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");

@@ -1,0 +1,59 @@
+// `modelgif eval`: answers the paper's three questions from a run's result
+// and the zoo's roles (MODELGIF.md §6):
+//   fingerprinting: ROC AUC of each positive kind against the negatives, by
+//     distance to the source, at several reference counts (from stored fields);
+//   unlearning: reference <-> approximate / direct / unrelated distances;
+//   task relatedness: Spearman correlation of each task's distances with its
+//     transfer affinities (with and without the diagonal).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace modelgif {
+
+struct Roles {
+  // fingerprinting
+  std::string source;
+  std::map<std::string, std::vector<std::string>> positives;  // kind -> models
+  std::vector<std::string> negatives;
+  // unlearning
+  std::string reference;
+  std::vector<std::string> approximate, direct, unrelated;
+  // task relatedness: one model per task, affinity[i][j] = how well task i's encoder serves task j
+  std::vector<std::string> tasks;
+  std::vector<std::vector<double>> affinity;
+};
+
+Roles load_roles(const std::string& path);  // strict keys; errors name the key
+
+struct FingerprintRow {
+  int64_t references;
+  std::map<std::string, double> auc;  // kind -> AUC
+};
+
+// AUC per kind at each count n (first n references), from the cosine distance
+// of the stored fields; counts above the result's N are skipped.
+std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
+                                            const std::vector<int64_t>& counts);
+
+struct Spread {
+  double mean = 0, min = 0, max = 0;
+  int n = 0;
+};
+struct UnlearningReport {
+  Spread approximate, direct, unrelated;
+  std::map<std::string, double> distance;  // every unlearned model's distance to the reference
+  std::map<std::string, std::string> verdict;
+};
+UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& matrix, const Roles& roles);
+
+struct RelatednessReport {
+  std::map<std::string, double> per_task, per_task_no_diagonal;
+  double mean = 0, mean_no_diagonal = 0;
+};
+RelatednessReport relatedness(const std::vector<std::string>& names, const std::vector<double>& matrix,
+                              const Roles& roles);
+
+}  // namespace modelgif

@@ -1,0 +1,119 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "modelgif/cli.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/eval.hpp"
+#include "modelgif/h5.hpp"
+#include "modelgif/output.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+
+namespace {
+
+// A zoo with a known answer: the source, two functional copies (a channel
+// permutation and the same model saved again), and three independent models.
+struct EvalZoo {
+  std::string dir, result, roles;
+  EvalZoo() {
+    dir = testsupport::temp_dir("eval");
+    auto src = testsupport::tanh_cnn(1);
+    src.save(dir + "/source.pt");
+    testsupport::permuted_copy(src).save(dir + "/perm.pt");
+    src.save(dir + "/copy.pt");
+    for (int i = 0; i < 3; ++i) testsupport::tanh_cnn(10 + i).save(dir + "/neg" + std::to_string(i) + ".pt");
+    at::manual_seed(0);
+    const auto x = at::randn({12, 1, 8, 8});
+    auto f = h5::File::create(dir + "/refs.h5");
+    h5::write(f.id(), "/images", h5::Type::F32, {12, 1, 8, 8}, x.data_ptr());
+    f.close();
+    std::ofstream(dir + "/run.yaml") << "zoo:\n  - {name: source, path: " << dir << "/source.pt}\n"
+                                     << "  - {name: perm, path: " << dir << "/perm.pt}\n"
+                                     << "  - {name: copy, path: " << dir << "/copy.pt}\n"
+                                     << "  - {name: neg0, path: " << dir << "/neg0.pt}\n"
+                                     << "  - {name: neg1, path: " << dir << "/neg1.pt}\n"
+                                     << "  - {name: neg2, path: " << dir << "/neg2.pt}\n"
+                                     << "references: {source: " << dir << "/refs.h5:/images}\n"
+                                     << "field: {steps: 6}\noutput: {path: " << dir << "/out.h5, store_fields: true}\n";
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::run({"run", "--config", dir + "/run.yaml"}, out, err), 0) << err.str();
+    result = dir + "/out.h5";
+    roles = dir + "/roles.yaml";
+    std::ofstream(roles) << "fingerprinting:\n  source: source\n  positives: {permuted: [perm], copied: [copy]}\n"
+                         << "  negatives: [neg0, neg1, neg2]\n"
+                         << "unlearning:\n  reference: source\n  approximate: [perm]\n  direct: [neg0]\n"
+                         << "  unrelated: [neg1, neg2]\n";
+  }
+};
+
+}  // namespace
+
+TEST(Eval, FingerprintingAucIsOneForFunctionalCopiesAtEveryCount) {
+  EvalZoo z;
+  const Roles roles = load_roles(z.roles);
+  const auto rows = fingerprint_auc(z.result, roles, {1, 4, 12, 64});
+  ASSERT_EQ(rows.size(), 3u);  // 64 > N is skipped
+  EXPECT_EQ(rows[2].references, 12);
+  for (const auto& row : rows)
+    for (const auto& [kind, auc] : row.auc) EXPECT_DOUBLE_EQ(auc, 1.0) << kind << " at " << row.references;
+  // Swapping roles inverts the answer: negatives as positives score 0.
+  Roles swapped = roles;
+  swapped.positives = {{"independent", {"neg0", "neg1"}}};
+  swapped.negatives = {"perm", "copy"};
+  EXPECT_DOUBLE_EQ(fingerprint_auc(z.result, swapped, {12})[0].auc.at("independent"), 0.0);
+}
+
+TEST(Eval, UnlearningTableAndVerdicts) {
+  EvalZoo z;
+  const RunResult r = read_result(z.result);
+  const auto rep = unlearning(r.names, r.matrices[0], load_roles(z.roles));
+  EXPECT_LT(rep.approximate.mean, 1e-6);
+  EXPECT_EQ(rep.unrelated.n, 2);
+  EXPECT_LE(rep.unrelated.min, rep.unrelated.max);
+  EXPECT_NE(rep.verdict.at("perm").find("not forgotten"), std::string::npos);
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "4,12"}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("fingerprinting: ROC AUC"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("perm: 0.000, still close to the reference"), std::string::npos) << out.str();
+}
+
+TEST(Eval, RelatednessSpearmanOfMonotoneAndReversedAffinities) {
+  const std::vector<std::string> names = {"t0", "t1", "t2", "t3"};
+  // Symmetric distances with a zero diagonal.
+  const std::vector<double> d = {0, 1, 2, 3,  //
+                                 1, 0, 4, 5,  //
+                                 2, 4, 0, 6,  //
+                                 3, 5, 6, 0};
+  Roles roles;
+  roles.tasks = names;
+  roles.affinity.assign(4, std::vector<double>(4));
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t j = 0; j < 4; ++j) roles.affinity[i][j] = -d[i * 4 + j];  // nearer = more transferable
+  auto rep = relatedness(names, d, roles);
+  EXPECT_DOUBLE_EQ(rep.mean, -1.0);
+  EXPECT_DOUBLE_EQ(rep.mean_no_diagonal, -1.0);
+  for (auto& row : roles.affinity)
+    for (auto& a : row) a = -a;
+  rep = relatedness(names, d, roles);
+  EXPECT_DOUBLE_EQ(rep.mean, 1.0);
+  roles.tasks = {"t0", "t1", "nope"};
+  EXPECT_THROW(relatedness(names, d, roles), InputError);
+}
+
+TEST(Eval, RolesFilesAreChecked) {
+  const std::string dir = testsupport::temp_dir("roles");
+  std::ofstream(dir + "/bad.yaml") << "fingerprinting:\n  sorce: a\n";
+  try {
+    load_roles(dir + "/bad.yaml");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("fingerprinting.sorce"), std::string::npos);
+  }
+  std::ofstream(dir + "/shape.yaml") << "relatedness:\n  tasks: [a, b, c]\n  affinity: [[1, 2, 3], [1, 2]]\n";
+  EXPECT_THROW(load_roles(dir + "/shape.yaml"), UsageError);
+}
