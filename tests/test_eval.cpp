@@ -1,8 +1,10 @@
 #include <ATen/ATen.h>
+#include <expat.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "modelgif/cli.hpp"
@@ -116,4 +118,46 @@ TEST(Eval, RolesFilesAreChecked) {
   }
   std::ofstream(dir + "/shape.yaml") << "relatedness:\n  tasks: [a, b, c]\n  affinity: [[1, 2, 3], [1, 2]]\n";
   EXPECT_THROW(load_roles(dir + "/shape.yaml"), UsageError);
+}
+
+namespace {
+
+// Parses an SVG file with expat; counts elements by name. Fails the test when malformed.
+std::map<std::string, int> parse_svg(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  std::map<std::string, int> counts;
+  XML_Parser p = XML_ParserCreate("UTF-8");
+  XML_SetUserData(p, &counts);
+  XML_SetStartElementHandler(p, [](void* data, const XML_Char* name, const XML_Char**) {
+    ++(*static_cast<std::map<std::string, int>*>(data))[name];
+  });
+  const bool ok = XML_Parse(p, text.data(), static_cast<int>(text.size()), 1) == XML_STATUS_OK;
+  EXPECT_TRUE(ok) << path << ": " << XML_ErrorString(XML_GetErrorCode(p)) << " at line " << XML_GetCurrentLineNumber(p);
+  XML_ParserFree(p);
+  return counts;
+}
+
+}  // namespace
+
+TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
+  EvalZoo z;
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "2,4,8,12"}, out, err), 0) << err.str();
+  const std::string stem = z.dir + "/out";
+  const auto heat = parse_svg(stem + "-heatmap-cosine.svg");
+  EXPECT_EQ(heat.at("svg"), 1);
+  EXPECT_EQ(heat.at("rect"), 1 + 6 * 6 + 50);  // background, cells, color bar
+  const auto tree = parse_svg(stem + "-tree-cosine.svg");
+  EXPECT_EQ(tree.at("path"), 5);  // n - 1 merges
+  EXPECT_EQ(tree.at("text"), 1 + 6 + 5);  // title, leaves, axis ticks
+  const auto auc = parse_svg(stem + "-auc.svg");
+  EXPECT_EQ(auc.at("circle"), 2 * 4);  // 2 kinds x 4 counts
+  std::ifstream t(stem + "-tree-cosine.svg");
+  std::stringstream ts;
+  ts << t.rdbuf();
+  for (const char* name : {"source", "perm", "copy", "neg0", "neg1", "neg2"})
+    EXPECT_NE(ts.str().find(std::string(">") + name + "<"), std::string::npos) << name;
 }

@@ -17,6 +17,7 @@
 #include "modelgif/status.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/eval.hpp"
+#include "modelgif/plots.hpp"
 #include "modelgif/output.hpp"
 #include "modelgif/pipeline.hpp"
 #include "modelgif/version.hpp"
@@ -205,7 +206,9 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
       "roles", po::value(&roles_path), "the zoo's roles (YAML: fingerprinting, unlearning, relatedness)")(
       "counts", po::value<std::string>()->default_value("8,16,32,64,128,256"),
       "fingerprinting: reference counts for the AUC table (needs stored fields)")(
-      "metric", po::value(&metric)->default_value("cosine"), "unlearning and relatedness: the metric to use");
+      "metric", po::value(&metric)->default_value("cosine"), "unlearning, relatedness and pictures: the metric to use")(
+      "pictures", po::value<std::string>()->default_value(""),
+      "folder for the SVG pictures (default: beside the result, RESULT-<picture>.svg)");
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
@@ -255,6 +258,25 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
     for (const auto& [model, verdict] : rep.verdict)
       out << "  " << model << ": " << rep.distance.at(model) << ", " << verdict << "\n";
   }
+  // Pictures: heatmap and similarity tree of the matrix, AUC against references.
+  std::string stem = vm["pictures"].as<std::string>();
+  stem = stem.empty() ? file.substr(0, file.size() - (file.size() > 3 && file.substr(file.size() - 3) == ".h5" ? 3 : 0))
+                      : (std::filesystem::create_directories(stem), stem + "/" + std::filesystem::path(file).stem().string());
+  const std::string heat = stem + "-heatmap-" + metric + ".svg", tree = stem + "-tree-" + metric + ".svg";
+  write_text_file(heat, heatmap_svg(r.names, m, metric + " distance: " + file));
+  write_text_file(tree, dendrogram_svg(r.names, average_linkage(m, r.names.size()),
+                                       "similarity tree (average linkage, " + metric + ")"));
+  out << "pictures: " << heat << ", " << tree;
+  if (!roles.source.empty()) {
+    std::map<std::string, std::vector<std::pair<double, double>>> series;
+    for (const auto& row : fingerprint_auc(file, roles, counts))
+      for (const auto& [kind, auc] : row.auc) series[kind].emplace_back(static_cast<double>(row.references), auc);
+    const std::string auc = stem + "-auc.svg";
+    write_text_file(auc, line_chart_svg(series, "fingerprinting: ROC AUC against references", "references",
+                                        "ROC AUC", true, 0.0, 1.0));
+    out << ", " << auc;
+  }
+  out << "\n";
   if (!roles.tasks.empty()) {
     const auto rep = relatedness(r.names, m, roles);
     out << "task relatedness: Spearman of " << metric << " distance vs transfer affinity, per task\n";

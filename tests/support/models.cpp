@@ -1,6 +1,9 @@
 #include "support/models.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <vector>
 
 namespace testsupport {
 
@@ -75,10 +78,27 @@ modelgif::ModelFn fn_of(torch::jit::Module& m) {
   return [&m](const at::Tensor& x) { return m.forward({x}).toTensor(); };
 }
 
+namespace {
+// Removes every folder temp_dir made when the test program ends.
+struct TempDirs {
+  std::vector<std::filesystem::path> made;
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& p : made) std::filesystem::remove_all(p, ec);
+  }
+};
+TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+}  // namespace
+
 std::string temp_dir(const std::string& name) {
-  const auto p = std::filesystem::temp_directory_path() / ("modelgif-test-" + name);
+  // The pid keeps tests that ctest runs at the same time apart.
+  const auto p = std::filesystem::temp_directory_path() / ("modelgif-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  temp_dirs().made.push_back(p);
   return p.string();
 }
 
