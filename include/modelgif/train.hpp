@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ struct TrainSpec {
 double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y, const TrainSpec& spec,
                         const std::vector<at::Tensor>& masks = {});
 double accuracy(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y);
+
+// The training loop itself: Adam over shuffled mini-batches of n examples;
+// `batch_loss(indices, flips)` returns the loss of one batch (`flips`, a bool
+// per example, is defined when spec.flip is set). Returns the last epoch's mean loss.
+double train_loop(torch::jit::Module& model, int64_t n, const TrainSpec& spec, const std::vector<at::Tensor>& masks,
+                  const std::function<at::Tensor(const at::Tensor& idx, const at::Tensor& flip)>& batch_loss);
+at::Tensor apply_flip(const at::Tensor& xb, const at::Tensor& flip);
 
 // Zeroes the `ratio` smallest-magnitude entries of every weight with more than
 // one dimension (per tensor); returns the masks (ones for biases).

@@ -18,6 +18,7 @@
 #include "modelgif/error.hpp"
 #include "modelgif/eval.hpp"
 #include "modelgif/plots.hpp"
+#include "modelgif/testbed.hpp"
 #include "modelgif/output.hpp"
 #include "modelgif/pipeline.hpp"
 #include "modelgif/version.hpp"
@@ -57,6 +58,7 @@ const char* const kUsage =
     "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
     "  compare check that two result files agree (distances and stored fields)\n"
     "  eval   fingerprinting AUC, unlearning distances, task-relatedness Spearman\n"
+    "  zoo    train a testbed zoo on Fashion-MNIST (cached; one model per MPI rank)\n"
     "  submit submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
     "  sweep  submit a sweep as a SLURM job array, collect its results, list it\n"
     "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
@@ -289,6 +291,24 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
   return kExitOk;
 }
 
+int cmd_zoo(const std::vector<std::string>& args, std::ostream& out) {
+  po::options_description desc("options of 'modelgif zoo'");
+  std::string config;
+  desc.add_options()("help,h", "this help")("config", po::value(&config), "testbed zoo config (YAML)");
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, &pos,
+                     "usage: [mpirun -np P] modelgif zoo CONFIG.yaml\n\n"
+                     "Trains a testbed zoo on Fashion-MNIST (cached: only missing models are trained;\n"
+                     "one model per MPI rank) and writes DIR/run.yaml and DIR/roles.yaml for\n"
+                     "`modelgif run` and `modelgif eval`.",
+                     out, vm))
+    return kExitOk;
+  if (config.empty()) throw_usage("zoo: give a testbed config (modelgif zoo configs/testbed-fingerprint.yaml)");
+  return run_zoo(load_testbed(config), out);
+}
+
 int cmd_status(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif status'");
   desc.add_options()("help,h", "this help")("run", po::value<std::vector<std::string>>(),
@@ -353,7 +373,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const std::vector<std::string>&, std::ostream&)>> commands = {
-        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval},
+        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval}, {"zoo", cmd_zoo},
         {"submit", cmd_submit}, {"sweep", cmd_sweep}, {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");

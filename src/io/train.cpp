@@ -3,6 +3,7 @@
 #include <torch/optim.h>
 
 #include <cmath>
+#include <functional>
 
 #include "modelgif/error.hpp"
 #include "modelgif/refs.hpp"
@@ -63,14 +64,13 @@ def forward(self, x):
   return m;
 }
 
-double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y, const TrainSpec& spec,
-                        const std::vector<at::Tensor>& masks) {
+double train_loop(torch::jit::Module& model, int64_t n, const TrainSpec& spec, const std::vector<at::Tensor>& masks,
+                  const std::function<at::Tensor(const at::Tensor& idx, const at::Tensor& flip)>& batch_loss) {
   model.train();
   auto ps = params(model);
   for (auto& p : ps) p.requires_grad_(true);
   torch::optim::Adam opt(ps, torch::optim::AdamOptions(spec.lr));
   torch::manual_seed(spec.seed);
-  const int64_t n = x.size(0);
   double last = 0.0;
   for (int epoch = 0; epoch < spec.epochs; ++epoch) {
     const auto order = torch::randperm(n, torch::kLong);
@@ -78,13 +78,9 @@ double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at
     int64_t batches = 0;
     for (int64_t i = 0; i < n; i += spec.batch) {
       const auto idx = order.slice(0, i, std::min(n, i + spec.batch));
-      auto xb = x.index_select(0, idx);
-      if (spec.flip) {
-        const auto flip = torch::rand({xb.size(0)}) < 0.5;
-        xb = torch::where(flip.view({-1, 1, 1, 1}), xb.flip({3}), xb);
-      }
+      const auto flip = spec.flip ? torch::rand({idx.size(0)}) < 0.5 : at::Tensor();
       opt.zero_grad();
-      auto loss = torch::cross_entropy_loss(model.forward({xb}).toTensor(), y.index_select(0, idx));
+      auto loss = batch_loss(idx, flip);
       loss.backward();
       opt.step();
       if (!masks.empty()) {
@@ -99,6 +95,18 @@ double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at
   for (auto& p : ps) p.requires_grad_(false);
   model.eval();
   return last;
+}
+
+at::Tensor apply_flip(const at::Tensor& xb, const at::Tensor& flip) {
+  return flip.defined() ? torch::where(flip.view({-1, 1, 1, 1}), xb.flip({3}), xb) : xb;
+}
+
+double train_classifier(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y, const TrainSpec& spec,
+                        const std::vector<at::Tensor>& masks) {
+  return train_loop(model, x.size(0), spec, masks, [&](const at::Tensor& idx, const at::Tensor& flip) {
+    const auto xb = apply_flip(x.index_select(0, idx), flip);
+    return torch::cross_entropy_loss(model.forward({xb}).toTensor(), y.index_select(0, idx));
+  });
 }
 
 double accuracy(torch::jit::Module& model, const at::Tensor& x, const at::Tensor& y) {

@@ -1,0 +1,26 @@
+// The paper's testbeds on real models (MODELGIF.md §6), trained here with
+// LibTorch on Debian's Fashion-MNIST: `modelgif zoo CONFIG` trains a zoo
+// described by a testbed config (cached by the config's fingerprint; one model
+// per MPI rank), and writes the run config and the roles for `modelgif eval`.
+#pragma once
+
+#include <map>
+#include <ostream>
+#include <string>
+
+namespace modelgif {
+
+struct TestbedConfig {
+  std::string testbed;  // fingerprinting
+  std::string dir, data = "/usr/share/datasets/fashion-mnist";
+  std::map<std::string, int> counts;  // kind -> number of models
+  double scale = 1.0;                 // fraction of training images
+  int references = 256, steps = 50;
+  std::string text;                   // the file's text (for the cache fingerprint)
+};
+
+TestbedConfig load_testbed(const std::string& path);
+// Trains what is missing; writes DIR/run.yaml and DIR/roles.yaml. Returns 0.
+int run_zoo(const TestbedConfig& cfg, std::ostream& out);
+
+}  // namespace modelgif

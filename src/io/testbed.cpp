@@ -1,0 +1,269 @@
+#include "modelgif/testbed.hpp"
+
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "modelgif/checkpoint.hpp"
+#include "modelgif/comm.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/train.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelgif {
+namespace {
+
+// Bump when a recipe below changes: cached zoos are keyed by it and the config.
+const char* const kRecipes = "fingerprinting recipes 1";
+constexpr double kMean = 0.2860, kStd = 0.3530;
+const char* const kKinds[] = {"finetune", "prune", "distill", "extract", "adversarial", "transfer", "negatives"};
+
+struct Data {
+  at::Tensor x, y, tx, ty;  // normalized train / test
+};
+
+Data load_data(const std::string& folder) {
+  Data d;
+  if (!fs::exists(folder + "/train-images-idx3-ubyte.gz"))
+    throw_input("zoo: no Fashion-MNIST in " + folder + " (apt-get install dataset-fashion-mnist)");
+  load_fashion(folder, true, d.x, d.y);
+  load_fashion(folder, false, d.tx, d.ty);
+  d.x = (d.x - kMean) / kStd, d.tx = (d.tx - kMean) / kStd;
+  return d;
+}
+
+// Images [lo, lo + n) of the training set, n scaled.
+std::pair<at::Tensor, at::Tensor> part(const Data& d, int64_t lo, int64_t n, double scale) {
+  const int64_t m = std::max<int64_t>(256, static_cast<int64_t>(static_cast<double>(n) * scale));
+  return {d.x.slice(0, lo, lo + m), d.y.slice(0, lo, lo + m)};
+}
+
+// One model of the zoo: its name, its kind and how to make it.
+struct Recipe {
+  std::string name, kind;
+  int index;
+};
+
+void train_one(const Recipe& r, const Data& d, double scale, const fs::path& dir, std::string& how) {
+  const auto load_source = [&] { return torch::jit::load((dir / "source.pt").string()); };
+  const uint64_t seed = 1000 + static_cast<uint64_t>(r.index) * 17;
+  torch::jit::Module m;
+  if (r.kind == "source") {
+    m = make_classifier("cnn_a", 10, 1);
+    auto [x, y] = part(d, 0, 30000, scale);
+    train_classifier(m, x, y, {2, 1e-3, 128, 11, false});
+    how = "cnn_a trained on train[0:30000]";
+  } else if (r.kind == "finetune") {  // fine-tuned on other data
+    m = load_source();
+    auto [x, y] = part(d, 30000 + (r.index % 3) * 10000, 10000, scale);
+    train_classifier(m, x, y, {1, 3e-4 * (1 + r.index % 3), 128, seed, r.index % 2 == 1});
+    how = "source fine-tuned on 10k other images";
+  } else if (r.kind == "prune") {  // pruned at several ratios, then fine-tuned
+    m = load_source();
+    const double ratio = 0.3 + 0.1 * (r.index % 6);
+    const auto masks = prune_magnitude(m, ratio);
+    auto [x, y] = part(d, 30000 + (r.index % 3) * 10000, 10000, scale);
+    train_classifier(m, x, y, {1, 3e-4, 128, seed, false}, masks);
+    how = "source pruned " + std::to_string(static_cast<int>(ratio * 100)) + "% and fine-tuned";
+  } else if (r.kind == "distill" || r.kind == "extract") {
+    // Students of other architectures: soft labels (distill, T = 4) or the source's hard predictions (extract).
+    auto teacher = load_source();
+    teacher.eval();
+    const std::string arch = r.index % 2 == 0 ? "cnn_b" : "cnn_a";
+    m = make_classifier(arch, 10, seed);
+    auto [x, y] = part(d, 30000, 30000, scale);
+    at::Tensor soft;
+    {
+      torch::NoGradGuard ng;
+      soft = teacher.forward({x}).toTensor();
+    }
+    if (r.kind == "extract") {
+      train_classifier(m, x, soft.argmax(1), {2, 1e-3, 128, seed, false});
+      how = arch + " trained on the source's predicted labels (label-only extraction)";
+    } else {
+      const double T = 4.0;
+      const at::Tensor p = torch::softmax(soft / T, 1);
+      train_loop(m, x.size(0), {2, 1e-3, 128, seed, false}, {}, [&](const at::Tensor& idx, const at::Tensor&) {
+        const auto logp = torch::log_softmax(m.forward({x.index_select(0, idx)}).toTensor() / T, 1);
+        const auto pt = p.index_select(0, idx);
+        return (pt * (pt.clamp_min(1e-12).log() - logp)).sum(1).mean() * (T * T);
+      });
+      how = arch + " distilled from the source (soft labels, T = 4)";
+    }
+  } else if (r.kind == "adversarial") {  // FGSM adversarial fine-tuning
+    m = load_source();
+    auto [x, y] = part(d, 30000 + (r.index % 3) * 10000, 10000, scale);
+    const double eps = 0.05 + 0.05 * (r.index % 3);
+    train_loop(m, x.size(0), {1, 3e-4, 128, seed, false}, {}, [&](const at::Tensor& idx, const at::Tensor&) {
+      const auto xb = x.index_select(0, idx), yb = y.index_select(0, idx);
+      auto xg = xb.clone().requires_grad_(true);
+      const auto g = torch::autograd::grad({torch::cross_entropy_loss(m.forward({xg}).toTensor(), yb)}, {xg})[0];
+      const auto xa = (xb + eps / kStd * g.sign()).detach();
+      return torch::cross_entropy_loss(m.forward({xb}).toTensor(), yb) +
+             torch::cross_entropy_loss(m.forward({xa}).toTensor(), yb);
+    });
+    how = "source adversarially fine-tuned (FGSM)";
+  } else if (r.kind == "transfer") {  // to another label set: 5 groups of the 10 classes, new head
+    m = load_source();
+    torch::manual_seed(seed);
+    m.setattr("f2w", (torch::randn({5, 64}) * std::sqrt(2.0 / 64)));
+    m.setattr("f2b", torch::zeros({5}));
+    auto [x, y] = part(d, 30000 + (r.index % 3) * 10000, 10000, scale);
+    train_classifier(m, x, y.remainder(5), {1, 1e-3, 128, seed, false});
+    how = "source transferred to a 5-class label set (new head, fine-tuned)";
+  } else if (r.kind == "negatives") {  // independent models: other seeds, architectures, data
+    const std::string arch = r.index % 2 == 0 ? "cnn_a" : "cnn_b";
+    m = make_classifier(arch, 10, seed);
+    auto [x, y] = part(d, (r.index % 2) * 30000, 30000, scale);
+    train_classifier(m, x, y, {2, 1e-3, 128, seed, false});
+    how = arch + " trained independently";
+  } else {
+    throw Error("zoo: unknown recipe kind " + r.kind);
+  }
+  const fs::path tmp = dir / (r.name + ".pt.tmp");
+  m.save(tmp.string());
+  fs::rename(tmp, dir / (r.name + ".pt"));
+}
+
+}  // namespace
+
+TestbedConfig load_testbed(const std::string& path) {
+  TestbedConfig c;
+  std::ifstream in(path);
+  if (!in) throw_usage("zoo config " + path + ": cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  c.text = ss.str();
+  YAML::Node root;
+  try {
+    root = YAML::Load(c.text);
+  } catch (const YAML::Exception& e) {
+    throw_usage("zoo config " + path + ": YAML error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) throw_usage("zoo config " + path + ": expected a mapping");
+  for (const auto& kv : root) {
+    const std::string k = kv.first.as<std::string>();
+    try {
+      if (k == "testbed") c.testbed = kv.second.as<std::string>();
+      else if (k == "dir") c.dir = kv.second.as<std::string>();
+      else if (k == "data") c.data = kv.second.as<std::string>();
+      else if (k == "scale") c.scale = kv.second.as<double>();
+      else if (k == "references") c.references = kv.second.as<int>();
+      else if (k == "steps") c.steps = kv.second.as<int>();
+      else if (k == "counts") {
+        for (const auto& e : kv.second) {
+          const std::string kind = e.first.as<std::string>();
+          if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds))
+            throw_usage("zoo config " + path + ": unknown kind 'counts." + kind + "'");
+          c.counts[kind] = e.second.as<int>();
+        }
+      } else {
+        throw_usage("zoo config " + path + ": unknown key '" + k + "'");
+      }
+    } catch (const YAML::Exception&) {
+      throw_usage("zoo config " + path + ": key '" + k + "' has the wrong type");
+    }
+  }
+  if (c.testbed != "fingerprinting")
+    throw_usage("zoo config " + path + ": testbed must be fingerprinting (unlearning and relatedness are not built yet)");
+  if (c.dir.empty()) throw_usage("zoo config " + path + ": 'dir' is required");
+  if (!(c.scale > 0 && c.scale <= 1)) throw_usage("zoo config " + path + ": 'scale' must be in (0, 1]");
+  if (c.counts["negatives"] < 2) throw_usage("zoo config " + path + ": counts.negatives must be >= 2");
+  return c;
+}
+
+int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
+  const auto world = comm::Comm::world();
+  const int rank = world.rank(), ranks = world.size();
+  const fs::path dir(cfg.dir), models = dir / "models";
+  const std::string stamp = hex64(fnv1a(cfg.text.data(), cfg.text.size())) + " " + kRecipes;
+  // The cache: models made from this config and these recipes are reused.
+  if (rank == 0) {
+    std::string old;
+    std::ifstream(dir / "RECIPE") >> old;
+    std::ifstream s(dir / "RECIPE");
+    std::getline(s, old);
+    if (old != stamp && fs::exists(models)) {
+      out << "zoo: config or recipes changed: retraining\n";
+      fs::remove_all(models);
+    }
+    fs::create_directories(models);
+    std::ofstream(dir / "RECIPE") << stamp << "\n";
+  }
+  world.barrier();
+  std::vector<Recipe> recipes;
+  for (const char* kind : kKinds) {
+    const auto it = cfg.counts.find(kind);
+    const int n = it == cfg.counts.end() ? 0 : it->second;
+    for (int i = 0; i < n; ++i) recipes.push_back({std::string(kind) + "-" + std::to_string(i + 1), kind, i});
+  }
+  const Data data = load_data(cfg.data);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto report = [&](const std::string& name, const std::string& how) {
+    auto m = torch::jit::load((models / (name + ".pt")).string());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::ostringstream line;
+    line << "zoo: " << std::left << std::setw(14) << name << std::right << " test accuracy " << std::fixed
+         << std::setprecision(3) << (name.rfind("transfer", 0) == 0 ? accuracy(m, data.tx, data.ty.remainder(5))
+                                                                      : accuracy(m, data.tx, data.ty))
+         << "  " << how << " (rank " << rank << ", " << std::setprecision(0) << secs << " s)";
+    return line.str();
+  };
+  std::vector<std::string> lines;
+  if (rank == 0 && !fs::exists(models / "source.pt")) {
+    std::string how;
+    train_one({"source", "source", 0}, data, cfg.scale, models, how);
+    lines.push_back(report("source", how));
+  }
+  world.barrier();
+  for (size_t i = static_cast<size_t>(rank); i < recipes.size(); i += static_cast<size_t>(ranks)) {
+    if (fs::exists(models / (recipes[i].name + ".pt"))) continue;
+    std::string how;
+    train_one(recipes[i], data, cfg.scale, models, how);
+    lines.push_back(report(recipes[i].name, how));
+  }
+  std::string mine;
+  for (const auto& l : lines) mine += l + "\n";
+  const auto all = world.allgather(mine);
+  if (rank != 0) return 0;
+  for (const auto& s : all) out << s;
+  out << "zoo: " << recipes.size() + 1 << " models in " << models.string() << "\n";
+
+  // The run config and the roles for `modelgif eval`.
+  std::ofstream run(dir / "run.yaml");
+  run << "# written by modelgif zoo: the fingerprinting testbed (target predicted, zero baseline)\nzoo:\n";
+  run << "  - {name: source, path: " << (models / "source.pt").string() << "}\n";
+  for (const auto& r : recipes) run << "  - {name: " << r.name << ", path: " << (models / (r.name + ".pt")).string() << "}\n";
+  run << "references:\n  source: " << cfg.data << "/t10k-images-idx3-ubyte.gz\n  count: " << cfg.references
+      << "\n  select: random\n  seed: 0\n  mean: [" << kMean << "]\n  std: [" << kStd << "]\n"
+      << "field: {steps: " << cfg.steps << ", target: predicted, baseline: zeros}\n"
+      << "distance: {metrics: [cosine, euclidean]}\n"
+      << "output: {path: " << (dir / "out.h5").string() << ", store_fields: true}\n";
+  std::ofstream roles(dir / "roles.yaml");
+  roles << "fingerprinting:\n  source: source\n  positives:\n";
+  for (const char* kind : kKinds) {
+    if (std::string(kind) == "negatives" || !cfg.counts.count(kind) || cfg.counts.at(kind) == 0) continue;
+    roles << "    " << kind << ": [";
+    bool first = true;
+    for (const auto& r : recipes)
+      if (r.kind == kind) roles << (first ? "" : ", ") << r.name, first = false;
+    roles << "]\n";
+  }
+  roles << "  negatives: [";
+  bool first = true;
+  for (const auto& r : recipes)
+    if (r.kind == "negatives") roles << (first ? "" : ", ") << r.name, first = false;
+  roles << "]\n";
+  out << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
+      << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
+  return 0;
+}
+
+}  // namespace modelgif
