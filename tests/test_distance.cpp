@@ -154,6 +154,27 @@ TEST(Distance, PermutedHiddenChannelsAreTheSameFunctionIndependentModelsAreNot) 
   EXPECT_GT(pair(f, fo, Metric::Cosine), 0.1);
 }
 
+TEST(Distance, GramPathMatchesPairByPairSums) {
+  at::manual_seed(15);
+  std::vector<at::Tensor> f;
+  for (int m = 0; m < 4; ++m) f.push_back(at::randn({5, 3, 7}) + m * 0.3);
+  f[2][1][2].zero_();  // a zero row
+  DistanceAccumulator pairwise(4), gram(4);
+  for (int a = 0; a < 4; ++a)
+    for (int b = a + 1; b < 4; ++b) pairwise.add_pair(a, b, f[a], f[b]);
+  // Within {0, 1} and {2, 3}, then across.
+  const std::vector<int64_t> g1 = {0, 1}, g2 = {2, 3};
+  const std::vector<at::Tensor> f1 = {f[0], f[1]}, f2 = {f[2], f[3]};
+  gram.add_pairs(g1, f1, g1, f1, {{false, true}, {false, false}});
+  gram.add_pairs(g2, f2, g2, f2, {{false, true}, {false, false}});
+  gram.add_pairs(g1, f1, g2, f2, {{true, true}, {true, true}});
+  for (auto metric : {Metric::Cosine, Metric::Euclidean, Metric::CosineFrechet, Metric::EuclideanFrechet}) {
+    const auto x = pairwise.matrix(metric), y = gram.matrix(metric);
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 1e-9 * std::max(1.0, std::fabs(x[i]))) << to_string(metric);
+  }
+  EXPECT_EQ(gram.zero_norm_rows(), pairwise.zero_norm_rows());
+}
+
 TEST(Distance, MetricNamesRoundTrip) {
   for (auto m : all_metrics()) EXPECT_EQ(parse_metric(to_string(m)), m);
   EXPECT_THROW(parse_metric("manhattan"), UsageError);

@@ -30,6 +30,13 @@ class DistanceAccumulator {
   int64_t models() const { return models_; }
   // fa, fb: n x S' x D fields of models a and b on the same references.
   void add_pair(int64_t a, int64_t b, const at::Tensor& fa, const at::Tensor& fb);
+  // Many pairs at once, through Gram matrices (BLAS): fields `a[i]` of models
+  // `ids_a[i]` against `b[j]` of `ids_b[j]` (all n x S' x D, same references),
+  // for the pairs where want(i, j). Same sums as add_pair up to rounding; the
+  // euclidean distance comes from |a|^2 + |b|^2 - 2 a.b, so a distance near 0
+  // carries an absolute error of about 1e-8 |a|.
+  void add_pairs(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a, const std::vector<int64_t>& ids_b,
+                 const std::vector<at::Tensor>& b, const std::vector<std::vector<bool>>& want);
   // Adds another accumulator's sums (same M).
   void merge(const DistanceAccumulator& other);
 

@@ -62,6 +62,59 @@ void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in
   }
 }
 
+void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a,
+                                    const std::vector<int64_t>& ids_b, const std::vector<at::Tensor>& b,
+                                    const std::vector<std::vector<bool>>& want) {
+  if (a.empty() || b.empty()) return;
+  const int64_t n = a[0].size(0), s = a[0].size(1), d = a[0].size(2);
+  for (const auto* set : {&a, &b})
+    for (const auto& f : *set)
+      if (f.dim() != 3 || f.size(0) != n || f.size(1) != s || f.size(2) != d)
+        throw Error("distance: fields of one block have different shapes");
+  if (n == 0) return;
+  const int64_t ma = static_cast<int64_t>(a.size()), mb = static_cast<int64_t>(b.size());
+  std::vector<double> cos_sum(static_cast<size_t>(ma * mb)), euc_sum(cos_sum.size()), cos_fre(cos_sum.size()),
+      euc_fre(cos_sum.size()), zero_rows(cos_sum.size());
+  // References in slices so that the float64 stacks stay near 32 M elements.
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(1, (ma + mb) * s * d));
+  for (int64_t lo = 0; lo < n; lo += step) {
+    const int64_t hi = std::min(n, lo + step), rows = (hi - lo) * s;
+    auto stack = [&](const std::vector<at::Tensor>& fs) {  // rows x M x D
+      std::vector<at::Tensor> parts;
+      for (const auto& f : fs) parts.push_back(f.slice(0, lo, hi).reshape({rows, d}).to(at::kDouble));
+      return at::stack(parts, 1);
+    };
+    const at::Tensor A = stack(a), B = stack(b);
+    const at::Tensor G = at::bmm(A, B.transpose(1, 2));               // rows x Ma x Mb
+    const at::Tensor na = A.pow(2).sum(-1), nb = B.pow(2).sum(-1);  // rows x M
+    const at::Tensor nn = (na.unsqueeze(2) * nb.unsqueeze(1)).sqrt();
+    const at::Tensor zero = na.eq(0).unsqueeze(2) | nb.eq(0).unsqueeze(1);
+    const at::Tensor cos = at::where(zero, at::zeros_like(G), G / nn.clamp_min(1e-300));
+    const at::Tensor dcos = (1.0 - cos).view({hi - lo, s, ma, mb});
+    const at::Tensor deuc = (na.unsqueeze(2) + nb.unsqueeze(1) - 2.0 * G).clamp_min(0).sqrt().view({hi - lo, s, ma, mb});
+    const at::Tensor c1 = dcos.sum(at::IntArrayRef{0, 1}).contiguous(), e1 = deuc.sum(at::IntArrayRef{0, 1}).contiguous();
+    const at::Tensor c2 = std::get<0>(dcos.max(1)).sum(0).contiguous(), e2 = std::get<0>(deuc.max(1)).sum(0).contiguous();
+    const at::Tensor z = zero.expand({rows, ma, mb}).sum(0).to(at::kDouble).contiguous();
+    for (size_t k = 0; k < cos_sum.size(); ++k) {
+      cos_sum[k] += c1.data_ptr<double>()[k], euc_sum[k] += e1.data_ptr<double>()[k];
+      cos_fre[k] += c2.data_ptr<double>()[k], euc_fre[k] += e2.data_ptr<double>()[k];
+      zero_rows[k] += z.data_ptr<double>()[k];
+    }
+  }
+  for (int64_t i = 0; i < ma; ++i)
+    for (int64_t j = 0; j < mb; ++j) {
+      if (!want[static_cast<size_t>(i)][static_cast<size_t>(j)]) continue;
+      const size_t k = static_cast<size_t>(i * mb + j);
+      const double v[kSums] = {cos_sum[k], euc_sum[k], cos_fre[k], euc_fre[k], static_cast<double>(n * s),
+                               static_cast<double>(n), zero_rows[k]};
+      const int64_t x = ids_a[static_cast<size_t>(i)], y = ids_b[static_cast<size_t>(j)];
+      for (int w = 0; w < kSums; ++w) {
+        at(w, x, y) += v[w];
+        if (x != y) at(w, y, x) += v[w];
+      }
+    }
+}
+
 void DistanceAccumulator::merge(const DistanceAccumulator& other) {
   if (other.models_ != models_) throw Error("distance: merging accumulators of different zoo sizes");
   for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];

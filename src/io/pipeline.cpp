@@ -183,9 +183,15 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
     }
     DistanceAccumulator acc(plan.M);
     int64_t done_here = 0;
-    for (size_t i = 0; i < own.size(); ++i)
-      for (size_t j = i + 1; j < own.size(); ++j)
-        if (needed(own[i], own[j])) acc.add_pair(own[i], own[j], fields[i], fields[j]), ++done_here;
+    // The pairs wanted between two sets of models, counted.
+    auto wanted = [&](const std::vector<int64_t>& xs, const std::vector<int64_t>& ys, bool same) {
+      std::vector<std::vector<bool>> w(xs.size(), std::vector<bool>(ys.size(), false));
+      for (size_t i = 0; i < xs.size(); ++i)
+        for (size_t j = same ? i + 1 : 0; j < ys.size(); ++j)
+          if (needed(xs[i], ys[j])) w[i][j] = true, ++done_here;
+      return w;
+    };
+    acc.add_pairs(own, fields, own, fields, wanted(own, own, true));
     // Ring: at step t receive group g - t; group pair {g, h} belongs to the rank
     // that meets it first (t < G - t), ties broken by the lower group.
     const std::vector<char> mine = G > 1 ? pack(own, fields) : std::vector<char>{};
@@ -197,9 +203,7 @@ std::pair<int64_t, int64_t> pair_phase(const std::string& kind, const Plan& plan
       std::vector<int64_t> theirs;
       std::vector<at::Tensor> visiting;  // views into buf
       unpack(buf, plan.S, plan.D, theirs, visiting);
-      for (size_t j = 0; j < theirs.size(); ++j)
-        for (size_t i = 0; i < own.size(); ++i)
-          if (needed(own[i], theirs[j])) acc.add_pair(own[i], theirs[j], fields[i], visiting[j]), ++done_here;
+      acc.add_pairs(own, fields, theirs, visiting, wanted(own, theirs, false));
     }
     // Each pair was computed by exactly one rank: the sum over the shard is exact.
     shard_comm.allreduce_sum(acc.raw());
