@@ -139,10 +139,10 @@ std::string format_matrix(const std::vector<std::string>& names, const std::vect
   const int cell = std::max<int>(precision + 4, 6);
   size_t col = 0;
   for (const auto& n : names) col = std::max(col, n.size());
-  const int cw = std::max<int>(cell, static_cast<int>(std::min<size_t>(col, 12)));
+  const int cw = std::max<int>(cell, static_cast<int>(col));  // full names: columns must stay unambiguous
   std::ostringstream s;
   s << std::string(w, ' ');
-  for (const auto& n : names) s << "  " << std::setw(cw) << (n.size() > 12 ? n.substr(0, 12) : n);
+  for (const auto& n : names) s << "  " << std::setw(cw) << n;
   s << "\n";
   const size_t M = names.size();
   for (size_t a = 0; a < M; ++a) {
