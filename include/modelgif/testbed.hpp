@@ -11,11 +11,12 @@
 namespace modelgif {
 
 struct TestbedConfig {
-  std::string testbed;  // fingerprinting
+  std::string testbed;  // fingerprinting or unlearning
   std::string dir, data = "/usr/share/datasets/fashion-mnist";
   std::map<std::string, int> counts;  // kind -> number of models
   double scale = 1.0;                 // fraction of training images
   int references = 256, steps = 50;
+  int forget_class = 0;               // unlearning
   std::string text;                   // the file's text (for the cache fingerprint)
 };
 

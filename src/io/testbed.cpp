@@ -21,9 +21,10 @@ namespace modelgif {
 namespace {
 
 // Bump when a recipe below changes: cached zoos are keyed by it and the config.
-const char* const kRecipes = "fingerprinting recipes 1";
+const char* const kRecipes = "fingerprinting recipes 1, unlearning recipes 1";
 constexpr double kMean = 0.2860, kStd = 0.3530;
 const char* const kKinds[] = {"finetune", "prune", "distill", "extract", "adversarial", "transfer", "negatives"};
+const char* const kUnlearningKinds[] = {"approximate", "direct", "unrelated"};
 
 struct Data {
   at::Tensor x, y, tx, ty;  // normalized train / test
@@ -49,6 +50,7 @@ std::pair<at::Tensor, at::Tensor> part(const Data& d, int64_t lo, int64_t n, dou
 struct Recipe {
   std::string name, kind;
   int index;
+  int64_t forget = 0;  // unlearning: the class to forget
 };
 
 void train_one(const Recipe& r, const Data& d, double scale, const fs::path& dir, std::string& how) {
@@ -124,6 +126,32 @@ void train_one(const Recipe& r, const Data& d, double scale, const fs::path& dir
     auto [x, y] = part(d, (r.index % 2) * 30000, 30000, scale);
     train_classifier(m, x, y, {2, 1e-3, 128, seed, false});
     how = arch + " trained independently";
+  } else if (r.kind == "reference") {  // unlearning: the model to forget with
+    m = make_classifier("cnn_a", 10, 1);
+    auto [x, y] = part(d, 0, 60000, scale);
+    train_classifier(m, x, y, {2, 1e-3, 128, 11, false});
+    how = "cnn_a trained on all of train";
+  } else if (r.kind == "direct") {  // retrained from scratch without the forgotten class
+    m = make_classifier("cnn_a", 10, seed);
+    auto [x, y] = part(d, 0, 60000, scale);
+    const auto keep = y.ne(r.forget).nonzero().view(-1);
+    train_classifier(m, x.index_select(0, keep), y.index_select(0, keep), {2, 1e-3, 128, seed, false});
+    how = "cnn_a retrained without class " + std::to_string(r.forget);
+  } else if (r.kind == "approximate") {  // the reference fine-tuned to forget: random labels on the forgotten class
+    m = torch::jit::load((dir / "reference.pt").string());
+    auto [x, y] = part(d, 0, 60000, scale);
+    torch::manual_seed(seed);
+    const auto forget = y.eq(r.forget);
+    const auto other = (torch::randint(1, 10, y.sizes(), torch::kLong) + r.forget).remainder(10);  // never the true class
+    const auto relabeled = torch::where(forget, other, y);
+    const auto sub = torch::randperm(x.size(0)).slice(0, 0, std::max<int64_t>(1000, x.size(0) / 3));
+    train_classifier(m, x.index_select(0, sub), relabeled.index_select(0, sub), {1, 3e-4, 128, seed, false});
+    how = "reference fine-tuned with random labels on class " + std::to_string(r.forget);
+  } else if (r.kind == "unrelated") {  // other seeds, all the data
+    m = make_classifier("cnn_a", 10, seed);
+    auto [x, y] = part(d, 0, 60000, scale);
+    train_classifier(m, x, y, {2, 1e-3, 128, seed + 1, false});
+    how = "cnn_a trained on all of train, another seed";
   } else {
     throw Error("zoo: unknown recipe kind " + r.kind);
   }
@@ -157,10 +185,12 @@ TestbedConfig load_testbed(const std::string& path) {
       else if (k == "scale") c.scale = kv.second.as<double>();
       else if (k == "references") c.references = kv.second.as<int>();
       else if (k == "steps") c.steps = kv.second.as<int>();
+      else if (k == "forget_class") c.forget_class = kv.second.as<int>();
       else if (k == "counts") {
         for (const auto& e : kv.second) {
           const std::string kind = e.first.as<std::string>();
-          if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds))
+          if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds) &&
+              std::find(std::begin(kUnlearningKinds), std::end(kUnlearningKinds), kind) == std::end(kUnlearningKinds))
             throw_usage("zoo config " + path + ": unknown kind 'counts." + kind + "'");
           c.counts[kind] = e.second.as<int>();
         }
@@ -171,11 +201,15 @@ TestbedConfig load_testbed(const std::string& path) {
       throw_usage("zoo config " + path + ": key '" + k + "' has the wrong type");
     }
   }
-  if (c.testbed != "fingerprinting")
-    throw_usage("zoo config " + path + ": testbed must be fingerprinting (unlearning and relatedness are not built yet)");
+  if (c.testbed != "fingerprinting" && c.testbed != "unlearning")
+    throw_usage("zoo config " + path + ": testbed must be fingerprinting or unlearning (task relatedness is not built yet)");
   if (c.dir.empty()) throw_usage("zoo config " + path + ": 'dir' is required");
   if (!(c.scale > 0 && c.scale <= 1)) throw_usage("zoo config " + path + ": 'scale' must be in (0, 1]");
-  if (c.counts["negatives"] < 2) throw_usage("zoo config " + path + ": counts.negatives must be >= 2");
+  if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2)
+    throw_usage("zoo config " + path + ": counts.negatives must be >= 2");
+  if (c.testbed == "unlearning" && (c.counts["direct"] < 1 || c.counts["approximate"] < 1 || c.counts["unrelated"] < 1))
+    throw_usage("zoo config " + path + ": counts.direct, counts.approximate and counts.unrelated must be >= 1");
+  if (c.forget_class < 0 || c.forget_class > 9) throw_usage("zoo config " + path + ": forget_class must be 0..9");
   return c;
 }
 
@@ -198,11 +232,19 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
     std::ofstream(dir / "RECIPE") << stamp << "\n";
   }
   world.barrier();
+  const bool unlearn = cfg.testbed == "unlearning";
+  const std::string base = unlearn ? "reference" : "source";
   std::vector<Recipe> recipes;
   for (const char* kind : kKinds) {
     const auto it = cfg.counts.find(kind);
-    const int n = it == cfg.counts.end() ? 0 : it->second;
+    const int n = it == cfg.counts.end() || unlearn ? 0 : it->second;
     for (int i = 0; i < n; ++i) recipes.push_back({std::string(kind) + "-" + std::to_string(i + 1), kind, i});
+  }
+  for (const char* kind : kUnlearningKinds) {
+    const auto it = cfg.counts.find(kind);
+    const int n = it == cfg.counts.end() || !unlearn ? 0 : it->second;
+    for (int i = 0; i < n; ++i)
+      recipes.push_back({std::string(kind) + "-" + std::to_string(i + 1), kind, i, cfg.forget_class});
   }
   const Data data = load_data(cfg.data);
   const auto t0 = std::chrono::steady_clock::now();
@@ -217,10 +259,10 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
     return line.str();
   };
   std::vector<std::string> lines;
-  if (rank == 0 && !fs::exists(models / "source.pt")) {
+  if (rank == 0 && !fs::exists(models / (base + ".pt"))) {
     std::string how;
-    train_one({"source", "source", 0}, data, cfg.scale, models, how);
-    lines.push_back(report("source", how));
+    train_one({base, base, 0}, data, cfg.scale, models, how);
+    lines.push_back(report(base, how));
   }
   world.barrier();
   for (size_t i = static_cast<size_t>(rank); i < recipes.size(); i += static_cast<size_t>(ranks)) {
@@ -238,15 +280,28 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
 
   // The run config and the roles for `modelgif eval`.
   std::ofstream run(dir / "run.yaml");
-  run << "# written by modelgif zoo: the fingerprinting testbed (target predicted, zero baseline)\nzoo:\n";
-  run << "  - {name: source, path: " << (models / "source.pt").string() << "}\n";
+  run << "# written by modelgif zoo: the " << cfg.testbed << " testbed\nzoo:\n";
+  run << "  - {name: " << base << ", path: " << (models / (base + ".pt")).string() << "}\n";
   for (const auto& r : recipes) run << "  - {name: " << r.name << ", path: " << (models / (r.name + ".pt")).string() << "}\n";
   run << "references:\n  source: " << cfg.data << "/t10k-images-idx3-ubyte.gz\n  count: " << cfg.references
       << "\n  select: random\n  seed: 0\n  mean: [" << kMean << "]\n  std: [" << kStd << "]\n"
-      << "field: {steps: " << cfg.steps << ", target: predicted, baseline: zeros}\n"
+      << "field: {steps: " << cfg.steps << ", target: " << (unlearn ? "label" : "predicted") << ", baseline: zeros}\n"
       << "distance: {metrics: [cosine, euclidean]}\n"
       << "output: {path: " << (dir / "out.h5").string() << ", store_fields: true}\n";
   std::ofstream roles(dir / "roles.yaml");
+  auto list = [&](const std::string& kind) {
+    std::string s = "[";
+    for (const auto& r : recipes)
+      if (r.kind == kind) s += (s.size() > 1 ? ", " : "") + r.name;
+    return s + "]";
+  };
+  if (unlearn) {
+    roles << "unlearning:\n  reference: reference\n  approximate: " << list("approximate") << "\n  direct: "
+          << list("direct") << "\n  unrelated: " << list("unrelated") << "\n";
+    out << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
+        << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
+    return 0;
+  }
   roles << "fingerprinting:\n  source: source\n  positives:\n";
   for (const char* kind : kKinds) {
     if (std::string(kind) == "negatives" || !cfg.counts.count(kind) || cfg.counts.at(kind) == 0) continue;

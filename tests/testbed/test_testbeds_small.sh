@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scaled-down fingerprinting testbed end to end on real Fashion-MNIST models:
+# The scaled-down testbeds end to end on real Fashion-MNIST models. Fingerprinting:
 # train the zoo (configs/testbed-fingerprint-small.yaml), compute the fields,
 # evaluate. Checks the eval table and pictures, and that fine-tuned and pruned
 # copies of the source are told from independent models (AUC 1 at 64 references).
@@ -29,4 +29,19 @@ for f in tb/out-heatmap-cosine.svg tb/out-tree-cosine.svg tb/out-auc.svg; do
   [ -s "$f" ] || fail "missing picture $f"
   tail -c 7 "$f" | grep -q "</svg>" || fail "$f is not a complete SVG"
 done
+echo "testbed test: fingerprinting passed"
+
+# The scaled-down unlearning testbed: the approximately unlearned models stay
+# nearer the reference than the unrelated ones (the paper's finding).
+sed 's#^dir: .*#dir: ul#' "$here/../../configs/testbed-unlearning-small.yaml" > ul.yaml
+"$bin" zoo ul.yaml > ulzoo.log 2>&1 || fail "unlearning zoo: $(tail -3 ulzoo.log)"
+[ "$(grep -c 'test accuracy' ulzoo.log)" = 7 ] || fail "expected 7 trained models: $(cat ulzoo.log)"
+"$bin" run --config ul/run.yaml > ulrun.log 2>&1 || fail "unlearning run: $(tail -3 ulrun.log)"
+"$bin" eval ul/out.h5 --roles ul/roles.yaml > uleval.log 2>&1 || fail "unlearning eval: $(tail -3 uleval.log)"
+cat uleval.log
+approx=$(awk '$1 == "approximate" {print $2}' uleval.log)
+unrelated=$(awk '$1 == "unrelated" {print $2}' uleval.log)
+[ -n "$approx" ] && [ -n "$unrelated" ] || fail "no unlearning table"
+awk -v a="$approx" -v u="$unrelated" 'BEGIN { exit !(a < u) }' || fail "approximate $approx is not below unrelated $unrelated"
+[ "$(grep -c 'forgotten\|not forgotten' uleval.log)" = 4 ] || fail "expected a verdict for each of the 4 unlearned models"
 echo "testbed test: passed"
