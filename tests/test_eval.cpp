@@ -70,6 +70,21 @@ TEST(Eval, FingerprintingAucIsOneForFunctionalCopiesAtEveryCount) {
   EXPECT_DOUBLE_EQ(fingerprint_auc(z.result, swapped, {12})[0].auc.at("independent"), 0.0);
 }
 
+TEST(Eval, ReferenceSelectionUsesOneHalfOfTheModelsAndEvaluatesTheOther) {
+  EvalZoo z;
+  Roles roles = load_roles(z.roles);
+  roles.positives = {{"copies", {"perm", "copy"}}};
+  roles.negatives = {"neg0", "neg1", "neg2"};
+  const auto rep = fingerprint_selection(z.result, roles, {2, 6, 12, 99});
+  EXPECT_EQ(rep.selection_models, (std::vector<std::string>{"perm", "neg0"}));
+  EXPECT_EQ(rep.evaluation_models, (std::vector<std::string>{"copy", "neg1", "neg2"}));
+  ASSERT_EQ(rep.selected.size(), 3u);
+  for (const auto& row : rep.selected) EXPECT_DOUBLE_EQ(row.auc.at("copies"), 1.0);
+  EXPECT_DOUBLE_EQ(rep.random.back().auc.at("copies"), 1.0);
+  roles.negatives = {"neg0"};
+  EXPECT_THROW(fingerprint_selection(z.result, roles, {4}), UsageError);
+}
+
 TEST(Eval, UnlearningTableAndVerdicts) {
   EvalZoo z;
   const RunResult r = read_result(z.result);

@@ -38,6 +38,18 @@ struct FingerprintRow {
 std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
                                             const std::vector<int64_t>& counts);
 
+// References chosen by a selection rule (the published code's: rank candidate
+// references by how much farther the negatives are from the source than the
+// positives), with the models split in two: the first half of every kind and of
+// the negatives choose the references, the second half is evaluated, on random
+// references (the first n) and on the selected ones (the n best ranked).
+struct SelectionReport {
+  std::vector<FingerprintRow> random, selected;  // AUC of the evaluation half
+  std::vector<std::string> selection_models, evaluation_models;
+};
+SelectionReport fingerprint_selection(const std::string& result, const Roles& roles,
+                                      const std::vector<int64_t>& counts);
+
 struct Spread {
   double mean = 0, min = 0, max = 0;
   int n = 0;

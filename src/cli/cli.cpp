@@ -209,6 +209,8 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
       "counts", po::value<std::string>()->default_value("8,16,32,64,128,256"),
       "fingerprinting: reference counts for the AUC table (needs stored fields)")(
       "metric", po::value(&metric)->default_value("cosine"), "unlearning, relatedness and pictures: the metric to use")(
+      "selection", po::bool_switch(), "fingerprinting: also report AUC on references chosen by the selection rule "
+                                      "(half of each kind and of the negatives choose, the other half is evaluated)")(
       "pictures", po::value<std::string>()->default_value(""),
       "folder for the SVG pictures (default: beside the result, RESULT-<picture>.svg)");
   po::positional_options_description pos;
@@ -244,10 +246,22 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
         << roles.source << "'\n  references";
     for (const auto& [kind, models] : roles.positives) out << "  " << std::setw(12) << kind;
     out << "\n";
-    for (const auto& row : rows) {
-      out << "  " << std::setw(10) << row.references;
-      for (const auto& [kind, auc] : row.auc) out << "  " << std::setw(12) << auc;
-      out << "\n";
+    auto table = [&](const std::vector<FingerprintRow>& rows) {
+      for (const auto& row : rows) {
+        out << "  " << std::setw(10) << row.references;
+        for (const auto& [kind, auc] : row.auc) out << "  " << std::setw(12) << auc;
+        out << "\n";
+      }
+    };
+    table(rows);
+    if (vm["selection"].as<bool>()) {
+      const auto sel = fingerprint_selection(file, roles, counts);
+      out << "fingerprinting with reference selection: " << sel.selection_models.size()
+          << " models choose the references, the other " << sel.evaluation_models.size() << " are evaluated\n"
+          << "  random references (evaluation half):\n";
+      table(sel.random);
+      out << "  selected references (evaluation half):\n";
+      table(sel.selected);
     }
   }
   if (!roles.reference.empty()) {

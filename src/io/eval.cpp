@@ -85,43 +85,93 @@ Roles load_roles(const std::string& path) {
   return r;
 }
 
-std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
-                                            const std::vector<int64_t>& counts) {
+namespace {
+
+// Per-reference cosine distance (mean over steps) of each model to the source.
+std::map<std::string, at::Tensor> per_reference_distances(const std::string& result, const Roles& roles) {
   if (roles.source.empty() || roles.positives.empty() || roles.negatives.empty())
     throw_usage("eval: fingerprinting needs source, positives and negatives in the roles");
   const RunResult r = read_result(result);
   index_of(r.names, roles.source, "source");
-  const at::Tensor src = read_fields(result, roles.source);
-  // Per-reference cosine distance of every suspect to the source, then prefix means.
-  std::map<std::string, at::Tensor> per_ref;  // model -> N distances
-  auto distances = [&](const std::string& m) {
+  const at::Tensor src = read_fields(result, roles.source).to(at::kDouble);
+  const at::Tensor na = src.norm(2, -1);
+  std::map<std::string, at::Tensor> per_ref;
+  auto add = [&](const std::string& m) {
     index_of(r.names, m, "suspect");
     if (per_ref.count(m)) return;
-    const at::Tensor f = read_fields(result, m).to(at::kDouble), s = src.to(at::kDouble);
-    const at::Tensor na = s.norm(2, -1), nb = f.norm(2, -1);
+    const at::Tensor f = read_fields(result, m).to(at::kDouble);
+    const at::Tensor nb = f.norm(2, -1);
     const at::Tensor zero = na.eq(0) | nb.eq(0);
-    const at::Tensor cos = at::where(zero, at::zeros_like(na), (s * f).sum(-1) / (na * nb).clamp_min(1e-300));
-    per_ref[m] = (1.0 - cos).mean(1);  // N: mean over steps
+    const at::Tensor cos = at::where(zero, at::zeros_like(na), (src * f).sum(-1) / (na * nb).clamp_min(1e-300));
+    per_ref[m] = (1.0 - cos).mean(1);  // N
   };
   for (const auto& [kind, models] : roles.positives)
-    for (const auto& m : models) distances(m);
-  for (const auto& m : roles.negatives) distances(m);
-  const int64_t N = src.size(0);
-  std::vector<FingerprintRow> rows;
-  for (const int64_t n : counts) {
-    if (n > N || n < 1) continue;
-    FingerprintRow row{n, {}};
-    auto at_n = [&](const std::string& m) { return per_ref[m].slice(0, 0, n).mean().item<double>(); };
-    std::vector<double> neg;
-    for (const auto& m : roles.negatives) neg.push_back(at_n(m));
-    for (const auto& [kind, models] : roles.positives) {
-      std::vector<double> pos;
-      for (const auto& m : models) pos.push_back(at_n(m));
-      row.auc[kind] = roc_auc(pos, neg);
-    }
-    rows.push_back(row);
+    for (const auto& m : models) add(m);
+  for (const auto& m : roles.negatives) add(m);
+  return per_ref;
+}
+
+// AUC per kind when each model's distance is the mean over the references `refs`.
+std::map<std::string, double> auc_on(const std::map<std::string, at::Tensor>& per_ref,
+                                     const std::map<std::string, std::vector<std::string>>& positives,
+                                     const std::vector<std::string>& negatives, const at::Tensor& refs) {
+  auto dist = [&](const std::string& m) { return per_ref.at(m).index_select(0, refs).mean().item<double>(); };
+  std::vector<double> neg;
+  for (const auto& m : negatives) neg.push_back(dist(m));
+  std::map<std::string, double> auc;
+  for (const auto& [kind, models] : positives) {
+    std::vector<double> pos;
+    for (const auto& m : models) pos.push_back(dist(m));
+    if (!pos.empty()) auc[kind] = roc_auc(pos, neg);
   }
+  return auc;
+}
+
+}  // namespace
+
+std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
+                                            const std::vector<int64_t>& counts) {
+  const auto per_ref = per_reference_distances(result, roles);
+  const int64_t N = per_ref.begin()->second.size(0);
+  std::vector<FingerprintRow> rows;
+  for (const int64_t n : counts)
+    if (n >= 1 && n <= N) rows.push_back({n, auc_on(per_ref, roles.positives, roles.negatives, at::arange(n))});
   return rows;
+}
+
+SelectionReport fingerprint_selection(const std::string& result, const Roles& roles,
+                                      const std::vector<int64_t>& counts) {
+  const auto per_ref = per_reference_distances(result, roles);
+  const int64_t N = per_ref.begin()->second.size(0);
+  SelectionReport rep;
+  std::map<std::string, std::vector<std::string>> pos_sel, pos_eval;
+  std::vector<std::string> neg_sel, neg_eval;
+  auto halve = [&](const std::vector<std::string>& v, std::vector<std::string>& sel, std::vector<std::string>& ev) {
+    for (size_t i = 0; i < v.size(); ++i) (i < v.size() / 2 ? sel : ev).push_back(v[i]);
+  };
+  for (const auto& [kind, models] : roles.positives) halve(models, pos_sel[kind], pos_eval[kind]);
+  halve(roles.negatives, neg_sel, neg_eval);
+  if (neg_sel.empty() || neg_eval.empty())
+    throw_usage("eval: reference selection needs at least 2 negatives (half choose, half are evaluated)");
+  for (const auto& [k, v] : pos_sel) rep.selection_models.insert(rep.selection_models.end(), v.begin(), v.end());
+  rep.selection_models.insert(rep.selection_models.end(), neg_sel.begin(), neg_sel.end());
+  for (const auto& [k, v] : pos_eval) rep.evaluation_models.insert(rep.evaluation_models.end(), v.begin(), v.end());
+  rep.evaluation_models.insert(rep.evaluation_models.end(), neg_eval.begin(), neg_eval.end());
+  // The rule, on the selection half only: margin = mean negative distance - mean positive distance.
+  at::Tensor pos_mean = at::zeros({N}, at::kDouble), neg_mean = at::zeros({N}, at::kDouble);
+  int64_t np = 0;
+  for (const auto& [k, v] : pos_sel)
+    for (const auto& m : v) pos_mean += per_ref.at(m), ++np;
+  for (const auto& m : neg_sel) neg_mean += per_ref.at(m);
+  if (np == 0) throw_usage("eval: reference selection needs at least 2 models of some positive kind");
+  const at::Tensor margin = neg_mean / static_cast<double>(neg_sel.size()) - pos_mean / static_cast<double>(np);
+  const at::Tensor order = std::get<1>(margin.sort(0, /*descending=*/true));
+  for (const int64_t n : counts) {
+    if (n < 1 || n > N) continue;
+    rep.random.push_back({n, auc_on(per_ref, pos_eval, neg_eval, at::arange(n))});
+    rep.selected.push_back({n, auc_on(per_ref, pos_eval, neg_eval, order.slice(0, 0, n))});
+  }
+  return rep;
 }
 
 UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& m, const Roles& roles) {
