@@ -39,10 +39,8 @@ class TinyZoo : public ::testing::Test {
     testsupport::tanh_cnn(2).save(dir + "/b.pt");
     testsupport::sqrt_model().save(dir + "/sqrt.pt");
     std::ofstream(dir + "/junk.pt") << "this is not a zip archive";
-    at::manual_seed(0);
-    const auto x = at::randn({7, 1, 8, 8});
-    auto f = h5::File::create(dir + "/refs.h5");
-    h5::write(f.id(), "/images", h5::Type::F32, {7, 1, 8, 8}, x.data_ptr());
+    testsupport::write_random_refs(dir + "/refs.h5", 7);
+    auto f = h5::File::open(dir + "/refs.h5", true);
     const auto x2 = at::randn({7, 2, 8, 8});
     h5::write(f.id(), "/two_channel", h5::Type::F32, {7, 2, 8, 8}, x2.data_ptr());
     f.close();

@@ -29,11 +29,7 @@ struct EvalZoo {
     testsupport::permuted_copy(src).save(dir + "/perm.pt");
     src.save(dir + "/copy.pt");
     for (int i = 0; i < 3; ++i) testsupport::tanh_cnn(10 + i).save(dir + "/neg" + std::to_string(i) + ".pt");
-    at::manual_seed(0);
-    const auto x = at::randn({12, 1, 8, 8});
-    auto f = h5::File::create(dir + "/refs.h5");
-    h5::write(f.id(), "/images", h5::Type::F32, {12, 1, 8, 8}, x.data_ptr());
-    f.close();
+    testsupport::write_random_refs(dir + "/refs.h5", 12);
     std::ofstream(dir + "/run.yaml") << "zoo:\n  - {name: source, path: " << dir << "/source.pt}\n"
                                      << "  - {name: perm, path: " << dir << "/perm.pt}\n"
                                      << "  - {name: copy, path: " << dir << "/copy.pt}\n"

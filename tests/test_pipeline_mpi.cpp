@@ -136,11 +136,7 @@ class Pipeline : public ::testing::Test {
   void SetUp() override {
     dir = testsupport::temp_dir(std::string("mpi-") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (int i = 0; i < 6; ++i) testsupport::tanh_cnn(100 + i).save(dir + "/m" + std::to_string(i) + ".pt");
-    at::manual_seed(0);
-    const auto x = at::randn({11, 1, 8, 8});
-    auto f = h5::File::create(dir + "/refs.h5");
-    h5::write(f.id(), "/images", h5::Type::F32, {11, 1, 8, 8}, x.data_ptr());
-    f.close();
+    testsupport::write_random_refs(dir + "/refs.h5", 11);
   }
   // A config over models m0..m{M-1}: 11 references in blocks of 3 (4 blocks, the last short).
   std::string config(int models, const std::string& name, int steps = 8, const std::string& extra = "") {

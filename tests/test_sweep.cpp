@@ -23,11 +23,7 @@ struct SweepFiles {
     dir = testsupport::temp_dir(name);
     testsupport::tanh_cnn(1).save(dir + "/a.pt");
     testsupport::tanh_cnn(2).save(dir + "/b.pt");
-    at::manual_seed(0);
-    const auto x = at::randn({4, 1, 8, 8});
-    auto f = h5::File::create(dir + "/refs.h5");
-    h5::write(f.id(), "/images", h5::Type::F32, {4, 1, 8, 8}, x.data_ptr());
-    f.close();
+    testsupport::write_random_refs(dir + "/refs.h5", 4);
     base = dir + "/base.yaml";
     std::ofstream(base) << "zoo: [{name: a, path: " << dir << "/a.pt}, {name: b, path: " << dir << "/b.pt}]\n"
                         << "references: {source: " << dir << "/refs.h5:/images}\n"

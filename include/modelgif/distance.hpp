@@ -17,6 +17,11 @@ Metric parse_metric(const std::string& name);  // throws UsageError naming the v
 std::string to_string(Metric m);
 std::vector<Metric> all_metrics();
 
+// 1 - cos between corresponding rows (last dimension) of two fields, in
+// float64; rows where either side has zero norm get cos = 0 (and are flagged
+// in `zero` when given).
+at::Tensor cosine_distance_rows(const at::Tensor& fa, const at::Tensor& fb, at::Tensor* zero = nullptr);
+
 // Pairwise sums for an M-model zoo. For every unordered pair (a, b), a != b:
 //   sum over rows (n,k) of 1 - cos and of the euclidean distance,
 //   sum over references n of max_k (1 - cos) and max_k euclidean,

@@ -28,6 +28,14 @@ std::vector<Metric> all_metrics() {
           Metric::CosineStandardized};
 }
 
+at::Tensor cosine_distance_rows(const at::Tensor& fa_in, const at::Tensor& fb_in, at::Tensor* zero_out) {
+  const at::Tensor fa = fa_in.to(at::kDouble), fb = fb_in.to(at::kDouble);
+  const at::Tensor na = fa.norm(2, -1), nb = fb.norm(2, -1);
+  const at::Tensor zero = na.eq(0) | nb.eq(0);
+  if (zero_out) *zero_out = zero;
+  return 1.0 - at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
+}
+
 DistanceAccumulator::DistanceAccumulator(int64_t models)
     : models_(models), sums_(static_cast<size_t>(kSums * models * models), 0.0) {}
 
@@ -45,10 +53,8 @@ void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in
   for (int64_t lo = 0; lo < n; lo += step) {
     const int64_t hi = std::min(n, lo + step);
     const at::Tensor fa = fa_in.slice(0, lo, hi).to(at::kDouble), fb = fb_in.slice(0, lo, hi).to(at::kDouble);
-    const at::Tensor na = fa.norm(2, -1), nb = fb.norm(2, -1);  // rows x S'
-    const at::Tensor zero = na.eq(0) | nb.eq(0);
-    const at::Tensor cos = at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
-    const at::Tensor dcos = 1.0 - cos;
+    at::Tensor zero;
+    const at::Tensor dcos = cosine_distance_rows(fa, fb, &zero);  // rows x S'
     const at::Tensor deuc = (fa - fb).norm(2, -1);
     v[kCos] += dcos.sum().item<double>();
     v[kEuc] += deuc.sum().item<double>();

@@ -93,17 +93,11 @@ std::map<std::string, at::Tensor> per_reference_distances(const std::string& res
     throw_usage("eval: fingerprinting needs source, positives and negatives in the roles");
   const RunResult r = read_result(result);
   index_of(r.names, roles.source, "source");
-  const at::Tensor src = read_fields(result, roles.source).to(at::kDouble);
-  const at::Tensor na = src.norm(2, -1);
+  const at::Tensor src = read_fields(result, roles.source);
   std::map<std::string, at::Tensor> per_ref;
   auto add = [&](const std::string& m) {
     index_of(r.names, m, "suspect");
-    if (per_ref.count(m)) return;
-    const at::Tensor f = read_fields(result, m).to(at::kDouble);
-    const at::Tensor nb = f.norm(2, -1);
-    const at::Tensor zero = na.eq(0) | nb.eq(0);
-    const at::Tensor cos = at::where(zero, at::zeros_like(na), (src * f).sum(-1) / (na * nb).clamp_min(1e-300));
-    per_ref[m] = (1.0 - cos).mean(1);  // N
+    if (!per_ref.count(m)) per_ref[m] = cosine_distance_rows(src, read_fields(result, m)).mean(1);  // N
   };
   for (const auto& [kind, models] : roles.positives)
     for (const auto& m : models) add(m);

@@ -1,5 +1,7 @@
 #include "support/models.hpp"
 
+#include "modelgif/h5.hpp"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -76,6 +78,15 @@ modelgif::ModelFn fn_of(torch::jit::Module& m) {
   m.eval();
   for (auto p : m.parameters()) p.requires_grad_(false);
   return [&m](const at::Tensor& x) { return m.forward({x}).toTensor(); };
+}
+
+std::string write_random_refs(const std::string& file, int64_t n) {
+  at::manual_seed(0);
+  const auto x = at::randn({n, 1, 8, 8});
+  auto f = modelgif::h5::File::create(file);
+  modelgif::h5::write(f.id(), "/images", modelgif::h5::Type::F32, {static_cast<hsize_t>(n), 1, 8, 8}, x.data_ptr());
+  f.close();
+  return file + ":/images";
 }
 
 namespace {

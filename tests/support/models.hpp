@@ -21,6 +21,9 @@ torch::jit::Module dense_model(uint64_t seed);
 torch::jit::Module sqrt_model();
 
 modelgif::ModelFn fn_of(torch::jit::Module& m);
+// Writes `n` seeded standard-normal references of shape 1 x 8 x 8 (the test
+// models' input) to FILE:/images; returns "FILE:/images".
+std::string write_random_refs(const std::string& file, int64_t n);
 // A fresh temporary folder for one test.
 std::string temp_dir(const std::string& name);
 
