@@ -4,12 +4,14 @@
 // array plus a dependent collect job (see `modelgif sweep`).
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "modelgif/config.hpp"
+#include "modelgif/output.hpp"
 
 namespace modelgif {
 
@@ -18,7 +20,9 @@ struct Variation {
   std::vector<std::pair<std::string, std::string>> set;  // dotted key -> YAML value text
   RunConfig config;                                      // base + set, output in DIR/<name>/out.h5
   std::string config_path() const;                       // DIR/<name>/run.yaml
-  bool complete() const;                                 // out.h5 exists and was made from this config
+  // The variation's result when out.h5 exists and was made from this config.
+  std::optional<RunResult> result() const;
+  bool complete() const { return result().has_value(); }
 };
 
 struct Sweep {

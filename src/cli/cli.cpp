@@ -240,8 +240,9 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
   if (mit == r.metrics.end()) throw_usage("eval: " + file + " has no metric " + metric);
   const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
   out << std::fixed << std::setprecision(3);
+  std::vector<FingerprintRow> rows;  // also drawn below
   if (!roles.source.empty()) {
-    const auto rows = fingerprint_auc(file, roles, counts);
+    rows = fingerprint_auc(file, roles, counts);
     out << "fingerprinting: ROC AUC, positives vs " << roles.negatives.size() << " negatives, by cosine distance to '"
         << roles.source << "'\n  references";
     for (const auto& [kind, models] : roles.positives) out << "  " << std::setw(12) << kind;
@@ -285,7 +286,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
   out << "pictures: " << heat << ", " << tree;
   if (!roles.source.empty()) {
     std::map<std::string, std::vector<std::pair<double, double>>> series;
-    for (const auto& row : fingerprint_auc(file, roles, counts))
+    for (const auto& row : rows)
       for (const auto& [kind, auc] : row.auc) series[kind].emplace_back(static_cast<double>(row.references), auc);
     const std::string auc = stem + "-auc.svg";
     write_text_file(auc, line_chart_svg(series, "fingerprinting: ROC AUC against references", "references",

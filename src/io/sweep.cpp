@@ -11,7 +11,6 @@
 
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "modelgif/output.hpp"
 
 namespace fs = std::filesystem;
 
@@ -46,13 +45,14 @@ std::string Variation::config_path() const {
   return (fs::path(config.output_path).parent_path() / "run.yaml").string();
 }
 
-bool Variation::complete() const {
-  if (!fs::is_regular_file(config.output_path)) return false;
+std::optional<RunResult> Variation::result() const {
+  if (!fs::is_regular_file(config.output_path)) return std::nullopt;
   try {
-    return read_result(config.output_path).config == config.resolved_yaml;
+    RunResult r = read_result(config.output_path);
+    if (r.config == config.resolved_yaml) return r;
   } catch (const Error&) {
-    return false;
   }
+  return std::nullopt;
 }
 
 Sweep load_sweep(const std::string& path) {
@@ -171,21 +171,24 @@ SweepSummary collect_sweep(const Sweep& sweep) {
   std::ostringstream csv, table;
   csv << "variation,set,metric,model_a,model_b,distance\n";
   fs::create_directories(sweep.dir);
+  std::vector<std::optional<RunResult>> results;  // each result file read once
+  for (const auto& v : sweep.variations) results.push_back(v.result());
   const std::string h5_path = sweep.dir + "/summary.h5", tmp = h5_path + ".tmp";
   {
     auto f = h5::File::create(tmp);
     std::vector<std::string> names, sets, states;
-    for (const auto& v : sweep.variations) {
+    for (size_t vi = 0; vi < sweep.variations.size(); ++vi) {
+      const Variation& v = sweep.variations[vi];
       std::string set;
       for (const auto& [k, val] : v.set) set += (set.empty() ? "" : " ") + k + "=" + val;
       names.push_back(v.name), sets.push_back(set);
-      if (!v.complete()) {
+      if (!results[vi]) {
         states.push_back("missing");
         continue;
       }
       states.push_back("complete");
       ++out.complete;
-      const RunResult r = read_result(v.config.output_path);
+      const RunResult& r = *results[vi];
       const size_t M = r.names.size();
       h5::write_strings(f.id(), "/runs/" + v.name + "/models/names", r.names);
       for (size_t i = 0; i < r.metrics.size(); ++i) {
@@ -212,13 +215,13 @@ SweepSummary collect_sweep(const Sweep& sweep) {
         << " variations complete (" << sweep.dir << "/summary.csv, summary.h5)\n";
   size_t w = 9;
   for (const auto& v : sweep.variations) w = std::max(w, v.name.size());
-  for (const auto& v : sweep.variations) {
-    table << "  " << std::left << std::setw(static_cast<int>(w)) << v.name << std::right;
-    if (!v.complete()) {
+  for (size_t vi = 0; vi < sweep.variations.size(); ++vi) {
+    table << "  " << std::left << std::setw(static_cast<int>(w)) << sweep.variations[vi].name << std::right;
+    if (!results[vi]) {
       table << "  (missing)\n";
       continue;
     }
-    const RunResult r = read_result(v.config.output_path);
+    const RunResult& r = *results[vi];
     const size_t M = r.names.size();
     for (size_t i = 0; i < r.metrics.size(); ++i) {
       table << (i ? std::string(w + 2, ' ') : std::string()) << "  " << r.metrics[i] << " from " << r.names[0] << ":";
