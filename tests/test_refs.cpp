@@ -192,3 +192,38 @@ TEST(Refs, ShuffleBaselineIsAnotherReference) {
   b.value = -0.5;
   EXPECT_TRUE(make_baselines(b, x).equal(at::full_like(x, -0.5)));
 }
+
+TEST(Refs, CutMixPastesOneBoxOfAnotherReference) {
+  // Image i is constant i + 1 in both channels: every pixel of a CutMix image
+  // tells where it came from.
+  const int64_t n = 200, H = 12, W = 10;
+  const auto x = (at::arange(n, at::kFloat) + 1).view({n, 1, 1, 1}).expand({n, 2, H, W}).contiguous();
+  const auto y = cutmix(x, 3);
+  EXPECT_TRUE(y.equal(cutmix(x, 3)));
+  EXPECT_FALSE(y.equal(cutmix(x, 4)));
+  double pasted_fraction = 0.0;
+  int with_box = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto img = y[i];
+    EXPECT_TRUE(img[0].equal(img[1]));  // the same box in every channel
+    const auto other = img[0].ne(static_cast<float>(i + 1));
+    const int64_t k = other.sum().item<int64_t>();
+    pasted_fraction += static_cast<double>(k) / static_cast<double>(H * W) / static_cast<double>(n);
+    if (k == 0) continue;
+    ++with_box;
+    // One partner, never the image itself, and its pixels form one rectangle.
+    const auto vals = img[0].masked_select(other);
+    EXPECT_TRUE(vals.eq(vals[0]).all().item<bool>());
+    const auto rows = other.any(1).nonzero().view(-1), cols = other.any(0).nonzero().view(-1);
+    const int64_t h = rows.size(0), w = cols.size(0);
+    EXPECT_EQ(k, h * w) << "image " << i;
+    EXPECT_EQ(rows[-1].item<int64_t>() - rows[0].item<int64_t>() + 1, h);
+    EXPECT_EQ(cols[-1].item<int64_t>() - cols[0].item<int64_t>() + 1, w);
+  }
+  // Box areas uniform in [0, 1] before clipping at the border: on average
+  // between a quarter and a half of the image comes from the partner.
+  EXPECT_GT(with_box, n * 8 / 10);
+  EXPECT_GT(pasted_fraction, 0.25);
+  EXPECT_LT(pasted_fraction, 0.5);
+  EXPECT_THROW(cutmix(x.slice(0, 0, 1), 0), UsageError);
+}

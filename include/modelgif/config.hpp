@@ -39,6 +39,7 @@ struct ReferenceConfig {
   int64_t channels = 0;         // 0 = as stored (image folders: 1 or 3)
   double scale = 1.0, shift = 0.0;
   std::vector<double> mean, std;  // per-channel, applied after scale/shift
+  bool cutmix = false;            // paste a box of another reference into each (MODELGIF.md §6.1)
 };
 
 struct BaselineConfig {

@@ -63,4 +63,16 @@ class SharedError : public Error {
 [[noreturn]] inline void throw_usage(const std::string& what) { throw UsageError(what); }
 [[noreturn]] inline void throw_input(const std::string& what) { throw InputError(what); }
 
+// The informative line of a LibTorch error: the interpreter's "RuntimeError: ..."
+// line for TorchScript failures, else the first non-empty line (no C++ backtrace).
+inline std::string error_line(const std::string& what) {
+  std::string s = what;
+  const auto rt = s.rfind("RuntimeError: ");
+  if (rt != std::string::npos) s = s.substr(rt + 14);
+  s.erase(0, s.find_first_not_of(" \n"));
+  const auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s.empty() ? "unknown error" : s;
+}
+
 }  // namespace modelgif

@@ -34,6 +34,12 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
 // Splits "file.h5:/dataset"; returns false when `spec` has no ":/".
 bool split_h5_spec(const std::string& spec, std::string& file, std::string& dataset);
 
+// CutMix (Yun et al. 2019) as MODELGIF.md's relatedness references: into every
+// image, a box of its partner in a seeded derangement, the box's area a
+// uniform fraction of the image, its centre uniform (clipped at the border).
+// Labels stay those of the image the box is pasted into.
+at::Tensor cutmix(const at::Tensor& images, uint64_t seed);
+
 // Baselines for `images` (N x C x H x W): zeros, a constant, or a seeded
 // derangement of the references themselves.
 at::Tensor make_baselines(const BaselineConfig& baseline, const at::Tensor& images);

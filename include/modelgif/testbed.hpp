@@ -7,18 +7,24 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace modelgif {
 
 struct TestbedConfig {
-  std::string testbed;  // fingerprinting or unlearning
+  std::string testbed;  // fingerprinting, unlearning or relatedness
   std::string dir, data = "/usr/share/datasets/fashion-mnist";
   std::map<std::string, int> counts;  // kind -> number of models
   double scale = 1.0;                 // fraction of training images
   int references = 256, steps = 50;
   int forget_class = 0;               // unlearning
+  std::vector<std::string> tasks;     // relatedness (default: all of relatedness_tasks())
+  bool shared_init = false;           // relatedness: every encoder from the same initialization (an ablation)
   std::string text;                   // the file's text (for the cache fingerprint)
 };
+
+// The task-relatedness testbed's tasks, in their default order.
+std::vector<std::string> relatedness_tasks();
 
 TestbedConfig load_testbed(const std::string& path);
 // Trains what is missing; writes DIR/run.yaml and DIR/roles.yaml. Returns 0.

@@ -11,6 +11,10 @@
 
 namespace modelgif {
 
+// Fresh parameters: He-normal weights from the global generator, zero biases.
+at::Tensor he_normal(std::vector<int64_t> shape, int64_t fan_in);
+at::Tensor zero_bias(int64_t n);
+
 // Architectures for 1 x 28 x 28 inputs ("cnn_a": 2 conv 3x3 + 2 fc,
 // "cnn_b": 2 conv 5x5 + 1 fc). Parameters initialised from `seed`; the module
 // carries an `input_shape` attribute. Throws UsageError for an unknown arch.

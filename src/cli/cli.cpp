@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "commands.hpp"
 #include "modelgif/comm.hpp"
@@ -22,6 +23,7 @@
 #include "modelgif/output.hpp"
 #include "modelgif/pipeline.hpp"
 #include "modelgif/version.hpp"
+#include "modelgif/zoo.hpp"
 
 namespace po = boost::program_options;
 
@@ -309,18 +311,22 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
 int cmd_zoo(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif zoo'");
   std::string config;
-  desc.add_options()("help,h", "this help")("config", po::value(&config), "testbed zoo config (YAML)");
+  int threads = 0;
+  desc.add_options()("help,h", "this help")("config", po::value(&config), "testbed zoo config (YAML)")(
+      "threads", po::value(&threads)->default_value(0), "threads per rank (0 = the cores divided by the ranks)");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
   if (!parse_command(args, desc, &pos,
-                     "usage: [mpirun -np P] modelgif zoo CONFIG.yaml\n\n"
+                     "usage: [mpirun -np P] modelgif zoo CONFIG.yaml [--threads N]\n\n"
                      "Trains a testbed zoo on Fashion-MNIST (cached: only missing models are trained;\n"
                      "one model per MPI rank) and writes DIR/run.yaml and DIR/roles.yaml for\n"
                      "`modelgif run` and `modelgif eval`.",
                      out, vm))
     return kExitOk;
   if (config.empty()) throw_usage("zoo: give a testbed config (modelgif zoo configs/testbed-fingerprint.yaml)");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  set_threads(threads > 0 ? threads : std::max(1, cores / std::max(1, comm::world_size())));
   return run_zoo(load_testbed(config), out);
 }
 
@@ -409,8 +415,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return fail_alone(e.what(), e.exit_code(), err);
   } catch (const std::exception& e) {
     // LibTorch errors carry a backtrace after the first line: print the line only.
-    std::string what = e.what();
-    return fail_alone(what.substr(0, what.find('\n')), kExitFailure, err);
+    return fail_alone(error_line(e.what()), kExitFailure, err);
   }
 }
 

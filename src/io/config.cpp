@@ -207,6 +207,7 @@ const std::vector<KeySpec>& config_keys() {
       {"references.shift", Kind::Double, "0.0", "preprocessing: x * scale + shift"},
       {"references.mean", Kind::DoubleList, "[]", "preprocessing: per-channel (x - mean) / std, after scale/shift"},
       {"references.std", Kind::DoubleList, "[]", "preprocessing: per-channel standard deviations"},
+      {"references.cutmix", Kind::Bool, "false", "CutMix references: a box of another reference pasted into each (seeded)"},
       {"field.steps", Kind::Int, "50", "quadrature steps S on the path"},
       {"field.method", Kind::String, "gausslegendre",
        "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid"},
@@ -325,6 +326,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   r.shift = values["references.shift"].as<double>();
   r.mean = dlist("references.mean");
   r.std = dlist("references.std");
+  r.cutmix = values["references.cutmix"].as<bool>();
   if (r.mean.size() != r.std.size())
     throw_usage("config keys 'references.mean' and 'references.std' must have the same length");
   for (double s : r.std)

@@ -185,6 +185,27 @@ at::Tensor make_baselines(const BaselineConfig& baseline, const at::Tensor& imag
   return at::zeros_like(images);
 }
 
+at::Tensor cutmix(const at::Tensor& images, uint64_t seed) {
+  const int64_t n = images.size(0), H = images.size(2), W = images.size(3);
+  if (n < 2) throw_usage("config key 'references.cutmix': needs at least 2 references");
+  const auto partner = derangement(n, seed + 0x9e3779b9ULL);
+  std::mt19937_64 rng(seed + 0x7f4a7c15ULL);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  at::Tensor out = images.clone();
+  for (int64_t i = 0; i < n; ++i) {
+    const double keep = unit(rng), side = std::sqrt(1.0 - keep);  // the box covers 1 - keep of the image
+    const auto bh = static_cast<int64_t>(std::round(side * static_cast<double>(H)));
+    const auto bw = static_cast<int64_t>(std::round(side * static_cast<double>(W)));
+    const auto cy = static_cast<int64_t>(unit(rng) * static_cast<double>(H));
+    const auto cx = static_cast<int64_t>(unit(rng) * static_cast<double>(W));
+    const int64_t y0 = std::clamp<int64_t>(cy - bh / 2, 0, H), y1 = std::clamp<int64_t>(cy + (bh + 1) / 2, 0, H);
+    const int64_t x0 = std::clamp<int64_t>(cx - bw / 2, 0, W), x1 = std::clamp<int64_t>(cx + (bw + 1) / 2, 0, W);
+    if (y1 <= y0 || x1 <= x0) continue;
+    out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(images[partner[static_cast<size_t>(i)]].slice(1, y0, y1).slice(2, x0, x1));
+  }
+  return out;
+}
+
 ReferenceSet load_references(const ReferenceConfig& cfg) {
   ReferenceSet r;
   r.source = cfg.source;
@@ -239,6 +260,7 @@ ReferenceSet load_references(const ReferenceConfig& cfg) {
     x = (x - at::tensor(cfg.mean, at::kDouble).to(at::kFloat).view({1, c, 1, 1})) /
         at::tensor(cfg.std, at::kDouble).to(at::kFloat).view({1, c, 1, 1});
   }
+  if (cfg.cutmix) x = cutmix(x, cfg.seed);
   if (!at::isfinite(x).all().item<bool>()) throw_input("references " + cfg.source + ": contains NaN or Inf values");
   r.images = x.contiguous();
   if (labels.defined()) r.labels = labels.index_select(0, idx);

@@ -14,15 +14,55 @@
 #include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/train.hpp"
+#include "testbed_detail.hpp"
 
 namespace fs = std::filesystem;
 
 namespace modelgif {
+
+void require_fashion(const std::string& folder) {
+  if (!fs::exists(folder + "/train-images-idx3-ubyte.gz"))
+    throw_input("zoo: no Fashion-MNIST in " + folder + " (apt-get install dataset-fashion-mnist)");
+}
+
+fs::path prepare_zoo_dir(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out) {
+  // Bump when a recipe changes: cached zoos are keyed by it and the config.
+  const char* const recipes = "fingerprinting recipes 1, unlearning recipes 1, relatedness recipes 2";
+  const fs::path dir(cfg.dir), models = dir / "models";
+  const std::string stamp = hex64(fnv1a(cfg.text.data(), cfg.text.size())) + " " + recipes;
+  // The cache: models made from this config and these recipes are reused.
+  if (world.rank() == 0) {
+    std::string old;
+    std::ifstream s(dir / "RECIPE");
+    std::getline(s, old);
+    if (old != stamp && fs::exists(models)) {
+      out << "zoo: config or recipes changed: retraining\n";
+      fs::remove_all(models);
+    }
+    fs::create_directories(models);
+    std::ofstream(dir / "RECIPE") << stamp << "\n";
+  }
+  world.barrier();
+  return models;
+}
+
+void write_run_config(const TestbedConfig& cfg, const std::vector<std::string>& names, const fs::path& models,
+                      const std::string& field, bool store_fields) {
+  const fs::path dir(cfg.dir);
+  std::ofstream run(dir / "run.yaml");
+  run << "# written by modelgif zoo: the " << cfg.testbed << " testbed\nzoo:\n";
+  for (const auto& n : names) run << "  - {name: " << n << ", path: " << (models / (n + ".pt")).string() << "}\n";
+  run << "references:\n  source: " << cfg.data << "/t10k-images-idx3-ubyte.gz\n  count: " << cfg.references
+      << "\n  select: random\n  seed: 0\n  mean: [" << kFashionMean << "]\n  std: [" << kFashionStd << "]\n"
+      << "field: {steps: " << cfg.steps << ", " << field << ", baseline: zeros}\n"
+      << "distance: {metrics: [cosine, euclidean]}\n"
+      << "output: {path: " << (dir / "out.h5").string() << ", store_fields: " << (store_fields ? "true" : "false")
+      << "}\n";
+  if (!run) throw_input("zoo: cannot write " + (dir / "run.yaml").string());
+}
+
 namespace {
 
-// Bump when a recipe below changes: cached zoos are keyed by it and the config.
-const char* const kRecipes = "fingerprinting recipes 1, unlearning recipes 1";
-constexpr double kMean = 0.2860, kStd = 0.3530;
 const char* const kKinds[] = {"finetune", "prune", "distill", "extract", "adversarial", "transfer", "negatives"};
 const char* const kUnlearningKinds[] = {"approximate", "direct", "unrelated"};
 
@@ -32,11 +72,10 @@ struct Data {
 
 Data load_data(const std::string& folder) {
   Data d;
-  if (!fs::exists(folder + "/train-images-idx3-ubyte.gz"))
-    throw_input("zoo: no Fashion-MNIST in " + folder + " (apt-get install dataset-fashion-mnist)");
+  require_fashion(folder);
   load_fashion(folder, true, d.x, d.y);
   load_fashion(folder, false, d.tx, d.ty);
-  d.x = (d.x - kMean) / kStd, d.tx = (d.tx - kMean) / kStd;
+  d.x = (d.x - kFashionMean) / kFashionStd, d.tx = (d.tx - kFashionMean) / kFashionStd;
   return d;
 }
 
@@ -107,7 +146,7 @@ void train_one(const Recipe& r, const Data& d, double scale, const fs::path& dir
       const auto xb = x.index_select(0, idx), yb = y.index_select(0, idx);
       auto xg = xb.clone().requires_grad_(true);
       const auto g = torch::autograd::grad({torch::cross_entropy_loss(m.forward({xg}).toTensor(), yb)}, {xg})[0];
-      const auto xa = (xb + eps / kStd * g.sign()).detach();
+      const auto xa = (xb + eps / kFashionStd * g.sign()).detach();
       return torch::cross_entropy_loss(m.forward({xb}).toTensor(), yb) +
              torch::cross_entropy_loss(m.forward({xa}).toTensor(), yb);
     });
@@ -186,6 +225,17 @@ TestbedConfig load_testbed(const std::string& path) {
       else if (k == "references") c.references = kv.second.as<int>();
       else if (k == "steps") c.steps = kv.second.as<int>();
       else if (k == "forget_class") c.forget_class = kv.second.as<int>();
+      else if (k == "shared_init") c.shared_init = kv.second.as<bool>();
+      else if (k == "tasks") {
+        if (!kv.second.IsSequence()) throw_usage("zoo config " + path + ": 'tasks' must be a list of task names");
+        for (const auto& e : kv.second) {
+          const std::string t = e.as<std::string>();
+          const auto all = relatedness_tasks();
+          if (std::find(all.begin(), all.end(), t) == all.end())
+            throw_usage("zoo config " + path + ": unknown task '" + t + "' in 'tasks'");
+          c.tasks.push_back(t);
+        }
+      }
       else if (k == "counts") {
         for (const auto& e : kv.second) {
           const std::string kind = e.first.as<std::string>();
@@ -201,8 +251,16 @@ TestbedConfig load_testbed(const std::string& path) {
       throw_usage("zoo config " + path + ": key '" + k + "' has the wrong type");
     }
   }
-  if (c.testbed != "fingerprinting" && c.testbed != "unlearning")
-    throw_usage("zoo config " + path + ": testbed must be fingerprinting or unlearning (task relatedness is not built yet)");
+  if (c.testbed != "fingerprinting" && c.testbed != "unlearning" && c.testbed != "relatedness")
+    throw_usage("zoo config " + path + ": testbed must be fingerprinting, unlearning or relatedness");
+  if (c.testbed == "relatedness") {
+    if (!c.counts.empty()) throw_usage("zoo config " + path + ": 'counts' is not used by the relatedness testbed (use 'tasks')");
+    if (c.tasks.empty()) c.tasks = relatedness_tasks();
+    if (c.tasks.size() < 3) throw_usage("zoo config " + path + ": 'tasks' needs at least 3 tasks");
+  } else if (!c.tasks.empty() || root["shared_init"]) {
+    throw_usage("zoo config " + path + ": '" + (c.tasks.empty() ? "shared_init" : "tasks") +
+                "' is only for the relatedness testbed");
+  }
   if (c.dir.empty()) throw_usage("zoo config " + path + ": 'dir' is required");
   if (!(c.scale > 0 && c.scale <= 1)) throw_usage("zoo config " + path + ": 'scale' must be in (0, 1]");
   if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2)
@@ -216,22 +274,8 @@ TestbedConfig load_testbed(const std::string& path) {
 int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
   const auto world = comm::Comm::world();
   const int rank = world.rank(), ranks = world.size();
-  const fs::path dir(cfg.dir), models = dir / "models";
-  const std::string stamp = hex64(fnv1a(cfg.text.data(), cfg.text.size())) + " " + kRecipes;
-  // The cache: models made from this config and these recipes are reused.
-  if (rank == 0) {
-    std::string old;
-    std::ifstream(dir / "RECIPE") >> old;
-    std::ifstream s(dir / "RECIPE");
-    std::getline(s, old);
-    if (old != stamp && fs::exists(models)) {
-      out << "zoo: config or recipes changed: retraining\n";
-      fs::remove_all(models);
-    }
-    fs::create_directories(models);
-    std::ofstream(dir / "RECIPE") << stamp << "\n";
-  }
-  world.barrier();
+  const fs::path dir(cfg.dir), models = prepare_zoo_dir(cfg, world, out);
+  if (cfg.testbed == "relatedness") return run_relatedness_zoo(cfg, models, out);
   const bool unlearn = cfg.testbed == "unlearning";
   const std::string base = unlearn ? "reference" : "source";
   std::vector<Recipe> recipes;
@@ -258,36 +302,26 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
          << "  " << how << " (rank " << rank << ", " << std::setprecision(0) << secs << " s)";
     return line.str();
   };
-  std::vector<std::string> lines;
   if (rank == 0 && !fs::exists(models / (base + ".pt"))) {
     std::string how;
     train_one({base, base, 0}, data, cfg.scale, models, how);
-    lines.push_back(report(base, how));
+    out << report(base, how) << std::endl;
   }
   world.barrier();
   for (size_t i = static_cast<size_t>(rank); i < recipes.size(); i += static_cast<size_t>(ranks)) {
     if (fs::exists(models / (recipes[i].name + ".pt"))) continue;
     std::string how;
     train_one(recipes[i], data, cfg.scale, models, how);
-    lines.push_back(report(recipes[i].name, how));
+    out << report(recipes[i].name, how) << std::endl;
   }
-  std::string mine;
-  for (const auto& l : lines) mine += l + "\n";
-  const auto all = world.allgather(mine);
+  world.barrier();
   if (rank != 0) return 0;
-  for (const auto& s : all) out << s;
   out << "zoo: " << recipes.size() + 1 << " models in " << models.string() << "\n";
 
   // The run config and the roles for `modelgif eval`.
-  std::ofstream run(dir / "run.yaml");
-  run << "# written by modelgif zoo: the " << cfg.testbed << " testbed\nzoo:\n";
-  run << "  - {name: " << base << ", path: " << (models / (base + ".pt")).string() << "}\n";
-  for (const auto& r : recipes) run << "  - {name: " << r.name << ", path: " << (models / (r.name + ".pt")).string() << "}\n";
-  run << "references:\n  source: " << cfg.data << "/t10k-images-idx3-ubyte.gz\n  count: " << cfg.references
-      << "\n  select: random\n  seed: 0\n  mean: [" << kMean << "]\n  std: [" << kStd << "]\n"
-      << "field: {steps: " << cfg.steps << ", target: " << (unlearn ? "label" : "predicted") << ", baseline: zeros}\n"
-      << "distance: {metrics: [cosine, euclidean]}\n"
-      << "output: {path: " << (dir / "out.h5").string() << ", store_fields: true}\n";
+  std::vector<std::string> names{base};
+  for (const auto& r : recipes) names.push_back(r.name);
+  write_run_config(cfg, names, models, std::string("target: ") + (unlearn ? "label" : "predicted"), true);
   std::ofstream roles(dir / "roles.yaml");
   auto list = [&](const std::string& kind) {
     std::string s = "[";

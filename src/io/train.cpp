@@ -11,12 +11,6 @@
 namespace modelgif {
 namespace {
 
-// He-normal weights, zero biases, drawn from a generator seeded by `seed`.
-at::Tensor he(std::vector<int64_t> shape, int64_t fan_in) {
-  return (torch::randn(shape) * std::sqrt(2.0 / static_cast<double>(fan_in))).requires_grad_(true);
-}
-at::Tensor zeros(int64_t n) { return torch::zeros({n}).requires_grad_(true); }
-
 std::vector<at::Tensor> params(torch::jit::Module& m) {
   std::vector<at::Tensor> p;
   for (auto t : m.parameters()) p.push_back(t);
@@ -25,18 +19,23 @@ std::vector<at::Tensor> params(torch::jit::Module& m) {
 
 }  // namespace
 
+at::Tensor he_normal(std::vector<int64_t> shape, int64_t fan_in) {
+  return (torch::randn(shape) * std::sqrt(2.0 / static_cast<double>(fan_in))).requires_grad_(true);
+}
+at::Tensor zero_bias(int64_t n) { return torch::zeros({n}).requires_grad_(true); }
+
 torch::jit::Module make_classifier(const std::string& arch, int64_t classes, uint64_t seed) {
   torch::manual_seed(seed);
   torch::jit::Module m("Classifier_" + arch);
   if (arch == "cnn_a") {
-    m.register_parameter("c1w", he({16, 1, 3, 3}, 9), false);
-    m.register_parameter("c1b", zeros(16), false);
-    m.register_parameter("c2w", he({32, 16, 3, 3}, 144), false);
-    m.register_parameter("c2b", zeros(32), false);
-    m.register_parameter("f1w", he({64, 32 * 7 * 7}, 32 * 7 * 7), false);
-    m.register_parameter("f1b", zeros(64), false);
-    m.register_parameter("f2w", he({classes, 64}, 64), false);
-    m.register_parameter("f2b", zeros(classes), false);
+    m.register_parameter("c1w", he_normal({16, 1, 3, 3}, 9), false);
+    m.register_parameter("c1b", zero_bias(16), false);
+    m.register_parameter("c2w", he_normal({32, 16, 3, 3}, 144), false);
+    m.register_parameter("c2b", zero_bias(32), false);
+    m.register_parameter("f1w", he_normal({64, 32 * 7 * 7}, 32 * 7 * 7), false);
+    m.register_parameter("f1b", zero_bias(64), false);
+    m.register_parameter("f2w", he_normal({classes, 64}, 64), false);
+    m.register_parameter("f2b", zero_bias(classes), false);
     m.define(R"(
 def forward(self, x):
     h = torch.max_pool2d(torch.relu(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1])), [2, 2])
@@ -45,12 +44,12 @@ def forward(self, x):
     return torch.linear(h, self.f2w, self.f2b)
 )");
   } else if (arch == "cnn_b") {
-    m.register_parameter("c1w", he({8, 1, 5, 5}, 25), false);
-    m.register_parameter("c1b", zeros(8), false);
-    m.register_parameter("c2w", he({24, 8, 5, 5}, 200), false);
-    m.register_parameter("c2b", zeros(24), false);
-    m.register_parameter("f1w", he({classes, 24 * 7 * 7}, 24 * 7 * 7), false);
-    m.register_parameter("f1b", zeros(classes), false);
+    m.register_parameter("c1w", he_normal({8, 1, 5, 5}, 25), false);
+    m.register_parameter("c1b", zero_bias(8), false);
+    m.register_parameter("c2w", he_normal({24, 8, 5, 5}, 200), false);
+    m.register_parameter("c2b", zero_bias(24), false);
+    m.register_parameter("f1w", he_normal({classes, 24 * 7 * 7}, 24 * 7 * 7), false);
+    m.register_parameter("f1b", zero_bias(classes), false);
     m.define(R"(
 def forward(self, x):
     h = torch.max_pool2d(torch.relu(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [2, 2])), [2, 2])

@@ -18,16 +18,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out;
 }
 
-// The informative line of a LibTorch error: the interpreter's "RuntimeError: ..."
-// line for TorchScript failures, else the first line (no C++ backtrace).
-std::string first_line(const std::string& what) {
-  std::string s = what;
-  const auto rt = s.rfind("RuntimeError: ");
-  if (rt != std::string::npos) s = s.substr(rt + 14);
-  const auto nl = s.find('\n');
-  if (nl != std::string::npos) s.resize(nl);
-  return s;
-}
 
 }  // namespace
 
@@ -43,7 +33,7 @@ Model::Model(const ZooEntry& entry, c10::Device device)
   try {
     impl_->module = torch::jit::load(path_, device);
   } catch (const std::exception& e) {
-    throw_input("model '" + name_ + "': " + path_ + " is not a TorchScript archive (" + first_line(e.what()) + ")");
+    throw_input("model '" + name_ + "': " + path_ + " is not a TorchScript archive (" + error_line(e.what()) + ")");
   }
   impl_->device = device;
   impl_->module.eval();
@@ -64,7 +54,7 @@ ModelFn Model::fn() const {
     } catch (const std::exception& e) {
       throw InputError("model '" + name + "': forward failed on input of shape " +
                        shape_str(std::vector<int64_t>(x.sizes().begin(), x.sizes().end())) + ": " +
-                       first_line(e.what()));
+                       error_line(e.what()));
     }
     if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
     return out.toTensor();
@@ -95,7 +85,7 @@ void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
     throw;
   } catch (const std::exception& e) {
     throw_input("model '" + name_ + "' does not accept references of shape " + shape_str(ref_shape) + ": " +
-                first_line(e.what()));
+                error_line(e.what()));
   }
 }
 

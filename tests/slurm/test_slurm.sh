@@ -5,7 +5,8 @@
 #   B. a run longer than its time limit is signalled, checkpoints, requeues, resumes, and
 #      ends with the uninterrupted run's matrices, after more than one start;
 #   C. a sweep of 3 variations as a job array plus a collect job: summary table and CSV;
-#      resubmitting skips the complete variations.
+#      resubmitting skips the complete variations;
+#   D. a testbed zoo trained with srun --mpi=pmix on 2 tasks, one model per rank.
 # Every daemon it started is stopped by pid at the end, pass or fail.
 # Usage: test_slurm.sh /path/to/modelgif        (exit 77 = skipped: SLURM cannot be installed)
 set -uo pipefail
@@ -189,4 +190,11 @@ again=$("$bin" sweep submit sweep.yaml --tasks-per-node 1) || fail "resubmit: $a
 echo "$again" | grep -q "3 already complete (skipped), 0 to run" || fail "resubmission did not skip: $again"
 "$bin" status runs/sweep | grep -q "run runs/sweep/steps-10/out.h5: output written" || fail "status on the sweep folder"
 echo "slurm test: C passed (array $array + collect $collect; resubmission skipped 3 of 3)"
+# --- D. a testbed zoo trained under srun, one model per rank (the unlearning zoo, scaled down further)
+sed 's#^dir: .*#dir: runs/zoo#; s#^scale: .*#scale: 0.05#' "$here/../../configs/testbed-unlearning-small.yaml" > zoo.yaml
+srun --mpi=pmix -n 2 --time 10 "$bin" zoo zoo.yaml > "$T/zoo.log" 2>&1 || fail "srun zoo: $(tail -3 "$T/zoo.log")"
+[ "$(grep -c 'test accuracy' "$T/zoo.log")" = 7 ] || fail "srun zoo: expected 7 trained models"
+grep -q "(rank 1," "$T/zoo.log" || fail "srun zoo: rank 1 trained nothing"
+[ -s runs/zoo/roles.yaml ] && [ -s runs/zoo/run.yaml ] || fail "srun zoo: no roles.yaml or run.yaml"
+echo "slurm test: D passed (srun --mpi=pmix -n 2 modelgif zoo: 7 models on 2 ranks)"
 echo "slurm test: all passed"

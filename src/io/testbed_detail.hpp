@@ -1,0 +1,32 @@
+// Shared by the testbed zoos (testbed.cpp: fingerprinting and unlearning;
+// relatedness.cpp: task relatedness). Not part of the public headers.
+#pragma once
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "modelgif/comm.hpp"
+#include "modelgif/testbed.hpp"
+
+namespace modelgif {
+
+constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // the zoos' input normalization
+
+// Throws InputError naming `folder` when Fashion-MNIST is not there.
+void require_fashion(const std::string& folder);
+
+// DIR/models, emptied (on rank 0) when the config or the recipes changed since
+// it was filled; every rank returns after it is ready.
+std::filesystem::path prepare_zoo_dir(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out);
+
+// DIR/run.yaml: the zoo `names` (DIR/models/NAME.pt) on `cfg.references` random
+// test images, with `field` ("target: ...", more keys allowed) and a zero baseline.
+void write_run_config(const TestbedConfig& cfg, const std::vector<std::string>& names,
+                      const std::filesystem::path& models, const std::string& field, bool store_fields);
+
+// The task-relatedness zoo: one encoder per task, then the transfer affinity.
+int run_relatedness_zoo(const TestbedConfig& cfg, const std::filesystem::path& models, std::ostream& out);
+
+}  // namespace modelgif
