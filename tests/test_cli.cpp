@@ -208,3 +208,15 @@ TEST(Cli, HelpForEveryCommandAndUsageErrors) {
   EXPECT_EQ(cli::bench({"--help"}, out, err), 0);
   EXPECT_NE(out.str().find("points/s"), std::string::npos);
 }
+
+TEST(Cli, ErrorLineKeepsTheInformativeLineOfALibTorchError) {
+  EXPECT_EQ(error_line("\nboom: shape [2] is wrong\nException raised from f at x.cpp:3\nframe #0"),
+            "boom: shape [2] is wrong");
+  EXPECT_EQ(error_line("The following operation failed in the TorchScript interpreter.\nTraceback:\n  File \"code\"\n"
+                       "RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)\n"),
+            "mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)");
+  EXPECT_EQ(error_line("The following operation failed in the TorchScript interpreter.\nTraceback:\n"
+                       "    IndexError: index 7 is out of bounds for dimension 0 with size 3\n"),
+            "IndexError: index 7 is out of bounds for dimension 0 with size 3");
+  EXPECT_EQ(error_line(""), "unknown error");
+}

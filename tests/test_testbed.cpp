@@ -64,6 +64,13 @@ TEST(Testbed, BadConfigsNameTheKeyOrTask) {
   EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ncounts: {negatives: 3}\n").find("'counts'"), std::string::npos);
   EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, flip]\n").find("at least 3"),
             std::string::npos);
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n").find("duplicate task 'flip'"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n").find("'tasks' is empty"), std::string::npos);
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n").find("'tasks' has the wrong type"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n").find("'forget_class' is only for"),
+            std::string::npos);
   EXPECT_NE(usage_error_of("testbed: fingerprinting\ndir: x\ncounts: {negatives: 3}\ntasks: [flip]\n")
                 .find("'tasks' is only for the relatedness"),
             std::string::npos);

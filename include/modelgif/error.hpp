@@ -4,6 +4,8 @@
 // line and exits with the code of the error's kind.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 
@@ -63,15 +65,25 @@ class SharedError : public Error {
 [[noreturn]] inline void throw_usage(const std::string& what) { throw UsageError(what); }
 [[noreturn]] inline void throw_input(const std::string& what) { throw InputError(what); }
 
-// The informative line of a LibTorch error: the interpreter's "RuntimeError: ..."
-// line for TorchScript failures, else the first non-empty line (no C++ backtrace).
+// The informative line of a LibTorch error: for TorchScript failures the
+// interpreter's last "SomethingError: ..." line (RuntimeError, IndexError, ...),
+// without its type when it is a RuntimeError; else the first non-empty line
+// (never the C++ backtrace).
 inline std::string error_line(const std::string& what) {
-  std::string s = what;
-  const auto rt = s.rfind("RuntimeError: ");
-  if (rt != std::string::npos) s = s.substr(rt + 14);
-  s.erase(0, s.find_first_not_of(" \n"));
-  const auto nl = s.find('\n');
-  if (nl != std::string::npos) s.resize(nl);
+  std::string found, first;
+  size_t pos = 0;
+  while (pos <= what.size()) {
+    const size_t nl = std::min(what.find('\n', pos), what.size());
+    std::string line = what.substr(pos, nl - pos);
+    line.erase(0, line.find_first_not_of(' '));
+    const size_t colon = line.find("Error: ");
+    bool typed = colon != std::string::npos && colon > 0;
+    for (size_t i = 0; typed && i < colon; ++i) typed = std::isalnum(static_cast<unsigned char>(line[i])) != 0;
+    if (typed) found = line.rfind("RuntimeError: ", 0) == 0 ? line.substr(14) : line;
+    if (first.empty()) first = line;
+    pos = nl + 1;
+  }
+  const std::string& s = found.empty() ? first : found;
   return s.empty() ? "unknown error" : s;
 }
 

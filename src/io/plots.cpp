@@ -194,7 +194,8 @@ void write_text_file(const std::string& path, const std::string& text) {
     std::ofstream f(tmp);
     if (!f) throw_input("cannot write " + path);
     f << text;
-    if (!f) throw_input("cannot write " + path);
+    f.close();
+    if (f.fail()) throw_input("cannot write " + path);
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

@@ -228,7 +228,6 @@ struct Sets {
 };
 
 Sets load_sets(const TestbedConfig& cfg) {
-  require_fashion(cfg.data);
   Images train, test;
   load_fashion(cfg.data, true, train.x, train.y);
   load_fashion(cfg.data, false, test.x, test.y);
@@ -315,6 +314,7 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
   // 1. One encoder per task (one task per rank at a time).
   for (size_t i = static_cast<size_t>(rank); i < T; i += static_cast<size_t>(ranks)) {
     if (fs::exists(models / (tasks[i] + ".pt"))) continue;
+    fs::remove(models / ("transfer-" + tasks[i] + ".txt"));  // made with an encoder that is gone
     const double score = train_encoder(tasks[i], sets, models, cfg.shared_init);
     const Task& t = task_named(tasks[i]);
     out << "zoo: encoder " << std::left << std::setw(11) << tasks[i] << std::right << " test " << t.metric << " "
@@ -326,13 +326,10 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
     const fs::path file = models / ("transfer-" + tasks[i] + ".txt");
     if (fs::exists(file)) continue;
     const auto row = probe_row(tasks[i], tasks, sets, models);
-    {
-      std::ofstream f(file.string() + ".tmp");
-      f << std::setprecision(17);
-      for (double v : row) f << v << "\n";
-      if (!f) throw_input("zoo: cannot write " + file.string() + ".tmp");
-    }
-    fs::rename(file.string() + ".tmp", file);
+    std::ostringstream text;
+    text << std::setprecision(17);
+    for (double v : row) text << v << "\n";
+    write_text_file(file.string(), text.str());
     out << "zoo: probes on the frozen " << tasks[i] << " encoder done (rank " << rank << ", " << seconds_since(t0)
         << ")" << std::endl;
   }
@@ -360,7 +357,7 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
   }
   const fs::path dir(cfg.dir);
   write_run_config(cfg, tasks, models, "target: \"topk:1\", reduce_channels: mean", false);
-  std::ofstream roles(dir / "roles.yaml");
+  std::ostringstream roles;
   roles << "# affinity[i][j]: minus the test loss on task j of a head trained on task i's frozen encoder\n"
         << std::setprecision(6) << "relatedness:\n  tasks: [";
   for (size_t j = 0; j < T; ++j) roles << (j ? ", " : "") << tasks[j];
@@ -370,7 +367,7 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
     for (size_t j = 0; j < T; ++j) roles << (j ? ", " : "") << row[j];
     roles << "]\n";
   }
-  if (!roles) throw_input("zoo: cannot write " + (dir / "roles.yaml").string());
+  write_text_file((dir / "roles.yaml").string(), roles.str());
   // Each column in its own scale (the scores differ by task): a heatmap of
   // every column's rank, 0 = the worst source for that task.
   std::vector<double> ranks_matrix(T * T);
@@ -382,9 +379,8 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
     }
   const std::string picture = (dir / "affinity.svg").string();
   write_text_file(picture, heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
-  out << "zoo: " << T << " encoders in " << models.string() << "; affinity picture " << picture << "\n"
-      << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
-      << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
+  out << "zoo: " << T << " encoders in " << models.string() << "; affinity picture " << picture << "\n";
+  print_next_steps(dir, out);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "modelgif/checkpoint.hpp"
 #include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
+#include "modelgif/plots.hpp"
 #include "modelgif/train.hpp"
 #include "testbed_detail.hpp"
 
@@ -21,16 +22,22 @@ namespace fs = std::filesystem;
 namespace modelgif {
 
 void require_fashion(const std::string& folder) {
-  if (!fs::exists(folder + "/train-images-idx3-ubyte.gz"))
-    throw_input("zoo: no Fashion-MNIST in " + folder + " (apt-get install dataset-fashion-mnist)");
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                        "t10k-labels-idx1-ubyte.gz"})
+    if (!fs::exists(folder + "/" + f))  // every rank sees the same folder: rank 0 reports
+      throw SharedError("zoo: no Fashion-MNIST in " + folder + " (missing " + f + "; apt-get install dataset-fashion-mnist)",
+                        kExitInput);
 }
 
 fs::path prepare_zoo_dir(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out) {
-  // Bump when a recipe changes: cached zoos are keyed by it and the config.
-  const char* const recipes = "fingerprinting recipes 1, unlearning recipes 1, relatedness recipes 2";
+  // Bump a testbed's recipe version when its recipes change: its cached zoos
+  // are keyed by it and the config.
+  const std::string recipes = cfg.testbed == "relatedness" ? "relatedness recipes 2"
+                                                           : "fingerprinting recipes 1, unlearning recipes 1";
   const fs::path dir(cfg.dir), models = dir / "models";
   const std::string stamp = hex64(fnv1a(cfg.text.data(), cfg.text.size())) + " " + recipes;
-  // The cache: models made from this config and these recipes are reused.
+  // The cache: models made from this config and these recipes are reused;
+  // otherwise the models and everything made from them go.
   if (world.rank() == 0) {
     std::string old;
     std::ifstream s(dir / "RECIPE");
@@ -38,18 +45,24 @@ fs::path prepare_zoo_dir(const TestbedConfig& cfg, const comm::Comm& world, std:
     if (old != stamp && fs::exists(models)) {
       out << "zoo: config or recipes changed: retraining\n";
       fs::remove_all(models);
+      for (const char* f : {"run.yaml", "roles.yaml", "affinity.svg"}) fs::remove(dir / f);
     }
     fs::create_directories(models);
-    std::ofstream(dir / "RECIPE") << stamp << "\n";
+    write_text_file((dir / "RECIPE").string(), stamp + "\n");
   }
   world.barrier();
   return models;
 }
 
+void print_next_steps(const fs::path& dir, std::ostream& out) {
+  out << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
+      << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
+}
+
 void write_run_config(const TestbedConfig& cfg, const std::vector<std::string>& names, const fs::path& models,
                       const std::string& field, bool store_fields) {
   const fs::path dir(cfg.dir);
-  std::ofstream run(dir / "run.yaml");
+  std::ostringstream run;
   run << "# written by modelgif zoo: the " << cfg.testbed << " testbed\nzoo:\n";
   for (const auto& n : names) run << "  - {name: " << n << ", path: " << (models / (n + ".pt")).string() << "}\n";
   run << "references:\n  source: " << cfg.data << "/t10k-images-idx3-ubyte.gz\n  count: " << cfg.references
@@ -58,7 +71,7 @@ void write_run_config(const TestbedConfig& cfg, const std::vector<std::string>& 
       << "distance: {metrics: [cosine, euclidean]}\n"
       << "output: {path: " << (dir / "out.h5").string() << ", store_fields: " << (store_fields ? "true" : "false")
       << "}\n";
-  if (!run) throw_input("zoo: cannot write " + (dir / "run.yaml").string());
+  write_text_file((dir / "run.yaml").string(), run.str());
 }
 
 namespace {
@@ -72,7 +85,6 @@ struct Data {
 
 Data load_data(const std::string& folder) {
   Data d;
-  require_fashion(folder);
   load_fashion(folder, true, d.x, d.y);
   load_fashion(folder, false, d.tx, d.ty);
   d.x = (d.x - kFashionMean) / kFashionStd, d.tx = (d.tx - kFashionMean) / kFashionStd;
@@ -228,11 +240,14 @@ TestbedConfig load_testbed(const std::string& path) {
       else if (k == "shared_init") c.shared_init = kv.second.as<bool>();
       else if (k == "tasks") {
         if (!kv.second.IsSequence()) throw_usage("zoo config " + path + ": 'tasks' must be a list of task names");
+        if (kv.second.size() == 0) throw_usage("zoo config " + path + ": 'tasks' is empty (leave it out for all tasks)");
         for (const auto& e : kv.second) {
           const std::string t = e.as<std::string>();
           const auto all = relatedness_tasks();
           if (std::find(all.begin(), all.end(), t) == all.end())
             throw_usage("zoo config " + path + ": unknown task '" + t + "' in 'tasks'");
+          if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end())
+            throw_usage("zoo config " + path + ": duplicate task '" + t + "' in 'tasks'");
           c.tasks.push_back(t);
         }
       }
@@ -257,10 +272,12 @@ TestbedConfig load_testbed(const std::string& path) {
     if (!c.counts.empty()) throw_usage("zoo config " + path + ": 'counts' is not used by the relatedness testbed (use 'tasks')");
     if (c.tasks.empty()) c.tasks = relatedness_tasks();
     if (c.tasks.size() < 3) throw_usage("zoo config " + path + ": 'tasks' needs at least 3 tasks");
-  } else if (!c.tasks.empty() || root["shared_init"]) {
-    throw_usage("zoo config " + path + ": '" + (c.tasks.empty() ? "shared_init" : "tasks") +
-                "' is only for the relatedness testbed");
+  } else {
+    for (const char* key : {"tasks", "shared_init"})
+      if (root[key]) throw_usage("zoo config " + path + ": '" + key + "' is only for the relatedness testbed");
   }
+  if (c.testbed != "unlearning" && root["forget_class"])
+    throw_usage("zoo config " + path + ": 'forget_class' is only for the unlearning testbed");
   if (c.dir.empty()) throw_usage("zoo config " + path + ": 'dir' is required");
   if (!(c.scale > 0 && c.scale <= 1)) throw_usage("zoo config " + path + ": 'scale' must be in (0, 1]");
   if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2)
@@ -274,6 +291,7 @@ TestbedConfig load_testbed(const std::string& path) {
 int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
   const auto world = comm::Comm::world();
   const int rank = world.rank(), ranks = world.size();
+  require_fashion(cfg.data);
   const fs::path dir(cfg.dir), models = prepare_zoo_dir(cfg, world, out);
   if (cfg.testbed == "relatedness") return run_relatedness_zoo(cfg, models, out);
   const bool unlearn = cfg.testbed == "unlearning";
@@ -322,36 +340,25 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
   std::vector<std::string> names{base};
   for (const auto& r : recipes) names.push_back(r.name);
   write_run_config(cfg, names, models, std::string("target: ") + (unlearn ? "label" : "predicted"), true);
-  std::ofstream roles(dir / "roles.yaml");
   auto list = [&](const std::string& kind) {
     std::string s = "[";
     for (const auto& r : recipes)
       if (r.kind == kind) s += (s.size() > 1 ? ", " : "") + r.name;
     return s + "]";
   };
+  std::ostringstream roles;
   if (unlearn) {
     roles << "unlearning:\n  reference: reference\n  approximate: " << list("approximate") << "\n  direct: "
           << list("direct") << "\n  unrelated: " << list("unrelated") << "\n";
-    out << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
-        << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
-    return 0;
+  } else {
+    roles << "fingerprinting:\n  source: source\n  positives:\n";
+    for (const char* kind : kKinds)
+      if (std::string(kind) != "negatives" && cfg.counts.count(kind) && cfg.counts.at(kind) > 0)
+        roles << "    " << kind << ": " << list(kind) << "\n";
+    roles << "  negatives: " << list("negatives") << "\n";
   }
-  roles << "fingerprinting:\n  source: source\n  positives:\n";
-  for (const char* kind : kKinds) {
-    if (std::string(kind) == "negatives" || !cfg.counts.count(kind) || cfg.counts.at(kind) == 0) continue;
-    roles << "    " << kind << ": [";
-    bool first = true;
-    for (const auto& r : recipes)
-      if (r.kind == kind) roles << (first ? "" : ", ") << r.name, first = false;
-    roles << "]\n";
-  }
-  roles << "  negatives: [";
-  bool first = true;
-  for (const auto& r : recipes)
-    if (r.kind == "negatives") roles << (first ? "" : ", ") << r.name, first = false;
-  roles << "]\n";
-  out << "next: modelgif run --config " << (dir / "run.yaml").string() << "\n      modelgif eval "
-      << (dir / "out.h5").string() << " --roles " << (dir / "roles.yaml").string() << "\n";
+  write_text_file((dir / "roles.yaml").string(), roles.str());
+  print_next_steps(dir, out);
   return 0;
 }
 

@@ -14,7 +14,8 @@ namespace modelgif {
 
 constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // the zoos' input normalization
 
-// Throws InputError naming `folder` when Fashion-MNIST is not there.
+// Throws SharedError (exit 3) naming `folder` and the missing file when
+// Fashion-MNIST is not there; every rank checks, rank 0 reports.
 void require_fashion(const std::string& folder);
 
 // DIR/models, emptied (on rank 0) when the config or the recipes changed since
@@ -25,6 +26,9 @@ std::filesystem::path prepare_zoo_dir(const TestbedConfig& cfg, const comm::Comm
 // test images, with `field` ("target: ...", more keys allowed) and a zero baseline.
 void write_run_config(const TestbedConfig& cfg, const std::vector<std::string>& names,
                       const std::filesystem::path& models, const std::string& field, bool store_fields);
+
+// The commands that use a zoo's DIR/run.yaml and DIR/roles.yaml.
+void print_next_steps(const std::filesystem::path& dir, std::ostream& out);
 
 // The task-relatedness zoo: one encoder per task, then the transfer affinity.
 int run_relatedness_zoo(const TestbedConfig& cfg, const std::filesystem::path& models, std::ostream& out);
