@@ -40,7 +40,9 @@ std::vector<Model> load_zoo(const std::vector<ZooEntry>& zoo, c10::Device device
 // "auto" -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu.
 c10::Device resolve_device(const std::string& spec, int local_rank = 0);
 
-// Sets LibTorch's intra-op threads (0 = all cores); returns the count used.
-int set_threads(int64_t threads);
+// Sets LibTorch's intra-op threads: `threads`, or when 0 the node's cores
+// divided among the `ranks_on_node` ranks that share them (at least 1);
+// returns the count used.
+int set_threads(int64_t threads, int ranks_on_node = 1);
 
 }  // namespace modelgif

@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "commands.hpp"
 #include "modelgif/comm.hpp"
@@ -326,9 +325,7 @@ int cmd_zoo(const std::vector<std::string>& args, std::ostream& out) {
     return kExitOk;
   if (config.empty()) throw_usage("zoo: give a testbed config (modelgif zoo configs/testbed-fingerprint.yaml)");
   if (threads < 0) throw_usage("zoo: --threads must be >= 0 (0 = the cores divided by the ranks on the node)");
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int local = comm::Comm::world().split_shared().size();  // starts MPI when launched under it
-  set_threads(threads > 0 ? threads : std::max(1, cores / local));
+  set_threads(threads, comm::Comm::world().split_shared().size());  // starts MPI when launched under it
   return run_zoo(load_testbed(config), out);
 }
 

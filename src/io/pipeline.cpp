@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include "modelgif/checkpoint.hpp"
 #include "modelgif/comm.hpp"
@@ -295,11 +294,10 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log_out, const RunOp
   RunSummary sum;
   sum.ranks = plan.ranks;
   // Placement: node-local rank picks the GPU; CPU ranks share the node's cores.
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   c10::Device device(c10::kCPU);
   collective(world, [&] {
     device = resolve_device(cfg.device, plan.local_rank);
-    sum.threads = set_threads(cfg.threads > 0 ? cfg.threads : std::max(1, cores / plan.local_size));
+    sum.threads = set_threads(cfg.threads, plan.local_size);
   });
   sum.device = device.str();
   const auto placement = world.allgather("rank " + std::to_string(plan.rank) + " on " + comm::processor_name() +

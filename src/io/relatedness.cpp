@@ -239,14 +239,8 @@ Sets load_sets(const TestbedConfig& cfg) {
   return s;
 }
 
-size_t index_in(const std::vector<std::string>& tasks, const std::string& t) {
-  return static_cast<size_t>(std::find(tasks.begin(), tasks.end(), t) - tasks.begin());
-}
-
-uint64_t task_seed(const std::string& name) {
-  const auto all = relatedness_tasks();
-  return static_cast<uint64_t>(index_in(all, name));
-}
+// A task's seeds derive from its place in kTasks (not in the config's list).
+uint64_t task_seed(const std::string& name) { return static_cast<uint64_t>(&task_named(name) - std::begin(kTasks)); }
 
 // Trains task `name`'s encoder with its head; saves the encoder. Returns the
 // head's test score. Encoders start from one initialization when `shared_init`
@@ -288,12 +282,6 @@ std::vector<double> probe_row(const std::string& source, const std::vector<std::
   return row;
 }
 
-std::string seconds_since(std::chrono::steady_clock::time_point t0) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(0) << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-    << " s";
-  return s.str();
-}
 
 }  // namespace
 

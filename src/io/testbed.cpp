@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 
 namespace modelgif {
 
+std::string seconds_since(std::chrono::steady_clock::time_point t0) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(0) << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+    << " s";
+  return s.str();
+}
+
 void require_fashion(const std::string& folder) {
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                         "t10k-labels-idx1-ubyte.gz"})
@@ -241,9 +248,9 @@ TestbedConfig load_testbed(const std::string& path) {
       else if (k == "tasks") {
         if (!kv.second.IsSequence()) throw_usage("zoo config " + path + ": 'tasks' must be a list of task names");
         if (kv.second.size() == 0) throw_usage("zoo config " + path + ": 'tasks' is empty (leave it out for all tasks)");
+        const auto all = relatedness_tasks();
         for (const auto& e : kv.second) {
           const std::string t = e.as<std::string>();
-          const auto all = relatedness_tasks();
           if (std::find(all.begin(), all.end(), t) == all.end())
             throw_usage("zoo config " + path + ": unknown task '" + t + "' in 'tasks'");
           if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end())
@@ -312,12 +319,11 @@ int run_zoo(const TestbedConfig& cfg, std::ostream& out) {
   const auto t0 = std::chrono::steady_clock::now();
   auto report = [&](const std::string& name, const std::string& how) {
     auto m = torch::jit::load((models / (name + ".pt")).string());
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::ostringstream line;
     line << "zoo: " << std::left << std::setw(14) << name << std::right << " test accuracy " << std::fixed
          << std::setprecision(3) << (name.rfind("transfer", 0) == 0 ? accuracy(m, data.tx, data.ty.remainder(5))
                                                                       : accuracy(m, data.tx, data.ty))
-         << "  " << how << " (rank " << rank << ", " << std::setprecision(0) << secs << " s)";
+         << "  " << how << " (rank " << rank << ", " << seconds_since(t0) << ")";
     return line.str();
   };
   if (rank == 0 && !fs::exists(models / (base + ".pt"))) {

@@ -2,6 +2,7 @@
 // relatedness.cpp: task relatedness). Not part of the public headers.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -13,6 +14,9 @@
 namespace modelgif {
 
 constexpr double kFashionMean = 0.2860, kFashionStd = 0.3530;  // the zoos' input normalization
+
+// "12 s": the whole seconds since t0, for the zoos' progress lines.
+std::string seconds_since(std::chrono::steady_clock::time_point t0);
 
 // Throws SharedError (exit 3) naming `folder` and the missing file when
 // Fashion-MNIST is not there; every rank checks, rank 0 reports.

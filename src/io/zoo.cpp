@@ -116,8 +116,9 @@ c10::Device resolve_device(const std::string& spec, int local_rank) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-int set_threads(int64_t threads) {
-  const int n = threads > 0 ? static_cast<int>(threads) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+int set_threads(int64_t threads, int ranks_on_node) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = threads > 0 ? static_cast<int>(threads) : std::max(1, cores / std::max(1, ranks_on_node));
   at::set_num_threads(n);
   return n;
 }
