@@ -1,16 +1,18 @@
-// MPI behind a small, checked, move-only interface. Only the pipeline, the
-// parallel HDF5 output and the MPI tests include this header; the core does not.
+// MPI behind a small, checked, move-only interface, and the agreement on
+// errors that keeps ranks from waiting for one that failed. Only the run
+// layer, the testbeds and the MPI tests include this header; the core does not.
 #pragma once
 
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace modelgif::comm {
 
-// Throws Error("MPI: <what>: <MPI's message>") on a failed call.
+// Throws CommError("MPI: <what> (rank r): <MPI's message>") on a failed call.
 void check(int rc, const std::string& what);
 
 // Initializes MPI once per process (singleton mode when not launched by
@@ -53,6 +55,12 @@ class Comm {
   MPI_Comm c_ = MPI_COMM_NULL;
   bool owned_ = false;
 };
+
+// Runs `fn` on every rank of `comm`; if it threw on any rank, every rank
+// throws the error of the lowest failing rank (its kind and message, marked
+// shared: rank 0 reports it), so that no rank is left waiting in a collective
+// call. `fn` itself must not make collective calls that a failing rank skips.
+void collective(const Comm& comm, const std::function<void()>& fn);
 
 // World rank and size without initializing MPI (0 and 1 when it is not).
 int world_rank();

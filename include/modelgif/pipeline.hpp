@@ -37,13 +37,4 @@ struct RunSummary {
 
 RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOptions& opt = {});
 
-// The grid: `spec` is "auto" or "GxR" (model groups x reference shards).
-struct Grid {
-  int groups = 1, shards = 1;
-  int used() const { return groups * shards; }
-};
-Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks);
-// [lo, hi) of part `i` when n items are split into `parts` nearly equal parts.
-std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i);
-
 }  // namespace modelgif

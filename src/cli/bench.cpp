@@ -6,11 +6,12 @@
 #include <chrono>
 #include <iomanip>
 
+#include "cli/commands.hpp"
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/field.hpp"
-#include "modelgif/train.hpp"
-#include "modelgif/zoo.hpp"
+#include "testbeds/train.hpp"
+#include "modelgif/model.hpp"
 
 namespace po = boost::program_options;
 
@@ -92,9 +93,8 @@ int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   } catch (const po::error& e) {
     err << "modelgif-bench: error: " << e.what() << "\n";
     return kExitUsage;
-  } catch (const Error& e) {
-    err << "modelgif-bench: error: " << e.what() << "\n";
-    return e.exit_code();
+  } catch (...) {
+    return report_failure(std::current_exception(), "modelgif-bench", err);
   }
 }
 

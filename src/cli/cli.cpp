@@ -11,18 +11,19 @@
 #include <map>
 #include <sstream>
 
-#include "commands.hpp"
+#include "cli/commands.hpp"
 #include "modelgif/comm.hpp"
-#include "modelgif/demo.hpp"
-#include "modelgif/status.hpp"
+#include "testbeds/demo.hpp"
+#include "run/status.hpp"
+#include "base/files.hpp"
 #include "modelgif/error.hpp"
-#include "modelgif/eval.hpp"
-#include "modelgif/plots.hpp"
-#include "modelgif/testbed.hpp"
-#include "modelgif/output.hpp"
+#include "analysis/eval.hpp"
+#include "analysis/svg.hpp"
+#include "testbeds/testbed.hpp"
+#include "run/result_file.hpp"
 #include "modelgif/pipeline.hpp"
 #include "modelgif/version.hpp"
-#include "modelgif/zoo.hpp"
+#include "modelgif/model.hpp"
 
 namespace po = boost::program_options;
 
@@ -35,16 +36,6 @@ std::ostream& null_stream() {
   return sink;
 }
 
-// An error raised on one rank only: report it with the rank and stop the whole
-// job (other ranks may be waiting in a collective call).
-int fail_alone(const std::string& what, int code, std::ostream& err) {
-  if (comm::world_size() > 1) {
-    err << "modelgif: error (rank " << comm::world_rank() << "): " << what << "\n" << std::flush;
-    comm::abort_world(code);
-  }
-  err << "modelgif: error: " << what << "\n";
-  return code;
-}
 
 constexpr int kStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 
@@ -107,14 +98,15 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       text = ss.str();
     }
     failure = world.bcast(failure);
-    if (!failure.empty()) throw SharedError(failure, kExitUsage);
+    if (!failure.empty()) throw_shared(UsageError(failure));
     text = world.bcast(text);
   }
   RunConfig cfg;
   try {
     cfg = load_config(text, origin, overrides, zoo);
-  } catch (const Error& e) {
-    throw SharedError(e.what(), e.exit_code());  // every rank parsed the same text
+  } catch (Error& e) {
+    e.set_shared();  // every rank parsed the same text
+    throw;
   }
   RunOptions opt;
   opt.recompute = vm.count("recompute") > 0;
@@ -198,7 +190,7 @@ int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
     same = same && worst <= rtol;
   }
   out << (same ? "same within " : "DIFFERENT beyond ") << rtol << "\n";
-  return same ? kExitOk : kExitFailure;
+  return same ? kExitOk : kExitDifferent;
 }
 
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
@@ -281,8 +273,8 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
   stem = stem.empty() ? file.substr(0, file.size() - (file.size() > 3 && file.substr(file.size() - 3) == ".h5" ? 3 : 0))
                       : (std::filesystem::create_directories(stem), stem + "/" + std::filesystem::path(file).stem().string());
   const std::string heat = stem + "-heatmap-" + metric + ".svg", tree = stem + "-tree-" + metric + ".svg";
-  write_text_file(heat, heatmap_svg(r.names, m, metric + " distance: " + file));
-  write_text_file(tree, dendrogram_svg(r.names, average_linkage(m, r.names.size()),
+  write_text_atomic(heat, heatmap_svg(r.names, m, metric + " distance: " + file));
+  write_text_atomic(tree, dendrogram_svg(r.names, average_linkage(m, r.names.size()),
                                        "similarity tree (average linkage, " + metric + ")"));
   out << "pictures: " << heat << ", " << tree;
   if (!roles.source.empty()) {
@@ -290,7 +282,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out) {
     for (const auto& row : rows)
       for (const auto& [kind, auc] : row.auc) series[kind].emplace_back(static_cast<double>(row.references), auc);
     const std::string auc = stem + "-auc.svg";
-    write_text_file(auc, line_chart_svg(series, "fingerprinting: ROC AUC against references", "references",
+    write_text_atomic(auc, line_chart_svg(series, "fingerprinting: ROC AUC against references", "references",
                                         "ROC AUC", true, 0.0, 1.0));
     out << ", " << auc;
   }
@@ -367,6 +359,22 @@ int cmd_demo(const std::vector<std::string>& args, std::ostream& out) {
 
 }  // namespace
 
+int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err) {
+  const ErrorReport r = report_of(error);
+  if (r.shared) {  // every rank has it: rank 0 reports
+    if (comm::world_rank() == 0) err << program << ": error: " << r.message << "\n";
+    return r.exit_code;
+  }
+  if (comm::world_size() > 1) {
+    // Raised on one rank only: report it with the rank and stop the whole job
+    // (other ranks may be waiting in a collective call).
+    err << program << ": error (rank " << comm::world_rank() << "): " << r.message << "\n" << std::flush;
+    comm::abort_world(r.exit_code);
+  }
+  err << program << ": error: " << r.message << "\n";
+  return r.exit_code;
+}
+
 bool parse_command(const std::vector<std::string>& args, const po::options_description& desc,
                    const po::positional_options_description* positional, const std::string& usage, std::ostream& out,
                    po::variables_map& vm) {
@@ -406,15 +414,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   } catch (const po::error& e) {
     err << "modelgif: error: " << e.what() << "\n";
     return kExitUsage;
-  } catch (const SharedError& e) {
-    // Every rank has it: rank 0 reports.
-    if (comm::world_rank() == 0) err << "modelgif: error: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const Error& e) {
-    return fail_alone(e.what(), e.exit_code(), err);
-  } catch (const std::exception& e) {
-    // LibTorch errors carry a backtrace after the first line: print the line only.
-    return fail_alone(error_line(e.what()), kExitFailure, err);
+  } catch (...) {
+    return report_failure(std::current_exception(), "modelgif", err);
   }
 }
 

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "commands.hpp"
+#include "cli/commands.hpp"
 #include "modelgif/error.hpp"
-#include "modelgif/sweep.hpp"
+#include "analysis/sweep.hpp"
 #include "slurm_script.inc"  // generated from slurm/modelgif.sbatch: kSlurmScriptText
 
 namespace po = boost::program_options;

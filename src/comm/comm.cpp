@@ -31,14 +31,14 @@ void check(int rc, const std::string& what) {
   MPI_Error_string(rc, msg, &len);
   int rank = -1;
   if (!finalized()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  throw Error("MPI: " + what + " (rank " + std::to_string(rank) + "): " + std::string(msg, static_cast<size_t>(len)));
+  throw CommError("MPI: " + what + " (rank " + std::to_string(rank) + "): " + std::string(msg, static_cast<size_t>(len)));
 }
 
 void ensure_initialized() {
   int init = 0;
   MPI_Initialized(&init);
   if (init) return;
-  if (finalized()) throw Error("MPI: already finalized in this process");
+  if (finalized()) throw_internal("MPI is already finalized in this process");
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "initializing");
   // Errors come back as codes, which check() turns into exceptions.
@@ -160,6 +160,23 @@ std::vector<std::string> Comm::allgather(const std::string& s) const {
   for (int i = 0; i < n; ++i)
     out.push_back(all.substr(static_cast<size_t>(displs[static_cast<size_t>(i)]), static_cast<size_t>(lens[static_cast<size_t>(i)])));
   return out;
+}
+
+void collective(const Comm& comm, const std::function<void()>& fn) {
+  ErrorReport failure;
+  bool failed = false;
+  try {
+    fn();
+  } catch (...) {
+    failure = report_of(std::current_exception());
+    failed = true;
+  }
+  if (comm.allreduce_max(failed ? 1 : 0) == 0) return;
+  for (const auto& f : comm.allgather(failed ? std::to_string(failure.exit_code) + "|" + failure.message : "")) {
+    if (f.empty()) continue;
+    const auto bar = f.find('|');
+    throw_shared(std::stoi(f.substr(0, bar)), f.substr(bar + 1));
+  }
 }
 
 int world_rank() {

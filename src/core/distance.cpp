@@ -41,7 +41,7 @@ DistanceAccumulator::DistanceAccumulator(int64_t models)
 
 void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in, const at::Tensor& fb_in) {
   if (fa_in.sizes() != fb_in.sizes() || fa_in.dim() != 3)
-    throw Error("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
+    throw_internal("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
                 " have different shapes (" + std::to_string(fa_in.dim()) + "-d " + std::to_string(fa_in.numel()) +
                 " values vs " + std::to_string(fb_in.dim()) + "-d " + std::to_string(fb_in.numel()) + ")");
   const int64_t n = fa_in.size(0), s = fa_in.size(1), d = fa_in.size(2);
@@ -76,7 +76,7 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
   for (const auto* set : {&a, &b})
     for (const auto& f : *set)
       if (f.dim() != 3 || f.size(0) != n || f.size(1) != s || f.size(2) != d)
-        throw Error("distance: fields of one block have different shapes");
+        throw_internal("distance: fields of one block have different shapes");
   if (n == 0) return;
   const int64_t ma = static_cast<int64_t>(a.size()), mb = static_cast<int64_t>(b.size());
   std::vector<double> cos_sum(static_cast<size_t>(ma * mb)), euc_sum(cos_sum.size()), cos_fre(cos_sum.size()),
@@ -122,7 +122,7 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
 }
 
 void DistanceAccumulator::merge(const DistanceAccumulator& other) {
-  if (other.models_ != models_) throw Error("distance: merging accumulators of different zoo sizes");
+  if (other.models_ != models_) throw_internal("distance: merging accumulators of different zoo sizes");
   for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
 }
 
@@ -157,7 +157,7 @@ FeatureMoments::FeatureMoments(int64_t features) : sums_(static_cast<size_t>(1 +
 
 void FeatureMoments::add(const at::Tensor& field) {
   const int64_t D = field.size(-1);
-  if (static_cast<size_t>(1 + 2 * D) != sums_.size()) throw Error("distance: feature count changed between blocks");
+  if (static_cast<size_t>(1 + 2 * D) != sums_.size()) throw_internal("distance: feature count changed between blocks");
   const at::Tensor f = field.to(at::kDouble).reshape({-1, D});
   sums_[0] += static_cast<double>(f.size(0));
   const at::Tensor s = f.sum(0).contiguous(), q = f.pow(2).sum(0).contiguous();
@@ -170,7 +170,7 @@ void FeatureMoments::add(const at::Tensor& field) {
 }
 
 void FeatureMoments::merge(const FeatureMoments& other) {
-  if (other.sums_.size() != sums_.size()) throw Error("distance: merging moments of different feature counts");
+  if (other.sums_.size() != sums_.size()) throw_internal("distance: merging moments of different feature counts");
   for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
 }
 

@@ -10,7 +10,7 @@
 namespace modelgif {
 
 double roc_auc(const std::vector<double>& pos, const std::vector<double>& neg) {
-  if (pos.empty() || neg.empty()) throw Error("roc_auc: needs positives and negatives");
+  if (pos.empty() || neg.empty()) throw_internal("roc_auc: needs positives and negatives");
   double wins = 0;
   for (double p : pos)
     for (double q : neg) wins += p < q ? 1.0 : (p == q ? 0.5 : 0.0);
@@ -33,7 +33,7 @@ std::vector<double> average_ranks(const std::vector<double>& x) {
 }
 
 double spearman(const std::vector<double>& x, const std::vector<double>& y) {
-  if (x.size() != y.size() || x.size() < 2) throw Error("spearman: needs two lists of the same length >= 2");
+  if (x.size() != y.size() || x.size() < 2) throw_internal("spearman: needs two lists of the same length >= 2");
   const auto rx = average_ranks(x), ry = average_ranks(y);
   const double n = static_cast<double>(x.size());
   const double mx = std::accumulate(rx.begin(), rx.end(), 0.0) / n, my = std::accumulate(ry.begin(), ry.end(), 0.0) / n;
@@ -48,7 +48,7 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 std::vector<Merge> average_linkage(const std::vector<double>& d, size_t n) {
-  if (d.size() != n * n) throw Error("average_linkage: distance matrix is not n x n");
+  if (d.size() != n * n) throw_internal("average_linkage: distance matrix is not n x n");
   // Active clusters: id, size, and the distance row to every other active cluster.
   std::vector<size_t> id(n), size(n, 1);
   std::iota(id.begin(), id.end(), 0);

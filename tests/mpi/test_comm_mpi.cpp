@@ -8,8 +8,8 @@
 #include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "modelgif/output.hpp"
-#include "modelgif/pipeline.hpp"
+#include "run/result_file.hpp"
+#include "run/plan.hpp"
 
 using namespace modelgif;
 

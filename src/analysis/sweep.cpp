@@ -1,0 +1,237 @@
+#include "analysis/sweep.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelgif {
+namespace {
+
+std::string read_text(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw_usage(what + " " + path + ": cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string scalar_text(const YAML::Node& n) {
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  return e.c_str();
+}
+
+// A name usable as a folder: letters, digits, '-', '_', '.', '=', '+'.
+std::string folder_name(std::string s) {
+  for (auto& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '=' && c != '+')
+      c = '_';
+  return s;
+}
+
+}  // namespace
+
+std::string Variation::config_path() const {
+  return (fs::path(config.output_path).parent_path() / "run.yaml").string();
+}
+
+std::optional<RunResult> Variation::result() const {
+  if (!fs::is_regular_file(config.output_path)) return std::nullopt;
+  try {
+    RunResult r = read_result(config.output_path);
+    if (r.config == config.resolved_yaml) return r;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+Sweep load_sweep(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(read_text(path, "sweep"));
+  } catch (const YAML::Exception& e) {
+    throw_usage("sweep " + path + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) throw_usage("sweep " + path + ": expected a mapping with sweep and variations (or grid)");
+  Sweep s;
+  YAML::Node variations, grid;
+  for (const auto& kv : root) {
+    const std::string k = kv.first.as<std::string>();
+    if (k == "sweep") {
+      if (!kv.second.IsMap()) throw_usage("sweep " + path + ": 'sweep' must be a mapping with name, base, dir");
+      for (const auto& e : kv.second) {
+        const std::string sk = e.first.as<std::string>();
+        if (sk == "name") s.name = e.second.as<std::string>();
+        else if (sk == "base") s.base = e.second.as<std::string>();
+        else if (sk == "dir") s.dir = e.second.as<std::string>();
+        else throw_usage("sweep " + path + ": unknown key 'sweep." + sk + "' (expected name, base, dir)");
+      }
+    } else if (k == "variations") {
+      variations = kv.second;
+    } else if (k == "grid") {
+      grid = kv.second;
+    } else {
+      throw_usage("sweep " + path + ": unknown key '" + k + "' (expected sweep, variations, grid)");
+    }
+  }
+  if (s.base.empty()) throw_usage("sweep " + path + ": 'sweep.base' (the run config to vary) is required");
+  if (s.name.empty()) s.name = fs::path(path).stem().string();
+  if (s.dir.empty()) s.dir = "runs/sweeps/" + s.name;
+
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> list;
+  if (variations && !variations.IsNull()) {
+    if (!variations.IsSequence()) throw_usage("sweep " + path + ": 'variations' must be a list of {name, set}");
+    for (size_t i = 0; i < variations.size(); ++i) {
+      const auto& v = variations[i];
+      const std::string where = "sweep " + path + ": variation " + std::to_string(i + 1);
+      if (!v.IsMap()) throw_usage(where + " must be a mapping with name and set");
+      std::string name;
+      std::vector<std::pair<std::string, std::string>> set;
+      for (const auto& kv : v) {
+        const std::string k = kv.first.as<std::string>();
+        if (k == "name") name = kv.second.as<std::string>();
+        else if (k == "set") {
+          if (!kv.second.IsMap()) throw_usage(where + ": 'set' must map config keys to values");
+          for (const auto& e : kv.second) set.emplace_back(e.first.as<std::string>(), scalar_text(e.second));
+        } else throw_usage(where + ": unknown key '" + k + "' (expected name, set)");
+      }
+      if (name.empty()) throw_usage(where + ": missing 'name'");
+      list.emplace_back(name, set);
+    }
+  }
+  if (grid && !grid.IsNull()) {  // cartesian product of the listed values, in order
+    if (!grid.IsMap()) throw_usage("sweep " + path + ": 'grid' must map config keys to lists of values");
+    std::vector<std::pair<std::string, std::string>> none;
+    std::vector<std::vector<std::pair<std::string, std::string>>> combos = {none};
+    for (const auto& kv : grid) {
+      const std::string key = kv.first.as<std::string>();
+      if (!kv.second.IsSequence() || kv.second.size() == 0)
+        throw_usage("sweep " + path + ": grid key '" + key + "' needs a non-empty list of values");
+      std::vector<std::vector<std::pair<std::string, std::string>>> next;
+      for (const auto& c : combos)
+        for (const auto& v : kv.second) {
+          auto d = c;
+          d.emplace_back(key, scalar_text(v));
+          next.push_back(d);
+        }
+      combos = next;
+    }
+    for (const auto& c : combos) {
+      std::string name;
+      for (const auto& [k, v] : c) name += (name.empty() ? "" : "+") + k.substr(k.rfind('.') + 1) + "=" + v;
+      list.emplace_back(folder_name(name), c);
+    }
+  }
+  if (list.empty()) throw_usage("sweep " + path + ": no variations (give 'variations' or 'grid')");
+
+  const std::string base_text = read_text(s.base, "sweep base config");
+  std::set<std::string> names;
+  for (const auto& [name, set] : list) {
+    if (name != folder_name(name) || name.empty())
+      throw_usage("sweep " + path + ": variation name '" + name + "' must be a plain folder name");
+    if (!names.insert(name).second) throw_usage("sweep " + path + ": variation '" + name + "' appears twice");
+    Variation v;
+    v.name = name;
+    v.set = set;
+    auto overrides = set;
+    overrides.emplace_back("output.path", s.dir + "/" + name + "/out.h5");
+    try {
+      v.config = load_config(base_text, s.base, overrides);
+    } catch (const UsageError& e) {
+      throw_usage("sweep " + path + ": variation '" + name + "': " + e.what());
+    }
+    s.variations.push_back(std::move(v));
+  }
+  return s;
+}
+
+void write_variation_configs(const Sweep& sweep) {
+  for (const auto& v : sweep.variations) {
+    std::error_code ec;
+    fs::create_directories(fs::path(v.config_path()).parent_path(), ec);
+    if (ec) throw_input("sweep " + sweep.name + ": cannot create " + v.config_path() + ": " + ec.message());
+    std::ofstream(v.config_path()) << "# variation '" << v.name << "' of sweep '" << sweep.name
+                                   << "' (written by modelgif sweep)\n"
+                                   << v.config.resolved_yaml << "\n";
+  }
+}
+
+SweepSummary collect_sweep(const Sweep& sweep) {
+  SweepSummary out;
+  std::ostringstream csv, table;
+  csv << "variation,set,metric,model_a,model_b,distance\n";
+  fs::create_directories(sweep.dir);
+  std::vector<std::optional<RunResult>> results;  // each result file read once
+  for (const auto& v : sweep.variations) results.push_back(v.result());
+  const std::string h5_path = sweep.dir + "/summary.h5", tmp = h5_path + ".tmp";
+  {
+    auto f = h5::File::create(tmp);
+    std::vector<std::string> names, sets, states;
+    for (size_t vi = 0; vi < sweep.variations.size(); ++vi) {
+      const Variation& v = sweep.variations[vi];
+      std::string set;
+      for (const auto& [k, val] : v.set) set += (set.empty() ? "" : " ") + k + "=" + val;
+      names.push_back(v.name), sets.push_back(set);
+      if (!results[vi]) {
+        states.push_back("missing");
+        continue;
+      }
+      states.push_back("complete");
+      ++out.complete;
+      const RunResult& r = *results[vi];
+      const size_t M = r.names.size();
+      h5::write_strings(f.id(), "/runs/" + v.name + "/models/names", r.names);
+      for (size_t i = 0; i < r.metrics.size(); ++i) {
+        h5::write(f.id(), "/runs/" + v.name + "/distance/" + r.metrics[i], h5::Type::F64, {M, M}, r.matrices[i].data());
+        for (size_t a = 0; a < M; ++a)
+          for (size_t b = a + 1; b < M; ++b)
+            csv << v.name << ",\"" << set << "\"," << r.metrics[i] << "," << r.names[a] << "," << r.names[b] << ","
+                << std::setprecision(10) << r.matrices[i][a * M + b] << "\n";
+      }
+      h5::set_attr(f.id(), "/runs/" + v.name, "set", set);
+    }
+    h5::write_strings(f.id(), "/variations/names", names);
+    h5::write_strings(f.id(), "/variations/set", sets);
+    h5::write_strings(f.id(), "/variations/state", states);
+    h5::set_attr(f.id(), "/", "sweep", sweep.name);
+    f.close();
+  }
+  fs::rename(tmp, h5_path);
+  std::ofstream(sweep.dir + "/summary.csv") << csv.str();
+  out.csv = csv.str();
+
+  // The table: per variation and metric, the distances from the first model to the others.
+  table << "sweep " << sweep.name << ": " << out.complete << " of " << sweep.variations.size()
+        << " variations complete (" << sweep.dir << "/summary.csv, summary.h5)\n";
+  size_t w = 9;
+  for (const auto& v : sweep.variations) w = std::max(w, v.name.size());
+  for (size_t vi = 0; vi < sweep.variations.size(); ++vi) {
+    table << "  " << std::left << std::setw(static_cast<int>(w)) << sweep.variations[vi].name << std::right;
+    if (!results[vi]) {
+      table << "  (missing)\n";
+      continue;
+    }
+    const RunResult& r = *results[vi];
+    const size_t M = r.names.size();
+    for (size_t i = 0; i < r.metrics.size(); ++i) {
+      table << (i ? std::string(w + 2, ' ') : std::string()) << "  " << r.metrics[i] << " from " << r.names[0] << ":";
+      for (size_t b = 1; b < M; ++b)
+        table << " " << r.names[b] << "=" << std::fixed << std::setprecision(4) << r.matrices[i][b];
+      table << "\n";
+    }
+  }
+  out.table = table.str();
+  return out;
+}
+
+}  // namespace modelgif

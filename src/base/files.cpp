@@ -1,0 +1,92 @@
+#include "base/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "modelgif/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelgif {
+namespace {
+
+// fsync of a file or folder by path; errors other than "cannot open" are reported.
+int sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc == EINVAL ? 0 : rc;  // some filesystems cannot sync folders
+}
+
+std::string parent_of(const std::string& path) {
+  const fs::path p = fs::path(path).parent_path();
+  return p.empty() ? std::string(".") : p.string();
+}
+
+}  // namespace
+
+std::string temp_name(const std::string& path, long pid) { return path + ".tmp-" + std::to_string(pid); }
+
+long current_pid() { return static_cast<long>(::getpid()); }
+
+AtomicFile::AtomicFile(std::string path, long owner) : path_(std::move(path)), temp_(temp_name(path_, owner)) {}
+
+AtomicFile::~AtomicFile() {
+  if (done_) return;
+  std::error_code ec;
+  fs::remove(temp_, ec);  // a destructor never throws
+}
+
+void AtomicFile::commit() {
+  if (const int err = sync_path(temp_, O_RDONLY))
+    throw_input("cannot write " + path_ + ": flushing " + temp_ + " to disk failed: " + std::strerror(err));
+  std::error_code ec;
+  fs::rename(temp_, path_, ec);
+  if (ec) throw_input("cannot write " + path_ + ": renaming " + temp_ + " into place failed: " + ec.message());
+  done_ = true;
+  sync_path(parent_of(path_), O_RDONLY | O_DIRECTORY);  // the rename itself on disk; best effort
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  AtomicFile file(path);
+  {
+    std::ofstream out(file.temp(), std::ios::binary | std::ios::trunc);
+    if (!out) throw_input("cannot write " + path + ": " + std::strerror(errno));
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (out.fail()) throw_input("cannot write " + path + ": " + std::strerror(errno));
+  }
+  file.commit();
+}
+
+void ensure_dir(const std::string& dir, const std::string& what) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return;
+  fs::create_directories(dir, ec);
+  if (ec) throw_input(what + ": cannot create folder " + dir + ": " + ec.message());
+}
+
+void ensure_parent_dir(const std::string& path, const std::string& what) {
+  ensure_dir(fs::path(path).parent_path().string(), what);
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw_usage(what + " " + path + ": cannot read the file (it is a folder)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_usage(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw_usage(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
+  return ss.str();
+}
+
+}  // namespace modelgif

@@ -1,0 +1,126 @@
+#include "modelgif/model.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "modelgif/error.hpp"
+
+namespace modelgif {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+
+}  // namespace
+
+struct Model::Impl {
+  torch::jit::Module module;
+  c10::Device device = c10::kCPU;
+};
+
+Model::Model(const ZooEntry& entry, c10::Device device)
+    : name_(entry.name), path_(entry.path), impl_(std::make_unique<Impl>()) {
+  if (!std::filesystem::is_regular_file(path_))
+    throw_input("model '" + name_ + "': no such file " + path_);
+  try {
+    impl_->module = torch::jit::load(path_, device);
+  } catch (const std::exception& e) {
+    throw_input("model '" + name_ + "': " + path_ + " is not a TorchScript archive (" + error_line(e.what()) + ")");
+  }
+  impl_->device = device;
+  impl_->module.eval();
+  for (auto p : impl_->module.parameters()) p.requires_grad_(false);
+}
+
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+ModelFn Model::fn() const {
+  auto* module = &impl_->module;
+  const std::string name = name_;
+  return [module, name](const at::Tensor& x) {
+    c10::IValue out;
+    try {
+      out = module->forward({x});
+    } catch (const std::exception& e) {
+      throw InputError("model '" + name + "': forward failed on input of shape " +
+                       shape_str(std::vector<int64_t>(x.sizes().begin(), x.sizes().end())) + ": " +
+                       error_line(e.what()));
+    }
+    if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
+    return out.toTensor();
+  };
+}
+
+void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
+  auto& m = impl_->module;
+  if (m.hasattr("input_shape")) {
+    std::vector<int64_t> want;
+    try {
+      want = m.attr("input_shape").toIntVector();
+    } catch (const c10::Error&) {
+      throw_input("model '" + name_ + "': attribute input_shape must be a list of ints");
+    }
+    if (want != ref_shape)
+      throw_input("model '" + name_ + "' expects inputs of shape " + shape_str(want) + ", references are " +
+                  shape_str(ref_shape));
+  }
+  std::vector<int64_t> one = {1};
+  one.insert(one.end(), ref_shape.begin(), ref_shape.end());
+  const auto device = impl_->device;
+  try {
+    torch::NoGradGuard no_grad;
+    auto out = m.forward({torch::zeros(one, torch::TensorOptions().device(device))});
+    if (!out.isTensor()) throw_input("model '" + name_ + "': forward must return one tensor");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_input("model '" + name_ + "' does not accept references of shape " + shape_str(ref_shape) + ": " +
+                error_line(e.what()));
+  }
+}
+
+std::vector<Model> load_zoo(const std::vector<ZooEntry>& zoo, c10::Device device) {
+  std::vector<Model> models;
+  models.reserve(zoo.size());
+  for (const auto& z : zoo) models.emplace_back(z, device);
+  return models;
+}
+
+c10::Device resolve_device(const std::string& spec, int local_rank) {
+  if (spec == "cpu") return c10::Device(c10::kCPU);
+  const bool cuda = torch::cuda::is_available();
+  if (spec == "auto") {
+    if (!cuda) return c10::Device(c10::kCPU);
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % torch::cuda::device_count()));
+  }
+  if (!cuda) throw_usage("config key 'run.device': " + spec + " requested but this LibTorch has no usable CUDA device");
+  if (spec == "cuda") return c10::Device(c10::kCUDA, 0);
+  int index = -1;
+  try {
+    index = std::stoi(spec.substr(5));
+  } catch (const std::exception&) {
+  }
+  if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
+    throw_usage("config key 'run.device': " + spec + " but only " + std::to_string(torch::cuda::device_count()) +
+                " CUDA devices are visible");
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+int set_threads(int64_t threads, int ranks_on_node) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = threads > 0 ? static_cast<int>(threads) : std::max(1, cores / std::max(1, ranks_on_node));
+  at::set_num_threads(n);
+  return n;
+}
+
+}  // namespace modelgif

@@ -1,0 +1,283 @@
+#include "run/checkpoint.hpp"
+
+#include <ATen/ATen.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelgif {
+namespace {
+
+// Data written under a temporary name is fsynced, then renamed into place.
+void commit_file(const std::string& tmp, const std::string& path) {
+  if (FILE* f = std::fopen(tmp.c_str(), "rb")) {
+    ::fsync(fileno(f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw_input("checkpoint: cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+std::string tmp_name(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+
+int64_t checksum(const at::Tensor& field, const std::vector<double>& moments) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  auto add = [&crc](const void* p, size_t n) {  // in pieces: zlib takes 32-bit lengths
+    const auto* b = static_cast<const Bytef*>(p);
+    for (size_t off = 0; off < n; off += (size_t{1} << 30))
+      crc = crc32(crc, b + off, static_cast<uInt>(std::min(n - off, size_t{1} << 30)));
+  };
+  add(field.data_ptr(), static_cast<size_t>(field.numel()) * 4);
+  add(moments.data(), moments.size() * 8);
+  return static_cast<int64_t>(crc);
+}
+
+}  // namespace
+
+std::string hash_tensor(const at::Tensor& t) {
+  const at::Tensor c = t.contiguous().to(at::kCPU);
+  return hex64(fnv1a(c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size())));
+}
+
+std::string fingerprint_text(const RunConfig& cfg, const std::string& reference_hash) {
+  const YAML::Node root = YAML::Load(cfg.resolved_yaml);
+  std::ostringstream s;
+  for (const char* section : {"field", "references"}) {
+    for (const auto& kv : root[section]) {
+      YAML::Emitter e;
+      e << YAML::Flow << kv.second;
+      s << section << "." << kv.first.as<std::string>() << ": " << e.c_str() << "\n";
+    }
+  }
+  s << "run.block: " << cfg.block << "\n";
+  s << "references.data_hash: " << reference_hash << "\n";
+  return s.str();
+}
+
+std::string shard_fingerprint(const std::string& run_fingerprint, const std::string& model_key, int64_t block) {
+  const std::string text = run_fingerprint + "|" + model_key + "|" + std::to_string(block);
+  return hex64(fnv1a(text.data(), text.size()));
+}
+
+Checkpoint::Checkpoint(std::string dir) : dir_(std::move(dir)) {}
+
+bool Checkpoint::has_manifest() const { return fs::exists(dir_ + "/MANIFEST.h5"); }
+
+Manifest Checkpoint::read_manifest() const {
+  const std::string path = dir_ + "/MANIFEST.h5";
+  Manifest m;
+  try {
+    auto f = h5::File::open(path);
+    m.fingerprint = h5::get_attr_string(f.id(), "/", "fingerprint");
+    m.text = h5::get_attr_string(f.id(), "/", "fingerprint_text");
+    m.config = h5::get_attr_string(f.id(), "/", "config");
+    m.references = h5::get_attr_int(f.id(), "/", "references");
+    m.block = h5::get_attr_int(f.id(), "/", "block");
+    m.blocks = h5::get_attr_int(f.id(), "/", "blocks");
+    m.steps_kept = h5::get_attr_int(f.id(), "/", "steps_kept");
+    m.features = h5::get_attr_int(f.id(), "/", "features");
+    m.max_points = h5::get_attr_int(f.id(), "/", "max_points");
+    const auto names = h5::read_strings(f.id(), "/models/names");
+    const auto hashes = h5::read_strings(f.id(), "/models/hashes");
+    for (size_t i = 0; i < names.size() && i < hashes.size(); ++i) m.models[names[i]] = hashes[i];
+    m.order = h5::read_strings(f.id(), "/models/order");
+  } catch (const StoreError& e) {
+    throw InputError("checkpoint " + path + " is unreadable (" + e.what() + "); remove it or run with --recompute");
+  }
+  return m;
+}
+
+void Checkpoint::write_manifest(const Manifest& m) const {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create the folder: " + ec.message());
+  const std::string path = dir_ + "/MANIFEST.h5", tmp = tmp_name(path);
+  {
+    auto f = h5::File::create(tmp);
+    h5::set_attr(f.id(), "/", "fingerprint", m.fingerprint);
+    h5::set_attr(f.id(), "/", "fingerprint_text", m.text);
+    h5::set_attr(f.id(), "/", "config", m.config);
+    h5::set_attr(f.id(), "/", "references", m.references);
+    h5::set_attr(f.id(), "/", "block", m.block);
+    h5::set_attr(f.id(), "/", "blocks", m.blocks);
+    h5::set_attr(f.id(), "/", "steps_kept", m.steps_kept);
+    h5::set_attr(f.id(), "/", "features", m.features);
+    h5::set_attr(f.id(), "/", "max_points", m.max_points);
+    std::vector<std::string> names, hashes;
+    for (const auto& [n, h] : m.models) names.push_back(n), hashes.push_back(h);
+    h5::write_strings(f.id(), "/models/names", names);
+    h5::write_strings(f.id(), "/models/hashes", hashes);
+    h5::write_strings(f.id(), "/models/order", m.order);
+    f.close();
+  }
+  commit_file(tmp, path);
+}
+
+void Checkpoint::wipe() const {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot remove: " + ec.message());
+}
+
+void Checkpoint::remove_model(const std::string& name) const {
+  std::error_code ec;
+  fs::remove_all(dir_ + "/fields/" + name, ec);
+}
+
+bool Checkpoint::holds_work(const std::string& model) const {
+  const std::string root = model.empty() ? dir_ : dir_ + "/fields/" + model;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".h5" && it->path().filename() != "MANIFEST.h5") return true;
+  return false;
+}
+
+std::string Checkpoint::field_path(const std::string& model, int64_t block) const {
+  std::ostringstream s;
+  s << dir_ << "/fields/" << model << "/b" << std::setw(6) << std::setfill('0') << block << ".h5";
+  return s.str();
+}
+
+ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std::string& fingerprint,
+                              int64_t rows) const {
+  ShardStatus st;
+  const std::string path = field_path(model, block);
+  if (!fs::exists(path)) return st;
+  try {
+    auto f = h5::File::open(path);
+    const std::string fp = h5::get_attr_string(f.id(), "/", "fingerprint");
+    if (fp != fingerprint) {
+      st.kind = ShardStatus::Mismatch;
+      st.reason = "its fingerprint " + fp + " is not this run's " + fingerprint;
+      return st;
+    }
+    const int64_t stored_rows = h5::get_attr_int(f.id(), "/", "rows");
+    st.completed = h5::get_attr_int(f.id(), "/", "completed");
+    if (stored_rows != rows || st.completed > rows || st.completed < 0) {
+      st.kind = ShardStatus::Corrupt;
+      st.reason = "it holds " + std::to_string(stored_rows) + " rows, expected " + std::to_string(rows);
+      return st;
+    }
+    const auto d = h5::dims(f.id(), "/field");
+    if (static_cast<int64_t>(d[0]) != st.completed) throw StoreError("field rows do not match 'completed'");
+    const auto v = h5::read_f32(f.id(), "/field");
+    const auto field = at::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())}, at::kFloat);
+    const auto moments = h5::exists(f.id(), "/moments") ? h5::read_f64(f.id(), "/moments") : std::vector<double>{};
+    if (checksum(field, moments) != h5::get_attr_int(f.id(), "/", "checksum")) {
+      st.kind = ShardStatus::Corrupt;
+      st.reason = "checksum mismatch";
+      st.completed = 0;
+      return st;
+    }
+    st.kind = st.completed == rows ? ShardStatus::Complete : ShardStatus::Partial;
+  } catch (const std::exception& e) {  // HDF5 errors, or sizes from a garbled header
+    st.kind = ShardStatus::Corrupt;
+    st.completed = 0;
+    st.reason = std::string("unreadable (") + e.what() + ")";
+  }
+  return st;
+}
+
+void Checkpoint::write_field(const std::string& model, int64_t block, const std::string& fingerprint,
+                             const at::Tensor& field, int64_t completed, int64_t rows,
+                             const FeatureMoments* moments) const {
+  const std::string path = field_path(model, block), tmp = tmp_name(path);
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
+  const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
+  const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
+  {
+    auto f = h5::File::create(tmp);
+    h5::write(f.id(), "/field", h5::Type::F32,
+              {static_cast<hsize_t>(completed), static_cast<hsize_t>(field.size(1)), static_cast<hsize_t>(field.size(2))},
+              done.data_ptr());
+    if (!mom.empty()) h5::write(f.id(), "/moments", h5::Type::F64, {mom.size()}, mom.data());
+    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
+    h5::set_attr(f.id(), "/", "model", model);
+    h5::set_attr(f.id(), "/", "block", block);
+    h5::set_attr(f.id(), "/", "rows", rows);
+    h5::set_attr(f.id(), "/", "completed", completed);
+    h5::set_attr(f.id(), "/", "checksum", checksum(done, mom));
+    f.close();
+  }
+  commit_file(tmp, path);
+}
+
+at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, FeatureMoments* moments) const {
+  const std::string path = field_path(model, block);
+  try {
+    auto f = h5::File::open(path);
+    const auto d = h5::dims(f.id(), "/field");
+    at::Tensor t = at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
+    h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
+    if (moments && h5::exists(f.id(), "/moments")) moments->raw() = h5::read_f64(f.id(), "/moments");
+    return t;
+  } catch (const StoreError& e) {
+    throw InputError("checkpoint shard " + path + ": " + e.what());
+  }
+}
+
+FeatureMoments Checkpoint::read_moments(const std::string& model, int64_t block, int64_t features) const {
+  const std::string path = field_path(model, block);
+  FeatureMoments m(features);
+  try {
+    auto f = h5::File::open(path);
+    auto v = h5::read_f64(f.id(), "/moments");
+    if (v.size() != m.raw().size()) throw StoreError("moments of " + std::to_string(v.size()) + " values");
+    m.raw() = std::move(v);
+  } catch (const StoreError& e) {
+    throw InputError("checkpoint shard " + path + ": " + e.what());
+  }
+  return m;
+}
+
+Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t block,
+                                             const std::string& fingerprint) const {
+  PairCache c;
+  const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5";
+  if (!fs::exists(path)) return c;
+  try {
+    auto f = h5::File::open(path);
+    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)
+      return {};
+    c.keys = h5::read_strings(f.id(), "/keys");
+    c.sums = h5::read_f64(f.id(), "/sums");
+    if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size()) c = {};
+  } catch (const StoreError&) {
+    c = {};  // an unreadable cache only costs recomputation
+  }
+  return c;
+}
+
+void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairCache& cache,
+                             const std::string& fingerprint) const {
+  const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5", tmp = tmp_name(path);
+  std::error_code ec;
+  fs::create_directories(dir_ + "/pairs", ec);
+  if (ec) throw_input("checkpoint " + dir_ + ": cannot create its pairs folder: " + ec.message());
+  {
+    auto f = h5::File::create(tmp);
+    h5::write_strings(f.id(), "/keys", cache.keys);
+    const hsize_t K = cache.keys.size();
+    h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
+              cache.sums.data());
+    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
+    f.close();
+  }
+  commit_file(tmp, path);
+}
+
+}  // namespace modelgif

@@ -1,0 +1,51 @@
+#include "run/plan.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "modelgif/error.hpp"
+
+namespace modelgif {
+
+std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i) {
+  const int64_t base = n / parts, extra = n % parts;
+  const int64_t lo = i * base + std::min<int64_t>(i, extra);
+  return {lo, lo + base + (i < extra ? 1 : 0)};
+}
+
+Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks) {
+  Grid g;
+  if (spec == "auto") {
+    // Use as many ranks as the work allows; among equal counts prefer more
+    // reference shards: they need no exchange of fields between ranks.
+    for (int shards = 1; shards <= std::min<int64_t>(ranks, blocks); ++shards) {
+      const int groups = static_cast<int>(std::min<int64_t>(ranks / shards, models));
+      if (groups < 1) continue;
+      if (groups * shards > g.used() || (groups * shards == g.used() && shards > g.shards)) g = {groups, shards};
+    }
+    return g;
+  }
+  const auto x = spec.find('x');
+  try {
+    size_t a = 0, b = 0;
+    g.groups = std::stoi(spec.substr(0, x), &a);
+    g.shards = std::stoi(spec.substr(x + 1), &b);
+    if (x == std::string::npos || a != x || b != spec.size() - x - 1 || g.groups < 1 || g.shards < 1)
+      throw std::invalid_argument(spec);
+  } catch (const std::exception&) {
+    throw_usage("config key 'run.grid': expected auto or GxR (model groups x reference shards), got '" + spec + "'");
+  }
+  if (g.used() > ranks)
+    throw_usage("config key 'run.grid': " + spec + " needs " + std::to_string(g.used()) + " ranks, the job has " +
+                std::to_string(ranks));
+  if (g.groups > models)
+    throw_usage("config key 'run.grid': " + std::to_string(g.groups) + " model groups for " + std::to_string(models) +
+                " models");
+  if (g.shards > blocks)
+    throw_usage("config key 'run.grid': " + std::to_string(g.shards) + " reference shards for " +
+                std::to_string(blocks) + " reference blocks (lower run.block or the shards)");
+  return g;
+}
+
+}  // namespace modelgif

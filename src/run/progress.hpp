@@ -1,0 +1,32 @@
+// Rank 0's progress report during the field phase: pieces done (counted from
+// the checkpoint's shards, so it covers every rank without messages), field
+// throughput and ETA. A live bar on a terminal, plain periodic lines in a batch log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+
+#include "run/checkpoint.hpp"
+
+namespace modelgif {
+
+class Progress {
+ public:
+  Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_per_piece, double interval_seconds,
+           std::ostream& log, bool enabled);
+  void tick();    // cheap unless the interval has passed
+  void finish();  // ends the live bar
+
+ private:
+  int64_t count_done() const;
+  void report(bool final);
+  const Checkpoint& ckpt_;
+  int64_t total_, points_per_piece_, done_at_start_ = 0;
+  double interval_;
+  std::ostream& log_;
+  bool enabled_, tty_ = false, printed_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace modelgif

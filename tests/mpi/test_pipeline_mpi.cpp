@@ -1,0 +1,376 @@
+// The distributed pipeline end to end: real mpiexec jobs of the modelgif
+// program on a small zoo, checked against a one-process run. The test itself
+// is a serial program that launches, signals and kills the jobs.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "modelgif/h5.hpp"
+#include "run/result_file.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Job {
+  int code = -1;
+  std::string out;
+};
+
+// Runs a shell command, capturing stdout and stderr.
+Job sh(const std::string& cmd) {
+  Job j;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) j.out.append(buf, n);
+  const int st = pclose(p);
+  j.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return j;
+}
+
+std::string mpiexec(int ranks) {
+  return std::string(MODELGIF_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe " +
+         (geteuid() == 0 ? "--allow-run-as-root " : "");
+}
+
+// A job in the background, in its own process group; output to a file.
+struct Background {
+  pid_t pid = -1;
+  std::string log;
+  Background(const std::string& cmd, const std::string& log_path) : log(log_path) {
+    pid = fork();
+    if (pid == 0) {
+      setpgid(0, 0);
+      execl("/bin/sh", "sh", "-c", (cmd + " > " + log_path + " 2>&1").c_str(), nullptr);
+      _exit(127);
+    }
+    setpgid(pid, pid);
+  }
+  int wait(int seconds = 120) {
+    for (int i = 0; i < seconds * 50; ++i) {
+      int st = 0;
+      if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(-pid, SIGKILL);
+    return -1;
+  }
+  std::string output() const {
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+};
+
+// The processes running `binary` below `root` (mpiexec's ranks).
+std::vector<pid_t> ranks_of(pid_t root) {
+  std::vector<pid_t> found;
+  std::vector<pid_t> frontier = {root};
+  while (!frontier.empty()) {
+    const pid_t parent = frontier.back();
+    frontier.pop_back();
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state;
+      pid_t ppid;
+      rest >> state >> ppid;
+      if (ppid != parent) continue;
+      const pid_t pid = std::stoi(name);
+      frontier.push_back(pid);
+      std::ifstream comm(e.path() / "comm");
+      std::string c;
+      std::getline(comm, c);
+      if (c == "modelgif") found.push_back(pid);
+    }
+  }
+  return found;
+}
+
+int64_t count_shards(const std::string& ckpt) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(ckpt + "/fields", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".h5") ++n;
+  return n;
+}
+
+bool wait_for_shards(const std::string& ckpt, int64_t n, int seconds = 60) {
+  for (int i = 0; i < seconds * 100; ++i) {
+    if (count_shards(ckpt) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::fabs(a[i] - b[i]) / std::max(1e-12, std::fabs(b[i])));
+  return worst;
+}
+
+class Pipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = testsupport::temp_dir(std::string("mpi-") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    for (int i = 0; i < 6; ++i) testsupport::tanh_cnn(100 + i).save(dir + "/m" + std::to_string(i) + ".pt");
+    testsupport::write_random_refs(dir + "/refs.h5", 11);
+  }
+  // A config over models m0..m{M-1}: 11 references in blocks of 3 (4 blocks, the last short).
+  std::string config(int models, const std::string& name, int steps = 8, const std::string& extra = "") {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream c(path);
+    c << "zoo:\n";
+    for (int i = 0; i < models; ++i) c << "  - {name: m" << i << ", path: " << dir << "/m" << i << ".pt}\n";
+    c << "references: {source: " << dir << "/refs.h5:/images}\n"
+      << "field: {steps: " << steps << "}\n"
+      << "distance: {metrics: [cosine, euclidean, cosine_frechet, euclidean_frechet, cosine_standardized]}\n"
+      << "output: {path: " << dir << "/" << name << "/out.h5, store_fields: true}\n"
+      << "run: {block: 3, max_points: 5, threads: 1, progress_interval: 0.2}\n"
+      << extra;
+    return path;
+  }
+  std::string out(const std::string& name) const { return dir + "/" + name + "/out.h5"; }
+  // Runs the uninterrupted reference "full", then starts run `name` on `ranks`
+  // ranks in the background and returns once `shards` shards exist, with the rank pids.
+  std::unique_ptr<Background> start_long_run(const std::string& name, int ranks, int64_t shards,
+                                             std::vector<pid_t>& pids) {
+    const Job full = run(0, config(4, "full", 128));
+    EXPECT_EQ(full.code, 0) << full.out;
+    auto job = std::make_unique<Background>(mpiexec(ranks) + MODELGIF_BIN + " run --config " + config(4, name, 128),
+                                            dir + "/" + name + ".log");
+    EXPECT_TRUE(wait_for_shards(out(name) + ".ckpt", shards)) << job->output();
+    pids = ranks_of(job->pid);
+    EXPECT_EQ(static_cast<int>(pids.size()), ranks) << job->output();
+    return job;
+  }
+  Job run(int ranks, const std::string& cfg, const std::string& extra = "") {
+    return sh((ranks > 0 ? mpiexec(ranks) : std::string()) + MODELGIF_BIN + " run --config " + cfg + " " + extra);
+  }
+  // Same matrices (1e-6 relative) and fields (1e-6 of the field's scale) as the reference run.
+  void expect_same(const std::string& got, const std::string& want, int models) {
+    const RunResult a = read_result(got), b = read_result(want);
+    ASSERT_EQ(a.names, b.names);
+    ASSERT_EQ(a.metrics, b.metrics);
+    for (size_t i = 0; i < a.metrics.size(); ++i)
+      EXPECT_LT(max_rel_diff(a.matrices[i], b.matrices[i]), 1e-6) << a.metrics[i] << " of " << got;
+    for (int m = 0; m < models; ++m) {
+      const auto fa = read_fields(got, "m" + std::to_string(m)), fb = read_fields(want, "m" + std::to_string(m));
+      ASSERT_EQ(fa.sizes(), fb.sizes());
+      EXPECT_LE((fa - fb).abs().max().item<double>(), 1e-6 * fb.abs().max().item<double>()) << "fields of m" << m;
+    }
+  }
+  std::string dir;
+};
+
+}  // namespace
+
+TEST_F(Pipeline, SameResultsForAnyRankCountAndGrid) {
+  const auto cfg = config(5, "p1");
+  const Job one = run(0, cfg);
+  ASSERT_EQ(one.code, 0) << one.out;
+  const std::vector<std::pair<int, std::string>> cases = {
+      {2, "auto"}, {3, "auto"}, {4, "auto"}, {4, "2x2"}, {4, "1x3"}, {4, "4x1"}, {3, "3x1"}, {4, "2x1"}};
+  int i = 0;
+  for (const auto& [ranks, grid] : cases) {
+    const std::string name = "p" + std::to_string(ranks) + "-" + std::to_string(i++);
+    const auto c = config(5, name);
+    const Job j = run(ranks, c, "--run.grid " + grid);
+    ASSERT_EQ(j.code, 0) << j.out;
+    EXPECT_NE(j.out.find("on " + std::to_string(ranks) + " ranks"), std::string::npos) << j.out;
+    expect_same(out(name), out("p1"), 5);
+  }
+}
+
+TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("killed", 3, 3, ranks);
+  ASSERT_EQ(ranks.size(), 3u);
+  const auto cfg = dir + "/killed.yaml";
+  kill(ranks[1], SIGKILL);
+  EXPECT_NE(job->wait(), 0);
+  EXPECT_FALSE(fs::exists(out("killed"))) << "a killed run must not leave a result";
+  const int64_t shards = count_shards(out("killed") + ".ckpt");
+  ASSERT_GT(shards, 0);
+  ASSERT_LT(shards, 16) << "the run finished before the kill; make the test's work larger";
+  const Job resumed = run(2, cfg);
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  // Every finished shard was reused (partial ones count as resumed, not reused).
+  std::ostringstream want;
+  want << "pieces computed, ";
+  EXPECT_NE(resumed.out.find(want.str()), std::string::npos) << resumed.out;
+  const auto pos = resumed.out.find("pieces computed, ");
+  const int64_t reused = std::stoll(resumed.out.substr(pos + 17));
+  EXPECT_GE(reused, shards - 3) << resumed.out;  // at most one partial shard per killed rank
+  EXPECT_GT(reused, 0) << resumed.out;
+  expect_same(out("killed"), out("full"), 4);
+}
+
+TEST_F(Pipeline, GracefulSigtermCheckpointsAndResumes) {
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("term", 2, 2, ranks);
+  const auto cfg = dir + "/term.yaml";
+  for (pid_t r : ranks) kill(r, SIGTERM);  // as SLURM signals every task
+  const int code = job->wait();
+  EXPECT_EQ(code, 75) << job->output();
+  EXPECT_NE(job->output().find("stopped by signal 15"), std::string::npos) << job->output();
+  EXPECT_FALSE(fs::exists(out("term")));
+  // The checkpoint is intact: status reads it without MPI.
+  const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
+  ASSERT_EQ(status.code, 0) << status.out;
+  EXPECT_NE(status.out.find("output not written yet"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("m3"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("corrupt"), std::string::npos) << status.out;
+  const Job resumed = run(3, cfg);
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_EQ(resumed.out.find("corrupt"), std::string::npos) << resumed.out;
+  expect_same(out("term"), out("full"), 4);
+  const Job done = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
+  EXPECT_NE(done.out.find("remaining: 0 (model, block) pieces; done"), std::string::npos) << done.out;
+}
+
+TEST_F(Pipeline, CorruptShardsAreDetectedAndRecomputed) {
+  const auto cfg = config(3, "c");
+  ASSERT_EQ(run(2, cfg).code, 0);
+  fs::copy_file(out("c"), dir + "/reference.h5");
+  const std::string ckpt = out("c") + ".ckpt";
+  // Truncate one shard, flip bytes in the data of another.
+  const std::string a = ckpt + "/fields/m0/b000001.h5", b = ckpt + "/fields/m2/b000003.h5";
+  fs::resize_file(a, fs::file_size(a) / 2);
+  {
+    std::fstream f(b, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(f.tellg());
+    for (std::streamoff off : {size - 700, size - 600}) {
+      f.seekp(off);
+      f.put('\x5a');
+    }
+  }
+  const Job j = run(2, cfg);
+  ASSERT_EQ(j.code, 0) << j.out;
+  EXPECT_NE(j.out.find(a + " is corrupt"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find(b + " is corrupt"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("2 corrupt ones recomputed"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("2 of 12 (model, block) pieces computed, 10 reused"), std::string::npos) << j.out;
+  const RunResult x = read_result(out("c")), y = read_result(dir + "/reference.h5");
+  for (size_t i = 0; i < x.matrices.size(); ++i) EXPECT_EQ(x.matrices[i], y.matrices[i]) << x.metrics[i];
+}
+
+TEST_F(Pipeline, FingerprintMismatchIsRefusedWithAClearMessage) {
+  const auto cfg = config(3, "f");
+  ASSERT_EQ(run(2, cfg).code, 0);
+  const Job steps = run(2, cfg, "--field.steps 9");
+  EXPECT_EQ(steps.code, 3) << steps.out;
+  EXPECT_NE(steps.out.find("field.steps was 8, now 9"), std::string::npos) << steps.out;
+  EXPECT_NE(steps.out.find("--recompute"), std::string::npos) << steps.out;
+  // A changed model file.
+  testsupport::tanh_cnn(999).save(dir + "/m1.pt");
+  const Job model = run(2, cfg);
+  EXPECT_EQ(model.code, 3) << model.out;
+  EXPECT_NE(model.out.find("model 'm1': " + dir + "/m1.pt changed since checkpoint"), std::string::npos) << model.out;
+  const Job again = run(2, cfg, "--recompute");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("4 of 12 (model, block) pieces computed, 8 reused"), std::string::npos) << again.out;
+}
+
+TEST_F(Pipeline, IncrementalZooComputesOnlyTheNewModelsAndPairs) {
+  ASSERT_EQ(run(2, config(3, "inc")).code, 0);
+  const Job grown = run(3, config(5, "inc"));
+  ASSERT_EQ(grown.code, 0) << grown.out;
+  // 2 new models x 4 blocks of fields; pairs: (C(5,2) - C(3,2)) x 4 blocks = 28 plain + 28 standardized.
+  EXPECT_NE(grown.out.find("fields: 8 of 20 (model, block) pieces computed, 12 reused"), std::string::npos) << grown.out;
+  EXPECT_NE(grown.out.find("pairs: 56 (pair, block) sums computed, 24 reused"), std::string::npos) << grown.out;
+  ASSERT_EQ(run(0, config(5, "fresh")).code, 0);
+  expect_same(out("inc"), out("fresh"), 5);
+}
+
+TEST_F(Pipeline, APairNeverComputedIsComputedEvenWhenBothModelsAreCached) {
+  // {m0, m1}, then {m0, m2}: the cache knows m1 and m2 but never met them together.
+  const auto write = [&](const std::string& name, const std::vector<int>& models) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream c(path);
+    c << "zoo:\n";
+    for (int i : models) c << "  - {name: m" << i << ", path: " << dir << "/m" << i << ".pt}\n";
+    c << "references: {source: " << dir << "/refs.h5:/images}\nfield: {steps: 8}\n"
+      << "output: {path: " << dir << "/shared/out.h5}\nrun: {block: 3, max_points: 5, threads: 1}\n";
+    return path;
+  };
+  ASSERT_EQ(run(2, write("ab", {0, 1})).code, 0);
+  ASSERT_EQ(run(2, write("ac", {0, 2})).code, 0);
+  const Job bc = run(2, write("bc", {1, 2}));
+  ASSERT_EQ(bc.code, 0) << bc.out;
+  EXPECT_NE(bc.out.find("pairs: 4 (pair, block) sums computed, 0 reused"), std::string::npos) << bc.out;
+  const RunResult r = read_result(dir + "/shared/out.h5");
+  EXPECT_FALSE(std::isnan(r.matrices[0][1])) << "m1-m2 distance";
+  EXPECT_GT(r.matrices[0][1], 0.0);
+}
+
+TEST_F(Pipeline, ParallelOutputIsReadableByH5dumpWithTheDocumentedSchema) {
+  ASSERT_EQ(run(3, config(4, "d")).code, 0);
+  const Job dump = sh("h5dump -H " + out("d"));
+  ASSERT_EQ(dump.code, 0) << dump.out;
+  for (const char* obj : {"DATASET \"names\"", "DATASET \"cosine\"", "DATASET \"cosine_standardized\"",
+                          "DATASET \"m3\"", "DATASET \"zero_norm_rows\"", "DATASET \"indices\"",
+                          "ATTRIBUTE \"config\"", "ATTRIBUTE \"placement\"", "ATTRIBUTE \"mpi_version\"",
+                          "ATTRIBUTE \"grid\""})
+    EXPECT_NE(dump.out.find(obj), std::string::npos) << obj;
+  EXPECT_NE(dump.out.find("DATASPACE  SIMPLE { ( 11, 8, 64 ) / ( 11, 8, 64 ) }"), std::string::npos) << dump.out;
+  const Job names = sh("h5dump -d /models/names " + out("d"));
+  EXPECT_NE(names.out.find("\"m0\", \"m1\", \"m2\", \"m3\""), std::string::npos) << names.out;
+}
+
+TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
+  testsupport::sqrt_model().save(dir + "/m5.pt");  // NaN on negative inputs
+  const Job nan = run(3, config(6, "nan"));
+  EXPECT_EQ(nan.code, 4) << nan.out;
+  EXPECT_NE(nan.out.find("modelgif: error: model 'm5': gradient field is NaN/Inf at reference"), std::string::npos)
+      << nan.out;
+  size_t lines = 0;
+  for (size_t p = nan.out.find("modelgif: error"); p != std::string::npos; p = nan.out.find("modelgif: error", p + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << nan.out;
+  EXPECT_FALSE(fs::exists(out("nan")));
+  const Job key = run(2, config(3, "key"), "--field.stpes 3");
+  EXPECT_EQ(key.code, 2) << key.out;
+  EXPECT_NE(key.out.find("did you mean '--field.steps'"), std::string::npos) << key.out;
+}
+
+TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
+  std::vector<pid_t> ranks;
+  auto job = start_long_run("twice", 2, 2, ranks);
+  const auto cfg = dir + "/twice.yaml";
+  for (pid_t r : ranks) kill(r, SIGTERM);
+  for (pid_t r : ranks) kill(r, SIGTERM);
+  EXPECT_NE(job->wait(), 0) << job->output();
+  EXPECT_FALSE(fs::exists(out("twice")));
+  // Whatever was finished is intact: nothing is reported corrupt and the resume is exact.
+  const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("twice"));
+  ASSERT_EQ(status.code, 0) << status.out;
+  EXPECT_EQ(status.out.find("corrupt"), std::string::npos) << status.out;
+  const Job resumed = run(2, cfg);
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_EQ(resumed.out.find("corrupt"), std::string::npos) << resumed.out;
+  expect_same(out("twice"), out("full"), 4);
+}

@@ -1,0 +1,222 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "modelgif/cli.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
+#include "run/result_file.hpp"
+#include "modelgif/references.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result run_cli(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  const int code = cli::run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A tiny zoo (two functions, one a channel-permuted copy) and 7 references.
+class TinyZoo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = testsupport::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    auto a = testsupport::tanh_cnn(1);
+    a.save(dir + "/a.pt");
+    testsupport::permuted_copy(a).save(dir + "/a-perm.pt");
+    testsupport::tanh_cnn(2).save(dir + "/b.pt");
+    testsupport::sqrt_model().save(dir + "/sqrt.pt");
+    std::ofstream(dir + "/junk.pt") << "this is not a zip archive";
+    testsupport::write_random_refs(dir + "/refs.h5", 7);
+    auto f = h5::File::open(dir + "/refs.h5", true);
+    const auto x2 = at::randn({7, 2, 8, 8});
+    h5::write(f.id(), "/two_channel", h5::Type::F32, {7, 2, 8, 8}, x2.data_ptr());
+    f.close();
+    config = dir + "/run.yaml";
+    std::ofstream(config) << "zoo:\n"
+                          << "  - {name: a, path: " << dir << "/a.pt}\n"
+                          << "  - {name: a-perm, path: " << dir << "/a-perm.pt}\n"
+                          << "  - {name: b, path: " << dir << "/b.pt}\n"
+                          << "references:\n  source: " << dir << "/refs.h5:/images\n"
+                          << "field:\n  steps: 6\n"
+                          << "distance:\n  metrics: [cosine, euclidean, cosine_frechet, euclidean_frechet, "
+                             "cosine_standardized]\n"
+                          << "output:\n  path: " << dir << "/out/result.h5\n  store_fields: true\n"
+                          << "run:\n  block: 3\n  max_points: 10\n";
+    output = dir + "/out/result.h5";
+  }
+  // Runs and checks the failure contract: exit code, one line naming `needle`, no output left.
+  void expect_failure(std::vector<std::string> extra, int code, const std::string& needle) {
+    std::vector<std::string> args = {"run", "--config", config};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Result r = run_cli(args);
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "error was: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("modelgif: error: ", 0), 0u) << r.err;
+    EXPECT_FALSE(fs::exists(output)) << "a failed run left " << output;
+    // Only the checkpoint may stay (it keeps finished work); no file that looks like a result.
+    if (fs::exists(dir + "/out"))
+      for (const auto& e : fs::directory_iterator(dir + "/out"))
+        if (e.path().extension() != ".ckpt") ADD_FAILURE() << "leftover " << e.path();
+  }
+  std::string dir, config, output;
+};
+
+}  // namespace
+
+TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
+  const Result r = run_cli({"run", "--config", config});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const RunResult res = read_result(output);
+  EXPECT_EQ(res.names, (std::vector<std::string>{"a", "a-perm", "b"}));
+  EXPECT_EQ(res.metrics.size(), 5u);
+  for (const auto& m : res.matrices) {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(m[i * 3 + i], 0.0);
+      for (int j = 0; j < 3; ++j) EXPECT_EQ(m[i * 3 + j], m[j * 3 + i]);
+    }
+  }
+  const auto& cosine = res.matrices[std::find(res.metrics.begin(), res.metrics.end(), "cosine") - res.metrics.begin()];
+  EXPECT_LT(cosine[1], 1e-6);   // a vs its permuted copy
+  EXPECT_GT(cosine[2], 0.05);   // a vs b
+  EXPECT_NE(res.config.find("steps: 6"), std::string::npos);
+
+  // Stored fields equal a direct engine computation on the same references.
+  auto model = testsupport::tanh_cnn(1);
+  ReferenceConfig rc;
+  rc.source = dir + "/refs.h5:/images";
+  const auto refs = load_references(rc);
+  FieldSpec spec;
+  spec.steps = 6;
+  const auto direct = FieldEngine(spec, 1000, c10::Device(c10::kCPU))
+                          .compute(testsupport::fn_of(model), "a", refs.images, at::zeros_like(refs.images), {});
+  const auto stored = read_fields(output, "a");
+  ASSERT_EQ(stored.sizes(), (at::IntArrayRef{7, 6, 64}));
+  EXPECT_LT((stored - direct).abs().max().item<double>(), 1e-6 * direct.abs().max().item<double>());
+
+  auto f = h5::File::open(output);
+  EXPECT_EQ(h5::read_i64(f.id(), "/references/indices"), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(h5::dims(f.id(), "/diagnostics/zero_norm_rows"), (std::vector<hsize_t>{3, 3}));
+  for (const char* attr : {"modelgif_version", "libtorch_version", "hdf5_version", "created"})
+    EXPECT_TRUE(h5::has_attr(f.id(), "/", attr)) << attr;
+  EXPECT_EQ(h5::get_attr_int(f.id(), "/", "points"), 3 * 7 * 6);
+
+  // show prints every metric with the model names.
+  const Result s = run_cli({"show", output, "--metric", "cosine", "--precision", "6"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("a-perm"), std::string::npos);
+  EXPECT_EQ(s.out.find("euclidean"), std::string::npos);
+  std::ostringstream cell;
+  cell << std::fixed << std::setprecision(6) << cosine[2];
+  EXPECT_NE(s.out.find(cell.str()), std::string::npos) << s.out;
+}
+
+TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
+  const Result r = run_cli({"run", "--config", config, "--field.steps", "4", "--output.field_dtype", "float16",
+                        "--distance.metrics", "cosine,cosine_standardized", "--output.store_fields", "false"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const RunResult res = read_result(output);
+  EXPECT_EQ(res.metrics, (std::vector<std::string>{"cosine", "cosine_standardized"}));
+  EXPECT_NE(res.config.find("steps: 4"), std::string::npos);
+  auto f = h5::File::open(output);
+  EXPECT_FALSE(h5::exists(f.id(), "/fields"));
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir + "/out")) left.push_back(e.path().filename());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"result.h5", "result.h5.ckpt"}));  // no scratch or temporary file
+
+  // Another step count is refused while the checkpoint holds work of the old one...
+  const Result refused = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
+  EXPECT_EQ(refused.code, kExitInput);
+  EXPECT_NE(refused.err.find("field.steps was 4, now 6"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--recompute"), std::string::npos) << refused.err;
+  // ... and replaced with --recompute.
+  const Result h = run_cli({"run", "--config", config, "--output.field_dtype", "float16", "--recompute"});
+  ASSERT_EQ(h.code, 0) << h.err;
+  const auto half = read_fields(output, "b");
+  const Result g = run_cli({"run", "--config", config});
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_NE(g.out.find("0 of 9 (model, block) pieces computed, 9 reused"), std::string::npos) << g.out;
+  const auto full = read_fields(output, "b");
+  EXPECT_LT((half - full).abs().max().item<double>(), 2e-3 * full.abs().max().item<double>());
+  EXPECT_GT((half - full).abs().max().item<double>(), 0.0);
+  // compare: the float16 fields differ beyond 1e-6 but not beyond 1e-2.
+  fs::copy_file(output, dir + "/float32.h5");
+  const Result h2 = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
+  ASSERT_EQ(h2.code, 0) << h2.err;
+  const Result strict = run_cli({"compare", output, dir + "/float32.h5"});
+  EXPECT_EQ(strict.code, kExitDifferent) << strict.out;
+  EXPECT_NE(strict.out.find("DIFFERENT beyond"), std::string::npos) << strict.out;
+  const Result loose = run_cli({"compare", output, dir + "/float32.h5", "--rtol", "1e-2"});
+  EXPECT_EQ(loose.code, 0) << loose.out;
+  EXPECT_NE(loose.out.find("cosine: largest relative difference 0\n"), std::string::npos) << loose.out;
+}
+
+TEST_F(TinyZoo, EveryBadInputHasOneClearLineAndItsExitCode) {
+  expect_failure({"--zoo", "a=" + dir + "/missing.pt"}, kExitInput, "missing.pt");
+  expect_failure({"--zoo", "j=" + dir + "/junk.pt"}, kExitInput, "not a TorchScript archive");
+  expect_failure({"--field.target", "topk:1"}, kExitInput, "model 'a'");
+  expect_failure({"--references.source", dir + "/refs.h5:/two_channel"}, kExitInput,
+                 "model 'a' does not accept references of shape 2x8x8");
+  expect_failure({"--zoo", "rooty=" + dir + "/sqrt.pt", "--zoo", "a=" + dir + "/a.pt"}, kExitNumeric,
+                 "model 'rooty': gradient field is NaN/Inf at reference 0");
+  expect_failure({"--field.stepz", "3"}, kExitUsage, "did you mean '--field.steps'");
+  expect_failure({"--field.steps", "many"}, kExitUsage, "'field.steps': expected an integer");
+  expect_failure({"--field.target", "label"}, kExitUsage, "references.labels");
+  expect_failure({"--references.source", dir + "/nothing.idx"}, kExitInput, "nothing.idx");
+  expect_failure({"--output.path", "/proc/modelgif/result.h5"}, kExitInput, "/proc/modelgif/result.h5");
+  // A directory in place of the file cannot be replaced by the rename.
+  fs::create_directories(output);
+  const Result r = run_cli({"run", "--config", config});
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_NE(r.err.find(output), std::string::npos) << r.err;
+  fs::remove(output);
+}
+
+TEST(Cli, HelpForEveryCommandAndUsageErrors) {
+  const Result top = run_cli({"--help"});
+  EXPECT_EQ(top.code, 0);
+  for (const char* cmd : {"run", "show", "status", "compare", "submit", "sweep", "demo"}) {
+    EXPECT_NE(top.out.find(cmd), std::string::npos);
+    const Result h = run_cli({cmd, "--help"});
+    EXPECT_EQ(h.code, 0) << cmd;
+    EXPECT_NE(h.out.find(std::string("usage: modelgif ") + cmd), std::string::npos) << h.out;
+  }
+  const Result run_help = run_cli({"run", "--help"});
+  for (const auto& k : config_keys()) EXPECT_NE(run_help.out.find("--" + k.key), std::string::npos) << k.key;
+  EXPECT_EQ(run_cli({"frobnicate"}).code, kExitUsage);
+  EXPECT_EQ(run_cli({}).code, kExitUsage);
+  EXPECT_EQ(run_cli({"show"}).code, kExitUsage);
+  const Result missing = run_cli({"show", "/nonexistent.h5"});
+  EXPECT_EQ(missing.code, kExitInput);
+  EXPECT_NE(missing.err.find("/nonexistent.h5"), std::string::npos);
+  EXPECT_NE(run_cli({"--version"}).out.find("modelgif "), std::string::npos);
+  std::ostringstream out, err;
+  EXPECT_EQ(cli::bench({"--help"}, out, err), 0);
+  EXPECT_NE(out.str().find("points/s"), std::string::npos);
+}
+
+TEST(Cli, ErrorLineKeepsTheInformativeLineOfALibTorchError) {
+  EXPECT_EQ(error_line("\nboom: shape [2] is wrong\nException raised from f at x.cpp:3\nframe #0"),
+            "boom: shape [2] is wrong");
+  EXPECT_EQ(error_line("The following operation failed in the TorchScript interpreter.\nTraceback:\n  File \"code\"\n"
+                       "RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)\n"),
+            "mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)");
+  EXPECT_EQ(error_line("The following operation failed in the TorchScript interpreter.\nTraceback:\n"
+                       "    IndexError: index 7 is out of bounds for dimension 0 with size 3\n"),
+            "IndexError: index 7 is out of bounds for dimension 0 with size 3");
+  EXPECT_EQ(error_line(""), "unknown error");
+}

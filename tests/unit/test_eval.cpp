@@ -1,0 +1,174 @@
+#include <ATen/ATen.h>
+#include <expat.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "modelgif/cli.hpp"
+#include "modelgif/error.hpp"
+#include "analysis/eval.hpp"
+#include "modelgif/h5.hpp"
+#include "run/result_file.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+
+namespace {
+
+// A zoo with a known answer: the source, two functional copies (a channel
+// permutation and the same model saved again), and three independent models.
+struct EvalZoo {
+  std::string dir, result, roles;
+  EvalZoo() {
+    dir = testsupport::temp_dir("eval");
+    auto src = testsupport::tanh_cnn(1);
+    src.save(dir + "/source.pt");
+    testsupport::permuted_copy(src).save(dir + "/perm.pt");
+    src.save(dir + "/copy.pt");
+    for (int i = 0; i < 3; ++i) testsupport::tanh_cnn(10 + i).save(dir + "/neg" + std::to_string(i) + ".pt");
+    testsupport::write_random_refs(dir + "/refs.h5", 12);
+    std::ofstream(dir + "/run.yaml") << "zoo:\n  - {name: source, path: " << dir << "/source.pt}\n"
+                                     << "  - {name: perm, path: " << dir << "/perm.pt}\n"
+                                     << "  - {name: copy, path: " << dir << "/copy.pt}\n"
+                                     << "  - {name: neg0, path: " << dir << "/neg0.pt}\n"
+                                     << "  - {name: neg1, path: " << dir << "/neg1.pt}\n"
+                                     << "  - {name: neg2, path: " << dir << "/neg2.pt}\n"
+                                     << "references: {source: " << dir << "/refs.h5:/images}\n"
+                                     << "field: {steps: 6}\noutput: {path: " << dir << "/out.h5, store_fields: true}\n";
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::run({"run", "--config", dir + "/run.yaml"}, out, err), 0) << err.str();
+    result = dir + "/out.h5";
+    roles = dir + "/roles.yaml";
+    std::ofstream(roles) << "fingerprinting:\n  source: source\n  positives: {permuted: [perm], copied: [copy]}\n"
+                         << "  negatives: [neg0, neg1, neg2]\n"
+                         << "unlearning:\n  reference: source\n  approximate: [perm]\n  direct: [neg0]\n"
+                         << "  unrelated: [neg1, neg2]\n";
+  }
+};
+
+}  // namespace
+
+TEST(Eval, FingerprintingAucIsOneForFunctionalCopiesAtEveryCount) {
+  EvalZoo z;
+  const Roles roles = load_roles(z.roles);
+  const auto rows = fingerprint_auc(z.result, roles, {1, 4, 12, 64});
+  ASSERT_EQ(rows.size(), 3u);  // 64 > N is skipped
+  EXPECT_EQ(rows[2].references, 12);
+  for (const auto& row : rows)
+    for (const auto& [kind, auc] : row.auc) EXPECT_DOUBLE_EQ(auc, 1.0) << kind << " at " << row.references;
+  // Swapping roles inverts the answer: negatives as positives score 0.
+  Roles swapped = roles;
+  swapped.positives = {{"independent", {"neg0", "neg1"}}};
+  swapped.negatives = {"perm", "copy"};
+  EXPECT_DOUBLE_EQ(fingerprint_auc(z.result, swapped, {12})[0].auc.at("independent"), 0.0);
+}
+
+TEST(Eval, ReferenceSelectionUsesOneHalfOfTheModelsAndEvaluatesTheOther) {
+  EvalZoo z;
+  Roles roles = load_roles(z.roles);
+  roles.positives = {{"copies", {"perm", "copy"}}};
+  roles.negatives = {"neg0", "neg1", "neg2"};
+  const auto rep = fingerprint_selection(z.result, roles, {2, 6, 12, 99});
+  EXPECT_EQ(rep.selection_models, (std::vector<std::string>{"perm", "neg0"}));
+  EXPECT_EQ(rep.evaluation_models, (std::vector<std::string>{"copy", "neg1", "neg2"}));
+  ASSERT_EQ(rep.selected.size(), 3u);
+  for (const auto& row : rep.selected) EXPECT_DOUBLE_EQ(row.auc.at("copies"), 1.0);
+  EXPECT_DOUBLE_EQ(rep.random.back().auc.at("copies"), 1.0);
+  roles.negatives = {"neg0"};
+  EXPECT_THROW(fingerprint_selection(z.result, roles, {4}), UsageError);
+}
+
+TEST(Eval, UnlearningTableAndVerdicts) {
+  EvalZoo z;
+  const RunResult r = read_result(z.result);
+  const auto rep = unlearning(r.names, r.matrices[0], load_roles(z.roles));
+  EXPECT_LT(rep.approximate.mean, 1e-6);
+  EXPECT_EQ(rep.unrelated.n, 2);
+  EXPECT_LE(rep.unrelated.min, rep.unrelated.max);
+  EXPECT_NE(rep.verdict.at("perm").find("not forgotten"), std::string::npos);
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "4,12"}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("fingerprinting: ROC AUC"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("perm: 0.000, still close to the reference"), std::string::npos) << out.str();
+}
+
+TEST(Eval, RelatednessSpearmanOfMonotoneAndReversedAffinities) {
+  const std::vector<std::string> names = {"t0", "t1", "t2", "t3"};
+  // Symmetric distances with a zero diagonal.
+  const std::vector<double> d = {0, 1, 2, 3,  //
+                                 1, 0, 4, 5,  //
+                                 2, 4, 0, 6,  //
+                                 3, 5, 6, 0};
+  Roles roles;
+  roles.tasks = names;
+  roles.affinity.assign(4, std::vector<double>(4));
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t j = 0; j < 4; ++j) roles.affinity[i][j] = -d[i * 4 + j];  // nearer = more transferable
+  auto rep = relatedness(names, d, roles);
+  EXPECT_DOUBLE_EQ(rep.mean, -1.0);
+  EXPECT_DOUBLE_EQ(rep.mean_no_diagonal, -1.0);
+  for (auto& row : roles.affinity)
+    for (auto& a : row) a = -a;
+  rep = relatedness(names, d, roles);
+  EXPECT_DOUBLE_EQ(rep.mean, 1.0);
+  roles.tasks = {"t0", "t1", "nope"};
+  EXPECT_THROW(relatedness(names, d, roles), InputError);
+}
+
+TEST(Eval, RolesFilesAreChecked) {
+  const std::string dir = testsupport::temp_dir("roles");
+  std::ofstream(dir + "/bad.yaml") << "fingerprinting:\n  sorce: a\n";
+  try {
+    load_roles(dir + "/bad.yaml");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("fingerprinting.sorce"), std::string::npos);
+  }
+  std::ofstream(dir + "/shape.yaml") << "relatedness:\n  tasks: [a, b, c]\n  affinity: [[1, 2, 3], [1, 2]]\n";
+  EXPECT_THROW(load_roles(dir + "/shape.yaml"), UsageError);
+}
+
+namespace {
+
+// Parses an SVG file with expat; counts elements by name. Fails the test when malformed.
+std::map<std::string, int> parse_svg(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  std::map<std::string, int> counts;
+  XML_Parser p = XML_ParserCreate("UTF-8");
+  XML_SetUserData(p, &counts);
+  XML_SetStartElementHandler(p, [](void* data, const XML_Char* name, const XML_Char**) {
+    ++(*static_cast<std::map<std::string, int>*>(data))[name];
+  });
+  const bool ok = XML_Parse(p, text.data(), static_cast<int>(text.size()), 1) == XML_STATUS_OK;
+  EXPECT_TRUE(ok) << path << ": " << XML_ErrorString(XML_GetErrorCode(p)) << " at line " << XML_GetCurrentLineNumber(p);
+  XML_ParserFree(p);
+  return counts;
+}
+
+}  // namespace
+
+TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
+  EvalZoo z;
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "2,4,8,12"}, out, err), 0) << err.str();
+  const std::string stem = z.dir + "/out";
+  const auto heat = parse_svg(stem + "-heatmap-cosine.svg");
+  EXPECT_EQ(heat.at("svg"), 1);
+  EXPECT_EQ(heat.at("rect"), 1 + 6 * 6 + 50);  // background, cells, color bar
+  const auto tree = parse_svg(stem + "-tree-cosine.svg");
+  EXPECT_EQ(tree.at("path"), 5);  // n - 1 merges
+  EXPECT_EQ(tree.at("text"), 1 + 6 + 5);  // title, leaves, axis ticks
+  const auto auc = parse_svg(stem + "-auc.svg");
+  EXPECT_EQ(auc.at("circle"), 2 * 4);  // 2 kinds x 4 counts
+  std::ifstream t(stem + "-tree-cosine.svg");
+  std::stringstream ts;
+  ts << t.rdbuf();
+  for (const char* name : {"source", "perm", "copy", "neg0", "neg1", "neg2"})
+    EXPECT_NE(ts.str().find(std::string(">") + name + "<"), std::string::npos) << name;
+}

@@ -1,0 +1,131 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "modelgif/cli.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
+#include "analysis/sweep.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A base config over two tiny models and a sweep file beside it.
+struct SweepFiles {
+  std::string dir, base, sweep;
+  explicit SweepFiles(const std::string& name, const std::string& body) {
+    dir = testsupport::temp_dir(name);
+    testsupport::tanh_cnn(1).save(dir + "/a.pt");
+    testsupport::tanh_cnn(2).save(dir + "/b.pt");
+    testsupport::write_random_refs(dir + "/refs.h5", 4);
+    base = dir + "/base.yaml";
+    std::ofstream(base) << "zoo: [{name: a, path: " << dir << "/a.pt}, {name: b, path: " << dir << "/b.pt}]\n"
+                        << "references: {source: " << dir << "/refs.h5:/images}\n"
+                        << "field: {steps: 4}\ndistance: {metrics: [cosine, euclidean]}\n";
+    sweep = dir + "/sweep.yaml";
+    std::ofstream(sweep) << "sweep: {name: s, base: " << base << ", dir: " << dir << "/runs}\n" << body;
+  }
+};
+
+std::string usage_error(const std::string& path) {
+  try {
+    load_sweep(path);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Sweep, VariationsAndGridsExpandIntoRunConfigs) {
+  SweepFiles f("sweep-expand",
+               "variations:\n  - {name: short, set: {field.steps: 2}}\n"
+               "grid:\n  field.baseline: [zeros, 'constant:0.5']\n  field.keep_steps: [all, last_half]\n");
+  const Sweep s = load_sweep(f.sweep);
+  ASSERT_EQ(s.variations.size(), 5u);
+  EXPECT_EQ(s.variations[0].name, "short");
+  EXPECT_EQ(s.variations[0].config.field.steps, 2);
+  EXPECT_EQ(s.variations[1].name, "baseline=zeros+keep_steps=all");
+  EXPECT_EQ(s.variations[4].name, "baseline=constant_0.5+keep_steps=last_half");
+  EXPECT_EQ(s.variations[4].config.baseline.kind, BaselineConfig::Kind::Constant);
+  EXPECT_EQ(s.variations[4].config.field.kept, KeptSteps::LastHalf);
+  EXPECT_EQ(s.variations[2].config.output_path, f.dir + "/runs/baseline=zeros+keep_steps=last_half/out.h5");
+  for (const auto& v : s.variations) EXPECT_FALSE(v.complete());
+}
+
+TEST(Sweep, BadSweepFilesNameTheVariationAndKey) {
+  SweepFiles f("sweep-bad", "variations:\n  - {name: x, set: {field.stpes: 2}}\n");
+  const std::string e = usage_error(f.sweep);
+  EXPECT_NE(e.find("variation 'x'"), std::string::npos) << e;
+  EXPECT_NE(e.find("field.steps"), std::string::npos) << e;
+  std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\nvariations:\n  - {name: x, set: {}}\n  - {name: x, set: {}}\n";
+  EXPECT_NE(usage_error(f.sweep).find("'x' appears twice"), std::string::npos);
+  std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\n";
+  EXPECT_NE(usage_error(f.sweep).find("no variations"), std::string::npos);
+  std::ofstream(f.sweep) << "sweep: {base: " << f.base << ", nmae: x}\ngrid: {field.steps: [1]}\n";
+  EXPECT_NE(usage_error(f.sweep).find("unknown key 'sweep.nmae'"), std::string::npos);
+  std::ofstream(f.sweep) << "variations:\n  - {name: x, set: {}}\n";
+  EXPECT_NE(usage_error(f.sweep).find("sweep.base"), std::string::npos);
+}
+
+TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
+  SweepFiles f("sweep-collect", "grid:\n  field.steps: [2, 3, 4]\n");
+  const Sweep s = load_sweep(f.sweep);
+  write_variation_configs(s);
+  // Run two of the three variations from their written run.yaml, as the array tasks do.
+  for (int i : {0, 2}) {
+    std::ostringstream out, err;
+    ASSERT_EQ(cli::run({"run", "--config", s.variations[static_cast<size_t>(i)].config_path()}, out, err), 0) << err.str();
+  }
+  EXPECT_TRUE(s.variations[0].complete());
+  EXPECT_FALSE(s.variations[1].complete());
+  const SweepSummary sum = collect_sweep(s);
+  EXPECT_EQ(sum.complete, 2);
+  EXPECT_NE(sum.table.find("2 of 3 variations complete"), std::string::npos) << sum.table;
+  const auto line = sum.table.find("steps=3 ");
+  ASSERT_NE(line, std::string::npos) << sum.table;
+  EXPECT_EQ(sum.table.substr(line, sum.table.find('\n', line) - line).find("(missing)") != std::string::npos, true)
+      << sum.table;
+  // CSV: one row per variation, metric and pair: 2 variations x 2 metrics x 1 pair.
+  EXPECT_EQ(std::count(sum.csv.begin(), sum.csv.end(), '\n'), 1 + 4) << sum.csv;
+  EXPECT_NE(sum.csv.find("steps=2,\"field.steps=2\",cosine,a,b,"), std::string::npos) << sum.csv;
+  auto h = h5::File::open(f.dir + "/runs/summary.h5");
+  EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"), (std::vector<std::string>{"complete", "missing", "complete"}));
+  EXPECT_EQ(h5::dims(h.id(), "/runs/steps=4/distance/cosine"), (std::vector<hsize_t>{2, 2}));
+  // `sweep list` and a dry-run submission see what is left.
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"sweep", "list", f.sweep}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("complete  steps=2"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("pending   steps=3"), std::string::npos) << out.str();
+  std::ostringstream dry, derr;
+  ASSERT_EQ(cli::run({"sweep", "submit", f.sweep, "--dry-run", "--time", "0:05:00"}, dry, derr), 0) << derr.str();
+  EXPECT_NE(dry.str().find("2 already complete (skipped), 1 to run"), std::string::npos) << dry.str();
+  EXPECT_NE(dry.str().find("--array=0-0"), std::string::npos) << dry.str();
+  EXPECT_NE(dry.str().find("--dependency=afterany:<array job>"), std::string::npos) << dry.str();
+}
+
+TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
+  SweepFiles f("submit-dry", "grid: {field.steps: [2]}\n");
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"submit", f.base, "--dry-run", "--partition", "gpu", "--account", "lab", "--time", "2:00:00",
+                      "--", "--run.device", "cuda", "--run.threads", "6", "--run.block", "2", "--references.count", "8"},
+                     out, err),
+            0)
+      << err.str();
+  const std::string s = out.str();
+  for (const char* want : {"--ntasks-per-node=4", "--gpus-per-task=1", "--cpus-per-task=6", "--partition=gpu",
+                           "--account=lab", "--time=2:00:00", "--signal=B:USR1@120", "--requeue",
+                           "--max-requeues 5", "-- --config"})
+    EXPECT_NE(s.find(want), std::string::npos) << want << " in " << s;
+  EXPECT_FALSE(fs::exists(f.dir + "/runs"));  // a dry run writes nothing
+  std::ostringstream bad, berr;
+  EXPECT_EQ(cli::run({"submit", f.base, "--dry-run", "--", "--field.steps", "zero"}, bad, berr), kExitUsage);
+  EXPECT_NE(berr.str().find("field.steps"), std::string::npos) << berr.str();
+}
