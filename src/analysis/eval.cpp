@@ -1,12 +1,12 @@
 #include "analysis/eval.hpp"
 
 #include <ATen/ATen.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
+#include "inputs/strict_yaml.hpp"
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
 #include "run/result_file.hpp"
@@ -14,13 +14,6 @@
 
 namespace modelgif {
 namespace {
-
-std::vector<std::string> names_of(const YAML::Node& n, const std::string& key) {
-  if (!n.IsSequence()) throw_usage("roles key '" + key + "': expected a list of model names");
-  std::vector<std::string> v;
-  for (const auto& e : n) v.push_back(e.as<std::string>());
-  return v;
-}
 
 size_t index_of(const std::vector<std::string>& names, const std::string& name, const std::string& role) {
   const auto it = std::find(names.begin(), names.end(), name);
@@ -41,47 +34,39 @@ Spread spread_of(const std::vector<double>& v) {
 }  // namespace
 
 Roles load_roles(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw_usage("roles " + path + ": cannot read the file");
-  } catch (const YAML::Exception& e) {
-    throw_usage("roles " + path + ": YAML error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
+  const yaml::Document doc = yaml::Document::load(path, "roles");
+  const YAML::Node& root = doc.root();
+  doc.expect_map(root, "", {"fingerprinting", "unlearning", "relatedness"});
   Roles r;
-  if (!root.IsMap()) throw_usage("roles " + path + ": expected a mapping");
-  for (const auto& section : root) {
-    const std::string s = section.first.as<std::string>();
-    const YAML::Node& body = section.second;
-    if (!body.IsMap()) throw_usage("roles " + path + ": '" + s + "' must be a mapping");
-    for (const auto& kv : body) {
-      const std::string k = kv.first.as<std::string>(), key = s + "." + k;
-      if (s == "fingerprinting" && k == "source") r.source = kv.second.as<std::string>();
-      else if (s == "fingerprinting" && k == "negatives") r.negatives = names_of(kv.second, key);
-      else if (s == "fingerprinting" && k == "positives") {
-        if (!kv.second.IsMap()) throw_usage("roles key '" + key + "': expected kind: [models]");
-        for (const auto& p : kv.second) r.positives[p.first.as<std::string>()] = names_of(p.second, key);
-      } else if (s == "unlearning" && k == "reference") r.reference = kv.second.as<std::string>();
-      else if (s == "unlearning" && k == "approximate") r.approximate = names_of(kv.second, key);
-      else if (s == "unlearning" && k == "direct") r.direct = names_of(kv.second, key);
-      else if (s == "unlearning" && k == "unrelated") r.unrelated = names_of(kv.second, key);
-      else if (s == "relatedness" && k == "tasks") r.tasks = names_of(kv.second, key);
-      else if (s == "relatedness" && k == "affinity") {
-        for (const auto& row : kv.second) r.affinity.push_back(row.as<std::vector<double>>());
-      } else {
-        throw_usage("roles " + path + ": unknown key '" + key + "'");
-      }
+  if (const YAML::Node f = root["fingerprinting"]) {
+    doc.expect_map(f, "fingerprinting", {"source", "positives", "negatives"});
+    r.source = doc.string(f["source"], "fingerprinting.source");
+    r.negatives = doc.strings(f["negatives"], "fingerprinting.negatives");
+    if (const YAML::Node p = f["positives"]) {
+      if (!p.IsMap()) doc.fail("key 'fingerprinting.positives': expected kind: [models], got " + yaml::describe(p));
+      for (const auto& kv : p)
+        r.positives[kv.first.Scalar()] = doc.strings(kv.second, "fingerprinting.positives." + kv.first.Scalar());
     }
-    if (s != "fingerprinting" && s != "unlearning" && s != "relatedness")
-      throw_usage("roles " + path + ": unknown section '" + s + "' (fingerprinting, unlearning, relatedness)");
   }
+  if (const YAML::Node u = root["unlearning"]) {
+    doc.expect_map(u, "unlearning", {"reference", "approximate", "direct", "unrelated"});
+    r.reference = doc.string(u["reference"], "unlearning.reference");
+    r.approximate = doc.strings(u["approximate"], "unlearning.approximate");
+    r.direct = doc.strings(u["direct"], "unlearning.direct");
+    r.unrelated = doc.strings(u["unrelated"], "unlearning.unrelated");
+  }
+  if (const YAML::Node t = root["relatedness"]) {
+    doc.expect_map(t, "relatedness", {"tasks", "affinity"});
+    r.tasks = doc.strings(t["tasks"], "relatedness.tasks");
+    if (const YAML::Node a = t["affinity"]) {
+      if (!a.IsSequence()) doc.fail("key 'relatedness.affinity': expected a list of rows, got " + yaml::describe(a));
+      for (const auto& row : a) r.affinity.push_back(doc.numbers(row, "relatedness.affinity"));
+    }
+  }
+  const std::string n = std::to_string(r.tasks.size());
   for (const auto& row : r.affinity)
-    if (row.size() != r.tasks.size())
-      throw_usage("roles " + path + ": relatedness.affinity must be " + std::to_string(r.tasks.size()) + " x " +
-                  std::to_string(r.tasks.size()));
-  if (!r.tasks.empty() && r.affinity.size() != r.tasks.size())
-    throw_usage("roles " + path + ": relatedness.affinity needs one row per task");
+    if (row.size() != r.tasks.size()) doc.fail("relatedness.affinity must be " + n + " x " + n);
+  if (!r.tasks.empty() && r.affinity.size() != r.tasks.size()) doc.fail("relatedness.affinity needs one row per task");
   return r;
 }
 

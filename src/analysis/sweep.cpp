@@ -10,26 +10,14 @@
 #include <sstream>
 
 #include "modelgif/error.hpp"
+#include "base/files.hpp"
+#include "inputs/strict_yaml.hpp"
 #include "modelgif/h5.hpp"
 
 namespace fs = std::filesystem;
 
 namespace modelgif {
 namespace {
-
-std::string read_text(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
-  if (!in) throw_usage(what + " " + path + ": cannot read the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string scalar_text(const YAML::Node& n) {
-  YAML::Emitter e;
-  e << YAML::Flow << n;
-  return e.c_str();
-}
 
 // A name usable as a folder: letters, digits, '-', '_', '.', '=', '+'.
 std::string folder_name(std::string s) {
@@ -56,72 +44,50 @@ std::optional<RunResult> Variation::result() const {
 }
 
 Sweep load_sweep(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(read_text(path, "sweep"));
-  } catch (const YAML::Exception& e) {
-    throw_usage("sweep " + path + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (!root.IsMap()) throw_usage("sweep " + path + ": expected a mapping with sweep and variations (or grid)");
+  const yaml::Document doc = yaml::Document::load(path, "sweep");
+  doc.expect_map(doc.root(), "", {"sweep", "variations", "grid"});
   Sweep s;
-  YAML::Node variations, grid;
-  for (const auto& kv : root) {
-    const std::string k = kv.first.as<std::string>();
-    if (k == "sweep") {
-      if (!kv.second.IsMap()) throw_usage("sweep " + path + ": 'sweep' must be a mapping with name, base, dir");
-      for (const auto& e : kv.second) {
-        const std::string sk = e.first.as<std::string>();
-        if (sk == "name") s.name = e.second.as<std::string>();
-        else if (sk == "base") s.base = e.second.as<std::string>();
-        else if (sk == "dir") s.dir = e.second.as<std::string>();
-        else throw_usage("sweep " + path + ": unknown key 'sweep." + sk + "' (expected name, base, dir)");
-      }
-    } else if (k == "variations") {
-      variations = kv.second;
-    } else if (k == "grid") {
-      grid = kv.second;
-    } else {
-      throw_usage("sweep " + path + ": unknown key '" + k + "' (expected sweep, variations, grid)");
-    }
+  const YAML::Node head = doc.root()["sweep"], variations = doc.root()["variations"], grid = doc.root()["grid"];
+  if (head) {
+    doc.expect_map(head, "sweep", {"name", "base", "dir"});
+    s.name = doc.string(head["name"], "sweep.name");
+    s.base = doc.string(head["base"], "sweep.base");
+    s.dir = doc.string(head["dir"], "sweep.dir");
   }
-  if (s.base.empty()) throw_usage("sweep " + path + ": 'sweep.base' (the run config to vary) is required");
+  if (s.base.empty()) doc.fail("'sweep.base' (the run config to vary) is required");
   if (s.name.empty()) s.name = fs::path(path).stem().string();
   if (s.dir.empty()) s.dir = "runs/sweeps/" + s.name;
 
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> list;
   if (variations && !variations.IsNull()) {
-    if (!variations.IsSequence()) throw_usage("sweep " + path + ": 'variations' must be a list of {name, set}");
+    if (!variations.IsSequence()) doc.fail("'variations' must be a list of {name, set}");
     for (size_t i = 0; i < variations.size(); ++i) {
       const auto& v = variations[i];
-      const std::string where = "sweep " + path + ": variation " + std::to_string(i + 1);
-      if (!v.IsMap()) throw_usage(where + " must be a mapping with name and set");
-      std::string name;
+      const std::string key = "variations[" + std::to_string(i + 1) + "]";
+      doc.expect_map(v, key, {"name", "set"});
+      const std::string name = doc.string(v["name"], key + ".name");
       std::vector<std::pair<std::string, std::string>> set;
-      for (const auto& kv : v) {
-        const std::string k = kv.first.as<std::string>();
-        if (k == "name") name = kv.second.as<std::string>();
-        else if (k == "set") {
-          if (!kv.second.IsMap()) throw_usage(where + ": 'set' must map config keys to values");
-          for (const auto& e : kv.second) set.emplace_back(e.first.as<std::string>(), scalar_text(e.second));
-        } else throw_usage(where + ": unknown key '" + k + "' (expected name, set)");
+      if (v["set"] && !v["set"].IsNull()) {
+        if (!v["set"].IsMap()) doc.fail("key '" + key + ".set' must map config keys to values");
+        for (const auto& e : v["set"]) set.emplace_back(e.first.Scalar(), yaml::flow_text(e.second));
       }
-      if (name.empty()) throw_usage(where + ": missing 'name'");
+      if (name.empty()) doc.fail("variation " + std::to_string(i + 1) + ": missing 'name'");
       list.emplace_back(name, set);
     }
   }
   if (grid && !grid.IsNull()) {  // cartesian product of the listed values, in order
-    if (!grid.IsMap()) throw_usage("sweep " + path + ": 'grid' must map config keys to lists of values");
+    if (!grid.IsMap()) doc.fail("'grid' must map config keys to lists of values");
     std::vector<std::pair<std::string, std::string>> none;
     std::vector<std::vector<std::pair<std::string, std::string>>> combos = {none};
     for (const auto& kv : grid) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = kv.first.Scalar();
       if (!kv.second.IsSequence() || kv.second.size() == 0)
-        throw_usage("sweep " + path + ": grid key '" + key + "' needs a non-empty list of values");
+        doc.fail("grid key '" + key + "' needs a non-empty list of values");
       std::vector<std::vector<std::pair<std::string, std::string>>> next;
       for (const auto& c : combos)
         for (const auto& v : kv.second) {
           auto d = c;
-          d.emplace_back(key, scalar_text(v));
+          d.emplace_back(key, yaml::flow_text(v));
           next.push_back(d);
         }
       combos = next;
@@ -132,14 +98,14 @@ Sweep load_sweep(const std::string& path) {
       list.emplace_back(folder_name(name), c);
     }
   }
-  if (list.empty()) throw_usage("sweep " + path + ": no variations (give 'variations' or 'grid')");
+  if (list.empty()) doc.fail("no variations (give 'variations' or 'grid')");
 
-  const std::string base_text = read_text(s.base, "sweep base config");
+  const std::string base_text = read_text_file(s.base, "sweep base config");
   std::set<std::string> names;
   for (const auto& [name, set] : list) {
     if (name != folder_name(name) || name.empty())
-      throw_usage("sweep " + path + ": variation name '" + name + "' must be a plain folder name");
-    if (!names.insert(name).second) throw_usage("sweep " + path + ": variation '" + name + "' appears twice");
+      doc.fail("variation name '" + name + "' must be a plain folder name");
+    if (!names.insert(name).second) doc.fail("variation '" + name + "' appears twice");
     Variation v;
     v.name = name;
     v.set = set;
@@ -148,7 +114,7 @@ Sweep load_sweep(const std::string& path) {
     try {
       v.config = load_config(base_text, s.base, overrides);
     } catch (const UsageError& e) {
-      throw_usage("sweep " + path + ": variation '" + name + "': " + e.what());
+      doc.fail("variation '" + name + "': " + e.what());
     }
     s.variations.push_back(std::move(v));
   }

@@ -2,7 +2,6 @@
 
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "base/hash.hpp"
+#include "inputs/strict_yaml.hpp"
 #include "modelgif/comm.hpp"
 #include "base/files.hpp"
 #include "modelgif/error.hpp"
@@ -223,76 +223,54 @@ void train_one(const Recipe& r, const Data& d, double scale, const fs::path& dir
 
 TestbedConfig load_testbed(const std::string& path) {
   TestbedConfig c;
-  std::ifstream in(path);
-  if (!in) throw_usage("zoo config " + path + ": cannot read the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  c.text = ss.str();
-  YAML::Node root;
-  try {
-    root = YAML::Load(c.text);
-  } catch (const YAML::Exception& e) {
-    throw_usage("zoo config " + path + ": YAML error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (!root.IsMap()) throw_usage("zoo config " + path + ": expected a mapping");
-  for (const auto& kv : root) {
-    const std::string k = kv.first.as<std::string>();
-    try {
-      if (k == "testbed") c.testbed = kv.second.as<std::string>();
-      else if (k == "dir") c.dir = kv.second.as<std::string>();
-      else if (k == "data") c.data = kv.second.as<std::string>();
-      else if (k == "scale") c.scale = kv.second.as<double>();
-      else if (k == "references") c.references = kv.second.as<int>();
-      else if (k == "steps") c.steps = kv.second.as<int>();
-      else if (k == "forget_class") c.forget_class = kv.second.as<int>();
-      else if (k == "shared_init") c.shared_init = kv.second.as<bool>();
-      else if (k == "tasks") {
-        if (!kv.second.IsSequence()) throw_usage("zoo config " + path + ": 'tasks' must be a list of task names");
-        if (kv.second.size() == 0) throw_usage("zoo config " + path + ": 'tasks' is empty (leave it out for all tasks)");
-        const auto all = relatedness_tasks();
-        for (const auto& e : kv.second) {
-          const std::string t = e.as<std::string>();
-          if (std::find(all.begin(), all.end(), t) == all.end())
-            throw_usage("zoo config " + path + ": unknown task '" + t + "' in 'tasks'");
-          if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end())
-            throw_usage("zoo config " + path + ": duplicate task '" + t + "' in 'tasks'");
-          c.tasks.push_back(t);
-        }
-      }
-      else if (k == "counts") {
-        for (const auto& e : kv.second) {
-          const std::string kind = e.first.as<std::string>();
-          if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds) &&
-              std::find(std::begin(kUnlearningKinds), std::end(kUnlearningKinds), kind) == std::end(kUnlearningKinds))
-            throw_usage("zoo config " + path + ": unknown kind 'counts." + kind + "'");
-          c.counts[kind] = e.second.as<int>();
-        }
-      } else {
-        throw_usage("zoo config " + path + ": unknown key '" + k + "'");
-      }
-    } catch (const YAML::Exception&) {
-      throw_usage("zoo config " + path + ": key '" + k + "' has the wrong type");
+  c.text = read_text_file(path, "zoo config");
+  const yaml::Document doc = yaml::Document::parse(c.text, "zoo config", path);
+  const YAML::Node& root = doc.root();
+  doc.expect_map(root, "", {"testbed", "dir", "data", "counts", "scale", "references", "steps", "forget_class",
+                            "tasks", "shared_init"});
+  c.testbed = doc.string(root["testbed"], "testbed");
+  c.dir = doc.string(root["dir"], "dir");
+  if (root["data"]) c.data = doc.string(root["data"], "data");
+  if (root["scale"]) c.scale = doc.number(root["scale"], "scale");
+  if (root["references"]) c.references = static_cast<int>(doc.integer(root["references"], "references"));
+  if (root["steps"]) c.steps = static_cast<int>(doc.integer(root["steps"], "steps"));
+  if (root["forget_class"]) c.forget_class = static_cast<int>(doc.integer(root["forget_class"], "forget_class"));
+  if (root["shared_init"]) c.shared_init = doc.boolean(root["shared_init"], "shared_init");
+  if (root["tasks"]) {
+    const auto all = relatedness_tasks();
+    const auto tasks = doc.strings(root["tasks"], "tasks");
+    if (tasks.empty()) doc.fail("'tasks' is empty (leave it out for all tasks)");
+    for (const auto& t : tasks) {
+      if (std::find(all.begin(), all.end(), t) == all.end()) doc.fail("unknown task '" + t + "' in 'tasks'");
+      if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end()) doc.fail("duplicate task '" + t + "' in 'tasks'");
+      c.tasks.push_back(t);
     }
   }
+  if (const YAML::Node counts = root["counts"]) {
+    std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
+    kinds.insert(kinds.end(), std::begin(kUnlearningKinds), std::end(kUnlearningKinds));
+    doc.expect_map(counts, "counts", kinds);
+    for (const auto& e : counts) c.counts[e.first.Scalar()] = static_cast<int>(doc.integer(e.second, "counts." + e.first.Scalar()));
+  }
   if (c.testbed != "fingerprinting" && c.testbed != "unlearning" && c.testbed != "relatedness")
-    throw_usage("zoo config " + path + ": testbed must be fingerprinting, unlearning or relatedness");
+    doc.fail("testbed must be fingerprinting, unlearning or relatedness");
   if (c.testbed == "relatedness") {
-    if (!c.counts.empty()) throw_usage("zoo config " + path + ": 'counts' is not used by the relatedness testbed (use 'tasks')");
+    if (!c.counts.empty()) doc.fail("'counts' is not used by the relatedness testbed (use 'tasks')");
     if (c.tasks.empty()) c.tasks = relatedness_tasks();
-    if (c.tasks.size() < 3) throw_usage("zoo config " + path + ": 'tasks' needs at least 3 tasks");
+    if (c.tasks.size() < 3) doc.fail("'tasks' needs at least 3 tasks");
   } else {
     for (const char* key : {"tasks", "shared_init"})
-      if (root[key]) throw_usage("zoo config " + path + ": '" + key + "' is only for the relatedness testbed");
+      if (root[key]) doc.fail("'" + std::string(key) + "' is only for the relatedness testbed");
   }
   if (c.testbed != "unlearning" && root["forget_class"])
-    throw_usage("zoo config " + path + ": 'forget_class' is only for the unlearning testbed");
-  if (c.dir.empty()) throw_usage("zoo config " + path + ": 'dir' is required");
-  if (!(c.scale > 0 && c.scale <= 1)) throw_usage("zoo config " + path + ": 'scale' must be in (0, 1]");
+    doc.fail("'forget_class' is only for the unlearning testbed");
+  if (c.dir.empty()) doc.fail("'dir' is required");
+  if (!(c.scale > 0 && c.scale <= 1)) doc.fail("'scale' must be in (0, 1]");
   if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2)
-    throw_usage("zoo config " + path + ": counts.negatives must be >= 2");
+    doc.fail("counts.negatives must be >= 2");
   if (c.testbed == "unlearning" && (c.counts["direct"] < 1 || c.counts["approximate"] < 1 || c.counts["unrelated"] < 1))
-    throw_usage("zoo config " + path + ": counts.direct, counts.approximate and counts.unrelated must be >= 1");
-  if (c.forget_class < 0 || c.forget_class > 9) throw_usage("zoo config " + path + ": forget_class must be 0..9");
+    doc.fail("counts.direct, counts.approximate and counts.unrelated must be >= 1");
+  if (c.forget_class < 0 || c.forget_class > 9) doc.fail("forget_class must be 0..9");
   return c;
 }
 

@@ -123,7 +123,7 @@ TEST(Config, ZooEntriesAreChecked) {
                 .find("'a' is used twice"),
             std::string::npos);
   EXPECT_NE(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n")
-                .find("unknown key 'weights'"),
+                .find("unknown key 'zoo[1].weights' (did you mean 'zoo[1]."),
             std::string::npos);
   // Name defaults to the file stem; --zoo replaces the list.
   const auto c = load_config("zoo: [{path: dir/net-1.pt}]\nreferences: {source: x}\n", "t");

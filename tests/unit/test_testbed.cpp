@@ -67,7 +67,7 @@ TEST(Testbed, BadConfigsNameTheKeyOrTask) {
   EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n").find("duplicate task 'flip'"),
             std::string::npos);
   EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n").find("'tasks' is empty"), std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n").find("'tasks' has the wrong type"),
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n").find("key 'tasks': expected a list of strings, got a list holding a list"),
             std::string::npos);
   EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n").find("'forget_class' is only for"),
             std::string::npos);
@@ -78,7 +78,7 @@ TEST(Testbed, BadConfigsNameTheKeyOrTask) {
                            "shared_init: true\n")
                 .find("'shared_init' is only for the relatedness"),
             std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n").find("'shared_init' has the wrong type"),
+  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n").find("key 'shared_init': expected true or false, got 'maybe'"),
             std::string::npos);
   EXPECT_NE(usage_error_of("testbed: taskonomy\ndir: x\n").find("fingerprinting, unlearning or relatedness"),
             std::string::npos);
