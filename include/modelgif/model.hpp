@@ -1,4 +1,4 @@
-// The model zoo: TorchScript archives loaded once, frozen (parameters do not
+// Models of the zoo: TorchScript archives loaded once, frozen (parameters do not
 // require grad, so backward computes input gradients only) and put in eval mode.
 #pragma once
 
@@ -35,7 +35,9 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
-std::vector<Model> load_zoo(const std::vector<ZooEntry>& zoo, c10::Device device);
+// The model's identity: hex64 of its file (checkpoints key shards and pair
+// sums by name@hash). Throws InputError naming the model when the file is missing.
+std::string model_file_hash(const ZooEntry& entry);
 
 // "auto" -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu.
 c10::Device resolve_device(const std::string& spec, int local_rank = 0);

@@ -3,7 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <limits>
 #include <set>
@@ -12,7 +11,7 @@
 #include "modelgif/error.hpp"
 #include "base/files.hpp"
 #include "inputs/strict_yaml.hpp"
-#include "modelgif/h5.hpp"
+#include "run/result_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -123,12 +122,9 @@ Sweep load_sweep(const std::string& path) {
 
 void write_variation_configs(const Sweep& sweep) {
   for (const auto& v : sweep.variations) {
-    std::error_code ec;
-    fs::create_directories(fs::path(v.config_path()).parent_path(), ec);
-    if (ec) throw_input("sweep " + sweep.name + ": cannot create " + v.config_path() + ": " + ec.message());
-    std::ofstream(v.config_path()) << "# variation '" << v.name << "' of sweep '" << sweep.name
-                                   << "' (written by modelgif sweep)\n"
-                                   << v.config.resolved_yaml << "\n";
+    ensure_parent_dir(v.config_path(), "sweep " + sweep.name);
+    write_text_atomic(v.config_path(), "# variation '" + v.name + "' of sweep '" + sweep.name +
+                                           "' (written by modelgif sweep)\n" + v.config.resolved_yaml + "\n");
   }
 }
 
@@ -136,12 +132,11 @@ SweepSummary collect_sweep(const Sweep& sweep) {
   SweepSummary out;
   std::ostringstream csv, table;
   csv << "variation,set,metric,model_a,model_b,distance\n";
-  fs::create_directories(sweep.dir);
+  ensure_dir(sweep.dir, "sweep " + sweep.name);
   std::vector<std::optional<RunResult>> results;  // each result file read once
   for (const auto& v : sweep.variations) results.push_back(v.result());
-  const std::string h5_path = sweep.dir + "/summary.h5", tmp = h5_path + ".tmp";
   {
-    auto f = h5::File::create(tmp);
+    ResultWriter f(sweep.dir + "/summary.h5");
     std::vector<std::string> names, sets, states;
     for (size_t vi = 0; vi < sweep.variations.size(); ++vi) {
       const Variation& v = sweep.variations[vi];
@@ -156,24 +151,22 @@ SweepSummary collect_sweep(const Sweep& sweep) {
       ++out.complete;
       const RunResult& r = *results[vi];
       const size_t M = r.names.size();
-      h5::write_strings(f.id(), "/runs/" + v.name + "/models/names", r.names);
+      f.write_matrices("/runs/" + v.name, r);
       for (size_t i = 0; i < r.metrics.size(); ++i) {
-        h5::write(f.id(), "/runs/" + v.name + "/distance/" + r.metrics[i], h5::Type::F64, {M, M}, r.matrices[i].data());
         for (size_t a = 0; a < M; ++a)
           for (size_t b = a + 1; b < M; ++b)
             csv << v.name << ",\"" << set << "\"," << r.metrics[i] << "," << r.names[a] << "," << r.names[b] << ","
                 << std::setprecision(10) << r.matrices[i][a * M + b] << "\n";
       }
-      h5::set_attr(f.id(), "/runs/" + v.name, "set", set);
+      f.set_attr("/runs/" + v.name, "set", set);
     }
-    h5::write_strings(f.id(), "/variations/names", names);
-    h5::write_strings(f.id(), "/variations/set", sets);
-    h5::write_strings(f.id(), "/variations/state", states);
-    h5::set_attr(f.id(), "/", "sweep", sweep.name);
-    f.close();
+    f.write_strings("/variations/names", names);
+    f.write_strings("/variations/set", sets);
+    f.write_strings("/variations/state", states);
+    f.set_attr("/", "sweep", sweep.name);
+    f.commit();
   }
-  fs::rename(tmp, h5_path);
-  std::ofstream(sweep.dir + "/summary.csv") << csv.str();
+  write_text_atomic(sweep.dir + "/summary.csv", csv.str());
   out.csv = csv.str();
 
   // The table: per variation and metric, the distances from the first model to the others.

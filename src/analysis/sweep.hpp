@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "modelgif/config.hpp"
-#include "run/result_file.hpp"
+#include "modelgif/result.hpp"
 
 namespace modelgif {
 

@@ -78,6 +78,15 @@ void ensure_parent_dir(const std::string& path, const std::string& what) {
   ensure_dir(fs::path(path).parent_path().string(), what);
 }
 
+void require_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (st.type() == fs::file_type::not_found) throw_input(what + ": no such file " + path);
+  if (ec) throw_input(what + ": cannot use " + path + ": " + ec.message());
+  if (st.type() == fs::file_type::directory) throw_input(what + ": " + path + " is a folder, not a file");
+  if (st.type() != fs::file_type::regular) throw_input(what + ": " + path + " is not a regular file");
+}
+
 std::string read_text_file(const std::string& path, const std::string& what) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw_usage(what + " " + path + ": cannot read the file (it is a folder)");

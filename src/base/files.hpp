@@ -47,6 +47,10 @@ void ensure_dir(const std::string& dir, const std::string& what);
 // The parent folder of `path` (when it has one), created when missing.
 void ensure_parent_dir(const std::string& path, const std::string& what);
 
+// Throws InputError "WHAT: no such file PATH" (or why it cannot be used: a
+// folder, a loop of links) unless `path` is a regular file.
+void require_file(const std::string& path, const std::string& what);
+
 // The whole text of a file. Throws UsageError "WHAT PATH: cannot read the file
 // (reason)", with "is a folder" for a folder: these are files the user names
 // (configs, sweeps, roles).

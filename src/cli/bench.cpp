@@ -35,7 +35,7 @@ double cnn_a_forward_flops() {
 
 }  // namespace
 
-int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int bench(const Args& args, std::ostream& out, std::ostream& err) {
   try {
     po::options_description desc("options of modelgif-bench");
     desc.add_options()("help,h", "this help")("threads", po::value<int>()->default_value(0), "threads (0 = all cores)")(
@@ -44,15 +44,16 @@ int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream&
         "max-points", po::value<int>()->default_value(0), "micro-batch bound (0 = tuned)")(
         "repeat", po::value<int>()->default_value(3), "timed repetitions");
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      out << "usage: modelgif-bench [options]\n\nReports field throughput (points/s) and achieved GFLOP/s of a\n"
-          << "Fashion-MNIST-sized CNN (cnn_a), and this machine's measured matmul and\n"
-          << "convolution rates, so the ratio to the machine's limit is visible.\n\n"
-          << desc;
+    if (!parse_command(args, desc, nullptr,
+                       "usage: modelgif-bench [options]\n\nReports field throughput (points/s) and achieved GFLOP/s of a\n"
+                       "Fashion-MNIST-sized CNN (cnn_a), and this machine's measured matmul and\n"
+                       "convolution rates, so the ratio to the machine's limit is visible.",
+                       out, vm))
       return kExitOk;
-    }
+    for (const char* key : {"refs", "steps", "repeat"})
+      if (vm[key].as<int>() < 1) throw_usage(std::string("--") + key + " must be >= 1");
+    for (const char* key : {"threads", "max-points"})
+      if (vm[key].as<int>() < 0) throw_usage(std::string("--") + key + " must be >= 0 (0 = chosen for you)");
     const int threads = set_threads(vm["threads"].as<int>());
     const int repeat = std::max(1, vm["repeat"].as<int>());
     const int64_t n = vm["refs"].as<int>();

@@ -1,4 +1,5 @@
-// Subcommands implemented outside cli.cpp.
+// The subcommands of `modelgif` (one file each) and what they share: option
+// parsing, the run options that `run` and `submit` both take, failure reports.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -6,20 +7,49 @@
 #include <exception>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "modelgif/config.hpp"
 
 namespace modelgif::cli {
 
-// Parses a subcommand's arguments (no abbreviated options). With --help it
-// prints `usage`, a blank line and the options, and returns false.
-bool parse_command(const std::vector<std::string>& args, const boost::program_options::options_description& desc,
-                   const boost::program_options::positional_options_description* positional,
-                   const std::string& usage, std::ostream& out, boost::program_options::variables_map& vm);
+using Args = std::vector<std::string>;
+
+// Parses a subcommand's arguments (no abbreviated options; --key=value and
+// --key value alike). With --help it prints `usage`, a blank line and the
+// options, and returns false.
+bool parse_command(const Args& args, const boost::program_options::options_description& desc,
+                   const boost::program_options::positional_options_description* positional, const std::string& usage,
+                   std::ostream& out, boost::program_options::variables_map& vm);
+
+// The options of `modelgif run`: --config, --zoo NAME=PATH, --recompute and
+// every config key as --KEY VALUE. `submit` validates its run options with the
+// same parser.
+struct RunArgs {
+  std::string config;  // "" when not given
+  std::vector<std::pair<std::string, std::string>> overrides;
+  std::vector<std::string> zoo;
+  bool recompute = false;
+};
+boost::program_options::options_description run_options();
+RunArgs run_args_of(const boost::program_options::variables_map& vm);
+// The run config: rank 0 reads the file and broadcasts its text, every rank
+// parses it (an error in it is shared: rank 0 reports).
+RunConfig load_run_config(const RunArgs& args);
 
 // Prints the one line of any exception (rank 0 alone for a shared error; a
 // rank's own error aborts the MPI job) and returns its exit code.
 int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err);
 
-int cmd_submit(const std::vector<std::string>& args, std::ostream& out);
-int cmd_sweep(const std::vector<std::string>& args, std::ostream& out);
+int cmd_run(const Args& args, std::ostream& out);
+int cmd_show(const Args& args, std::ostream& out);
+int cmd_status(const Args& args, std::ostream& out);
+int cmd_compare(const Args& args, std::ostream& out);
+int cmd_eval(const Args& args, std::ostream& out);
+int cmd_zoo(const Args& args, std::ostream& out);
+int cmd_submit(const Args& args, std::ostream& out);
+int cmd_sweep(const Args& args, std::ostream& out);
+int cmd_demo(const Args& args, std::ostream& out);
+
 }  // namespace modelgif::cli

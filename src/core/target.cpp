@@ -2,16 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include "core/shape.hpp"
 #include "modelgif/error.hpp"
 
 namespace modelgif {
 namespace {
-
-std::string shape_str(const at::Tensor& t) {
-  std::string s;
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "x" : "") + std::to_string(t.size(i));
-  return s.empty() ? "scalar" : s;
-}
 
 int64_t parse_index(const std::string& text, const std::string& number, int64_t min) {
   size_t used = 0;
@@ -69,7 +64,7 @@ std::string Target::str() const {
 at::Tensor target_mask(const Target& target, const at::Tensor& out, const at::Tensor& labels,
                        const std::string& model) {
   const std::string who = "model '" + model + "': target " + target.str() + " does not fit its output of shape " +
-                          shape_str(out);
+                          shape_str(out.sizes());
   auto mask = at::zeros_like(out);
   switch (target.kind) {
     case Target::Kind::Sum:

@@ -7,20 +7,11 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/hash.hpp"
+#include "core/shape.hpp"
 #include "modelgif/error.hpp"
 
 namespace modelgif {
-namespace {
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
-  return out;
-}
-
-
-}  // namespace
-
 struct Model::Impl {
   torch::jit::Module module;
   c10::Device device = c10::kCPU;
@@ -53,7 +44,7 @@ ModelFn Model::fn() const {
       out = module->forward({x});
     } catch (const std::exception& e) {
       throw InputError("model '" + name + "': forward failed on input of shape " +
-                       shape_str(std::vector<int64_t>(x.sizes().begin(), x.sizes().end())) + ": " +
+                       shape_str(x.sizes()) + ": " +
                        error_line(e.what()));
     }
     if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
@@ -89,11 +80,9 @@ void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
   }
 }
 
-std::vector<Model> load_zoo(const std::vector<ZooEntry>& zoo, c10::Device device) {
-  std::vector<Model> models;
-  models.reserve(zoo.size());
-  for (const auto& z : zoo) models.emplace_back(z, device);
-  return models;
+std::string model_file_hash(const ZooEntry& entry) {
+  if (!std::filesystem::is_regular_file(entry.path)) throw_input("model '" + entry.name + "': no such file " + entry.path);
+  return hash_file(entry.path);
 }
 
 c10::Device resolve_device(const std::string& spec, int local_rank) {

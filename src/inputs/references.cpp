@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/shape.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
 
@@ -15,12 +16,6 @@ namespace fs = std::filesystem;
 
 namespace modelgif {
 namespace {
-
-std::string shape_str(at::IntArrayRef s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
-  return out;
-}
 
 // Whole file through zlib: reads gzip and plain files alike.
 std::vector<unsigned char> read_maybe_gz(const std::string& path) {

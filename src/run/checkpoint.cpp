@@ -1,16 +1,15 @@
 #include "run/checkpoint.hpp"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <set>
 #include <sstream>
 
+#include "base/files.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
 
@@ -18,19 +17,6 @@ namespace fs = std::filesystem;
 
 namespace modelgif {
 namespace {
-
-// Data written under a temporary name is fsynced, then renamed into place.
-void commit_file(const std::string& tmp, const std::string& path) {
-  if (FILE* f = std::fopen(tmp.c_str(), "rb")) {
-    ::fsync(fileno(f));
-    std::fclose(f);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw_input("checkpoint: cannot rename " + tmp + " to " + path + ": " + ec.message());
-}
-
-std::string tmp_name(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
 
 int64_t checksum(const at::Tensor& field, const std::vector<double>& moments) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -103,9 +89,9 @@ void Checkpoint::write_manifest(const Manifest& m) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw_input("checkpoint " + dir_ + ": cannot create the folder: " + ec.message());
-  const std::string path = dir_ + "/MANIFEST.h5", tmp = tmp_name(path);
+  AtomicFile file(dir_ + "/MANIFEST.h5");
   {
-    auto f = h5::File::create(tmp);
+    auto f = h5::File::create(file.temp());
     h5::set_attr(f.id(), "/", "fingerprint", m.fingerprint);
     h5::set_attr(f.id(), "/", "fingerprint_text", m.text);
     h5::set_attr(f.id(), "/", "config", m.config);
@@ -122,7 +108,7 @@ void Checkpoint::write_manifest(const Manifest& m) const {
     h5::write_strings(f.id(), "/models/order", m.order);
     f.close();
   }
-  commit_file(tmp, path);
+  file.commit();
 }
 
 void Checkpoint::wipe() const {
@@ -193,14 +179,15 @@ ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std
 void Checkpoint::write_field(const std::string& model, int64_t block, const std::string& fingerprint,
                              const at::Tensor& field, int64_t completed, int64_t rows,
                              const FeatureMoments* moments) const {
-  const std::string path = field_path(model, block), tmp = tmp_name(path);
+  const std::string path = field_path(model, block);
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
   if (ec) throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
   const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
+  AtomicFile file(path);
   {
-    auto f = h5::File::create(tmp);
+    auto f = h5::File::create(file.temp());
     h5::write(f.id(), "/field", h5::Type::F32,
               {static_cast<hsize_t>(completed), static_cast<hsize_t>(field.size(1)), static_cast<hsize_t>(field.size(2))},
               done.data_ptr());
@@ -213,7 +200,7 @@ void Checkpoint::write_field(const std::string& model, int64_t block, const std:
     h5::set_attr(f.id(), "/", "checksum", checksum(done, mom));
     f.close();
   }
-  commit_file(tmp, path);
+  file.commit();
 }
 
 at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, FeatureMoments* moments) const {
@@ -242,42 +229,6 @@ FeatureMoments Checkpoint::read_moments(const std::string& model, int64_t block,
     throw InputError("checkpoint shard " + path + ": " + e.what());
   }
   return m;
-}
-
-Checkpoint::PairCache Checkpoint::read_pairs(const std::string& kind, int64_t block,
-                                             const std::string& fingerprint) const {
-  PairCache c;
-  const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5";
-  if (!fs::exists(path)) return c;
-  try {
-    auto f = h5::File::open(path);
-    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)
-      return {};
-    c.keys = h5::read_strings(f.id(), "/keys");
-    c.sums = h5::read_f64(f.id(), "/sums");
-    if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size()) c = {};
-  } catch (const StoreError&) {
-    c = {};  // an unreadable cache only costs recomputation
-  }
-  return c;
-}
-
-void Checkpoint::write_pairs(const std::string& kind, int64_t block, const PairCache& cache,
-                             const std::string& fingerprint) const {
-  const std::string path = dir_ + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5", tmp = tmp_name(path);
-  std::error_code ec;
-  fs::create_directories(dir_ + "/pairs", ec);
-  if (ec) throw_input("checkpoint " + dir_ + ": cannot create its pairs folder: " + ec.message());
-  {
-    auto f = h5::File::create(tmp);
-    h5::write_strings(f.id(), "/keys", cache.keys);
-    const hsize_t K = cache.keys.size();
-    h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
-              cache.sums.data());
-    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
-    f.close();
-  }
-  commit_file(tmp, path);
 }
 
 }  // namespace modelgif

@@ -1,8 +1,7 @@
 // Checkpointed shards: every finished (model, reference block) is its own HDF5
 // file (temporary name, fsync, atomic rename) holding its field block, its
 // feature moments, a checksum and the fingerprint of everything it depends on.
-// Per-block pair sums are cached too, keyed by model identity (name + file
-// hash), so a grown zoo computes only new fields and new pairs.
+// Per-block pair sums are cached beside them (run/pair_cache.hpp).
 //
 // Layout of <output>.ckpt/:
 //   MANIFEST.h5                  fingerprint (+ its text), blocks, max_points, models (name -> file hash)
@@ -69,14 +68,6 @@ class Checkpoint {
   at::Tensor read_field(const std::string& model, int64_t block, FeatureMoments* moments = nullptr) const;
   // Only the feature moments of a complete shard (cheap: no field data).
   FeatureMoments read_moments(const std::string& model, int64_t block, int64_t features) const;
-
-  struct PairCache {
-    std::vector<std::string> keys;  // model name@hash
-    std::vector<double> sums;       // kSums x K x K
-  };
-  // Empty when missing, unreadable, or made for another run fingerprint.
-  PairCache read_pairs(const std::string& kind, int64_t block, const std::string& fingerprint) const;
-  void write_pairs(const std::string& kind, int64_t block, const PairCache& cache, const std::string& fingerprint) const;
 
  private:
   std::string dir_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "modelgif/error.hpp"
 
@@ -46,6 +47,14 @@ Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blo
     throw_usage("config key 'run.grid': " + std::to_string(g.shards) + " reference shards for " +
                 std::to_string(blocks) + " reference blocks (lower run.block or the shards)");
   return g;
+}
+
+void Plan::assign(const Grid& g) {
+  grid = g;
+  if (rank >= grid.used()) return;  // idle
+  group = rank / grid.shards, shard = rank % grid.shards;
+  std::tie(model_lo, model_hi) = split_range(M, grid.groups, group);
+  for (int64_t k = shard; k < B; k += grid.shards) blocks.push_back(k);
 }
 
 }  // namespace modelgif

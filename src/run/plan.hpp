@@ -1,12 +1,14 @@
 // The plan of a run: which ranks compute which (model, reference block)
 // pieces. Ranks form a grid of G model groups x R reference shards; rank
-// r < G*R takes group r / R (a contiguous slice of the zoo) and shard r mod R
-// (reference blocks k = shard (mod R)).
+// r < G*R takes group r / R (a contiguous slice of the zoo, sizes differing by
+// at most one) and shard r mod R (reference blocks k = shard (mod R)); ranks
+// beyond G*R idle.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace modelgif {
 
@@ -14,9 +16,30 @@ namespace modelgif {
 struct Grid {
   int groups = 1, shards = 1;
   int used() const { return groups * shards; }
+  std::string str() const { return std::to_string(groups) + "x" + std::to_string(shards); }
 };
 Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks);
 // [lo, hi) of part `i` when n items are split into `parts` nearly equal parts.
 std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i);
+
+// Everything a rank knows about the run's shape and its own share.
+struct Plan {
+  int rank = 0, ranks = 1, local_rank = 0, local_size = 1;
+  Grid grid;
+  int group = -1, shard = -1;          // -1: an idle rank
+  int64_t M = 0, N = 0, B = 0, S = 0, D = 0;  // models, references, blocks, kept steps, features
+  int64_t block = 1;                   // references per block
+  int64_t model_lo = 0, model_hi = 0;  // this rank's models [lo, hi)
+  std::vector<int64_t> blocks;         // this rank's reference blocks
+  std::vector<std::string> names;      // zoo order
+  std::vector<std::string> keys;       // name@filehash per model
+  std::string fingerprint;             // of the run (checkpoint)
+
+  bool active() const { return group >= 0; }
+  // References [lo, hi) of block k.
+  std::pair<int64_t, int64_t> block_range(int64_t k) const { return {k * block, std::min(N, (k + 1) * block)}; }
+  // Takes the grid and fills this rank's share.
+  void assign(const Grid& g);
+};
 
 }  // namespace modelgif

@@ -4,6 +4,7 @@
 #include <iomanip>
 
 #include "run/checkpoint.hpp"
+#include "run/pair_cache.hpp"
 #include "modelgif/error.hpp"
 
 namespace fs = std::filesystem;
@@ -49,7 +50,7 @@ RunStatus read_status(const std::string& run) {
     st.models.push_back(mp);
   }
   for (int64_t k = 0; k < man.blocks; ++k) {
-    const auto cache = ckpt.read_pairs("plain", k, man.fingerprint);
+    const auto cache = read_pair_cache(ckpt, "plain", k, man.fingerprint);
     bool all = !cache.keys.empty();
     for (const auto& m : man.order) {
       const auto it = man.models.find(m);

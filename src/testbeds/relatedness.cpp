@@ -18,15 +18,17 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
-#include "base/files.hpp"
-#include "modelgif/error.hpp"
 #include "analysis/svg.hpp"
+#include "base/files.hpp"
+#include "base/hash.hpp"
+#include "inputs/fashion.hpp"
+#include "modelgif/error.hpp"
 #include "testbeds/train.hpp"
 #include "testbeds/zoo_cache.hpp"
+#include "testbeds/zoos.hpp"
 
 namespace fs = std::filesystem;
 
@@ -246,7 +248,7 @@ uint64_t task_seed(const std::string& name) { return static_cast<uint64_t>(&task
 // Trains task `name`'s encoder with its head; saves the encoder. Returns the
 // head's test score. Encoders start from one initialization when `shared_init`
 // (an ablation), else from one of their own.
-double train_encoder(const std::string& name, const Sets& sets, const fs::path& models, bool shared_init) {
+double train_encoder(const std::string& name, const Sets& sets, const ZooFolder& zoo, bool shared_init) {
   const Task& t = task_named(name);
   const uint64_t k = task_seed(name);
   auto enc = make_encoder(shared_init ? 100 : 100 + k);
@@ -258,16 +260,14 @@ double train_encoder(const std::string& name, const Sets& sets, const fs::path& 
   train_head(net, t, train, 3, 400 + k);
   const Split test = make_split(t, sets.test.x, sets.test.y, 500 + k);
   const double score = task_score(t, forward_chunked(net, test.input), test.target);
-  const fs::path tmp = models / (name + ".pt.tmp");
-  enc.save(tmp.string());
-  fs::rename(tmp, models / (name + ".pt"));
+  zoo.save(enc, name);
   return score;
 }
 
 // One row of the transfer: the test loss of every task's probe on encoder `source` (frozen).
 std::vector<double> probe_row(const std::string& source, const std::vector<std::string>& tasks, const Sets& sets,
-                              const fs::path& models) {
-  auto enc = torch::jit::load((models / (source + ".pt")).string());
+                              const ZooFolder& zoo) {
+  auto enc = torch::jit::load(zoo.model(source));
   std::vector<double> row;
   for (const auto& name : tasks) {
     const Task& t = task_named(name);
@@ -292,45 +292,50 @@ std::vector<std::string> relatedness_tasks() {
   return v;
 }
 
-int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::ostream& out) {
-  const auto world = comm::Comm::world();
+void run_relatedness_zoo(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out) {
+  // Bump the version when the recipes below change: cached zoos are keyed by it and the config.
+  const ZooFolder zoo(cfg.dir, hex64(fnv1a(cfg.text)) + " relatedness recipes 2");
+  zoo.prepare(world, out);
   const int rank = world.rank(), ranks = world.size();
   const auto& tasks = cfg.tasks;
   const size_t T = tasks.size();
   const Sets sets = load_sets(cfg);
   const auto t0 = std::chrono::steady_clock::now();
+  const auto transfer_file = [&](const std::string& task) { return zoo.models() + "/transfer-" + task + ".txt"; };
   out << std::fixed << std::setprecision(3);
   // 1. One encoder per task (one task per rank at a time).
-  for (size_t i = static_cast<size_t>(rank); i < T; i += static_cast<size_t>(ranks)) {
-    if (fs::exists(models / (tasks[i] + ".pt"))) continue;
-    fs::remove(models / ("transfer-" + tasks[i] + ".txt"));  // made with an encoder that is gone
-    const double score = train_encoder(tasks[i], sets, models, cfg.shared_init);
-    const Task& t = task_named(tasks[i]);
-    out << "zoo: encoder " << std::left << std::setw(11) << tasks[i] << std::right << " test " << t.metric << " "
-         << score << "  " << t.what << " (rank " << rank << ", " << seconds_since(t0) << ")" << std::endl;
-  }
-  world.barrier();
+  comm::collective(world, [&] {
+    for (size_t i = static_cast<size_t>(rank); i < T; i += static_cast<size_t>(ranks)) {
+      if (zoo.has(tasks[i])) continue;
+      std::error_code ec;
+      fs::remove(transfer_file(tasks[i]), ec);  // made with an encoder that is gone
+      const double score = train_encoder(tasks[i], sets, zoo, cfg.shared_init);
+      const Task& t = task_named(tasks[i]);
+      out << "zoo: encoder " << std::left << std::setw(11) << tasks[i] << std::right << " test " << t.metric << " "
+          << score << "  " << t.what << " (rank " << rank << ", " << seconds_since(t0) << ")" << std::endl;
+    }
+  });
   // 2. The transfers, one source encoder's row per rank at a time.
-  for (size_t i = static_cast<size_t>(rank); i < T; i += static_cast<size_t>(ranks)) {
-    const fs::path file = models / ("transfer-" + tasks[i] + ".txt");
-    if (fs::exists(file)) continue;
-    const auto row = probe_row(tasks[i], tasks, sets, models);
-    std::ostringstream text;
-    text << std::setprecision(17);
-    for (double v : row) text << v << "\n";
-    write_text_atomic(file.string(), text.str());
-    out << "zoo: probes on the frozen " << tasks[i] << " encoder done (rank " << rank << ", " << seconds_since(t0)
-        << ")" << std::endl;
-  }
-  world.barrier();
-  if (rank != 0) return 0;
+  comm::collective(world, [&] {
+    for (size_t i = static_cast<size_t>(rank); i < T; i += static_cast<size_t>(ranks)) {
+      std::error_code ec;
+      if (fs::exists(transfer_file(tasks[i]), ec)) continue;
+      const auto row = probe_row(tasks[i], tasks, sets, zoo);
+      std::ostringstream text;
+      text << std::setprecision(17);
+      for (double v : row) text << v << "\n";
+      write_text_atomic(transfer_file(tasks[i]), text.str());
+      out << "zoo: probes on the frozen " << tasks[i] << " encoder done (rank " << rank << ", " << seconds_since(t0)
+          << ")" << std::endl;
+    }
+  });
+  if (rank != 0) return;
   std::vector<std::vector<double>> affinity;
   for (const auto& source : tasks) {
-    const fs::path file = models / ("transfer-" + source + ".txt");
-    std::ifstream f(file);
+    std::istringstream f(read_text_file(transfer_file(source), "zoo transfer row"));
     std::vector<double> row(T);
     for (auto& v : row) f >> v;
-    if (!f) throw_input("zoo: cannot read " + file.string());
+    if (!f) throw_input("zoo: cannot read " + transfer_file(source) + " (remove it to measure that row again)");
     affinity.push_back(row);
   }
 
@@ -344,19 +349,22 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
     for (double& v : affinity[i]) out << std::setw(11) << v, v = -v;  // affinity = -loss
     out << "\n";
   }
-  const fs::path dir(cfg.dir);
-  write_run_config(cfg, tasks, models, "target: \"topk:1\", reduce_channels: mean", false);
-  std::ostringstream roles;
-  roles << "# affinity[i][j]: minus the test loss on task j of a head trained on task i's frozen encoder\n"
-        << std::setprecision(6) << "relatedness:\n  tasks: [";
-  for (size_t j = 0; j < T; ++j) roles << (j ? ", " : "") << tasks[j];
-  roles << "]\n  affinity:\n";
+  YAML::Node field;
+  field["target"] = "topk:1";
+  field["reduce_channels"] = "mean";
+  zoo.write_yaml("run.yaml", testbed_run_config(zoo, tasks, cfg.data, cfg.references, cfg.steps, field, false),
+                 "written by modelgif zoo: the relatedness testbed");
+  YAML::Node rel;
+  rel["tasks"] = yaml_list(tasks);
   for (const auto& row : affinity) {
-    roles << "    - [";
-    for (size_t j = 0; j < T; ++j) roles << (j ? ", " : "") << row[j];
-    roles << "]\n";
+    std::vector<std::string> cells;
+    for (double v : row) cells.push_back(yaml_number(v));
+    rel["affinity"].push_back(yaml_list(cells));
   }
-  write_text_atomic((dir / "roles.yaml").string(), roles.str());
+  YAML::Node roles;
+  roles["relatedness"] = rel;
+  zoo.write_yaml("roles.yaml", roles,
+                 "affinity[i][j]: minus the test loss on task j of a head trained on task i's frozen encoder");
   // Each column in its own scale (the scores differ by task): a heatmap of
   // every column's rank, 0 = the worst source for that task.
   std::vector<double> ranks_matrix(T * T);
@@ -366,11 +374,9 @@ int run_relatedness_zoo(const TestbedConfig& cfg, const fs::path& models, std::o
       for (size_t k = 0; k < T; ++k) below += affinity[k][j] < affinity[i][j] ? 1.0 : 0.0;
       ranks_matrix[i * T + j] = below / static_cast<double>(T - 1);
     }
-  const std::string picture = (dir / "affinity.svg").string();
+  const std::string picture = zoo.dir() + "/affinity.svg";
   write_text_atomic(picture, heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
-  out << "zoo: " << T << " encoders in " << models.string() << "; affinity picture " << picture << "\n";
-  print_next_steps(dir, out);
-  return 0;
+  out << "zoo: " << T << " encoders in " << zoo.models() << "; affinity picture " << picture << "\n";
 }
 
 }  // namespace modelgif

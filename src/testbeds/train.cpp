@@ -6,7 +6,6 @@
 #include <functional>
 
 #include "modelgif/error.hpp"
-#include "modelgif/references.hpp"
 
 namespace modelgif {
 namespace {
@@ -137,12 +136,6 @@ std::vector<at::Tensor> prune_magnitude(torch::jit::Module& model, double ratio)
     masks.push_back(mask);
   }
   return masks;
-}
-
-void load_fashion(const std::string& folder, bool train, at::Tensor& x, at::Tensor& y) {
-  const std::string pre = folder + (train ? "/train" : "/t10k");
-  x = read_idx(pre + "-images-idx3-ubyte.gz").to(torch::kFloat).div_(255.0).unsqueeze(1);
-  y = read_idx(pre + "-labels-idx1-ubyte.gz").to(torch::kLong);
 }
 
 }  // namespace modelgif

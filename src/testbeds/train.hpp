@@ -45,7 +45,4 @@ at::Tensor apply_flip(const at::Tensor& xb, const at::Tensor& flip);
 // one dimension (per tensor); returns the masks (ones for biases).
 std::vector<at::Tensor> prune_magnitude(torch::jit::Module& model, double ratio);
 
-// Fashion-MNIST IDX folder -> images (N x 1 x 28 x 28 in [0, 1]) and labels.
-void load_fashion(const std::string& folder, bool train, at::Tensor& x, at::Tensor& y);
-
 }  // namespace modelgif

@@ -44,7 +44,7 @@ TEST(Comm, ParallelHdf5WritesEveryRanksBlockCollectively) {
   world.barrier();
   const std::string path = dir + "/out.h5";
   {
-    FieldFile f(path, &world);
+    ResultWriter f(path, &world);
     f.create_fields({"m"}, 2 * n, 2, 3, false);
     // Rank r owns rows [2r, 2r + 2); the last rank also takes part in a second, empty round.
     f.write_field_block("m", 2 * r, at::full({2, 2, 3}, static_cast<float>(r)));
@@ -53,8 +53,8 @@ TEST(Comm, ParallelHdf5WritesEveryRanksBlockCollectively) {
     ASSERT_GE(H5Pget_mpio_actual_io_mode(f.transfer(), &mode), 0);
     EXPECT_NE(mode, H5D_MPIO_NO_COLLECTIVE);
     f.write_field_block("m", 0, at::Tensor());
-    h5::write_strings(f.id(), "/models/names", {"m"}, f.transfer(), f.writer());
-    h5::set_attr(f.id(), "/", "ranks", static_cast<int64_t>(n));
+    f.write_strings("/models/names", {"m"});
+    f.set_attr("/", "ranks", static_cast<int64_t>(n));
     f.commit();
   }
   world.barrier();

@@ -1,0 +1,25 @@
+// The text of `modelgif eval`'s tables and its pictures: what the paper
+// reports, formatted for a terminal (3 decimals) and drawn as SVG.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/eval.hpp"
+#include "modelgif/result.hpp"
+
+namespace modelgif {
+
+std::string format_fingerprinting(const Roles& roles, const std::vector<FingerprintRow>& rows);
+std::string format_selection(const SelectionReport& report);
+std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& report);
+std::string format_relatedness(const Roles& roles, const std::string& metric, const RelatednessReport& report);
+
+// The pictures of a result: heatmap and similarity tree of `metric`, and, for
+// a fingerprinting zoo, the AUC against references of `rows`. `folder` "" puts them
+// beside the result (RESULT-heatmap-METRIC.svg, ...). Returns their paths.
+std::vector<std::string> write_eval_pictures(const std::string& result_path, const RunResult& result,
+                                             const std::string& metric, bool fingerprinting,
+                                             const std::vector<FingerprintRow>& rows, const std::string& folder);
+
+}  // namespace modelgif

@@ -1,0 +1,88 @@
+// `modelgif eval`: the paper's tables for a result and the zoo's roles.
+#include <algorithm>
+#include <sstream>
+
+#include "analysis/eval.hpp"
+#include "analysis/report.hpp"
+#include "base/files.hpp"
+#include "cli/commands.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/result.hpp"
+
+namespace po = boost::program_options;
+
+namespace modelgif::cli {
+namespace {
+
+struct EvalOptions {
+  std::string file, roles, metric, pictures;
+  std::vector<int64_t> counts;
+  bool selection = false;
+};
+
+// Returns false after printing the help.
+bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
+  po::options_description desc("options of 'modelgif eval'");
+  std::string counts;
+  desc.add_options()("help,h", "this help")("file", po::value(&o.file), "result file (HDF5)")(
+      "roles", po::value(&o.roles), "the zoo's roles (YAML: fingerprinting, unlearning, relatedness)")(
+      "counts", po::value(&counts)->default_value("8,16,32,64,128,256"),
+      "fingerprinting: reference counts for the AUC table (needs stored fields)")(
+      "metric", po::value(&o.metric)->default_value("cosine"), "unlearning, relatedness and pictures: the metric to use")(
+      "selection", po::bool_switch(&o.selection),
+      "fingerprinting: also report AUC on references chosen by the selection rule "
+      "(half of each kind and of the negatives choose, the other half is evaluated)")(
+      "pictures", po::value(&o.pictures)->default_value(""),
+      "folder for the SVG pictures (default: beside the result, RESULT-<picture>.svg)");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse_command(args, desc, &pos,
+                     "usage: modelgif eval RESULT.h5 --roles ROLES.yaml [--counts 8,16,...] [--metric NAME]\n\n"
+                     "Reports what the paper reports: ROC AUC per attack kind against the number of\n"
+                     "references (fingerprinting), reference <-> approximate / direct / unrelated\n"
+                     "distances with a verdict per model (unlearning), and the Spearman correlation\n"
+                     "of distances with transfer affinities (task relatedness).",
+                     out, vm))
+    return false;
+  if (o.file.empty() || o.roles.empty()) throw_usage("eval: give a result file and --roles ROLES.yaml");
+  std::stringstream cs(counts);
+  for (std::string c; std::getline(cs, c, ',');) {
+    try {
+      size_t used = 0;
+      o.counts.push_back(std::stoll(c, &used));
+      if (used != c.size()) throw std::invalid_argument(c);
+    } catch (const std::exception&) {
+      throw_usage("eval: --counts must be integers separated by commas, got '" + c + "'");
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_eval(const Args& args, std::ostream& out) {
+  EvalOptions o;
+  if (!parse_eval(args, out, o)) return kExitOk;
+  require_file(o.file, "eval");
+  const Roles roles = load_roles(o.roles);
+  const RunResult r = read_result(o.file);
+  const auto mit = std::find(r.metrics.begin(), r.metrics.end(), o.metric);
+  if (mit == r.metrics.end()) throw_usage("eval: " + o.file + " has no metric " + o.metric);
+  const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
+  std::vector<FingerprintRow> rows;  // also drawn
+  if (!roles.source.empty()) {
+    rows = fingerprint_auc(o.file, roles, o.counts);
+    out << format_fingerprinting(roles, rows);
+    if (o.selection) out << format_selection(fingerprint_selection(o.file, roles, o.counts));
+  }
+  if (!roles.reference.empty()) out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
+  const auto pictures = write_eval_pictures(o.file, r, o.metric, !roles.source.empty(), rows, o.pictures);
+  out << "pictures: ";
+  for (size_t i = 0; i < pictures.size(); ++i) out << (i ? ", " : "") << pictures[i];
+  out << "\n";
+  if (!roles.tasks.empty()) out << format_relatedness(roles, o.metric, relatedness(r.names, m, roles));
+  return kExitOk;
+}
+
+}  // namespace modelgif::cli

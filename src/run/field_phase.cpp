@@ -1,0 +1,117 @@
+// Phase 6: the fields of this rank's (model, reference block) pieces, each
+// into its own checkpoint shard. Ranks do not talk to each other here.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <iomanip>
+#include <sstream>
+
+#include "modelgif/error.hpp"
+#include "run/phases.hpp"
+#include "run/progress.hpp"
+#include "run/signals.hpp"
+
+namespace modelgif {
+namespace {
+
+struct FieldCounts {
+  int64_t computed = 0, reused = 0, resumed = 0, corrupt = 0, points = 0;
+  bool stopped = false;
+  std::vector<std::string> notes;  // corrupt shards, reported by rank 0
+};
+
+// One piece: reuse, resume or compute its shard. Returns false when a signal stopped it.
+bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress, int64_t m, int64_t k,
+                   FieldCounts& n) {
+  const Plan& plan = run.plan;
+  const Checkpoint& ckpt = run.ckpt;
+  const auto [lo, hi] = plan.block_range(k);
+  const Model& model = run.models.at(m);
+  const std::string shard_fp = shard_fingerprint(plan.fingerprint, plan.keys[static_cast<size_t>(m)], k);
+  const ShardStatus st = ckpt.probe(model.name(), k, shard_fp, hi - lo);
+  if (st.kind == ShardStatus::Mismatch && !run.opt.recompute)
+    throw_input("checkpoint shard " + ckpt.field_path(model.name(), k) + " does not belong to this run (" + st.reason +
+                "); rerun with --recompute");
+  if (st.kind == ShardStatus::Complete) {
+    ++n.reused;
+    return true;
+  }
+  if (st.kind == ShardStatus::Corrupt)
+    ++n.corrupt, n.notes.push_back("checkpoint shard " + ckpt.field_path(model.name(), k) + " is corrupt (" +
+                                   st.reason + "): recomputing");
+  at::Tensor field;
+  int64_t from = 0;
+  if (st.kind == ShardStatus::Partial) {
+    field = ckpt.read_field(model.name(), k);
+    from = st.completed;
+    ++n.resumed;
+  }
+  int64_t done = 0;
+  const at::Tensor y = run.refs.labels.defined() ? run.refs.labels.slice(0, lo + from, hi) : at::Tensor();
+  const auto keep_going = [&] {
+    progress.tick();
+    return !signals::stop_requested();
+  };
+  const at::Tensor rest =
+      engine.compute(model.fn(), model.name(), run.refs.images.slice(0, lo + from, hi),
+                     run.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done);
+  n.points += done * run.cfg.field.steps;
+  field = field.defined() ? at::cat({field, rest.slice(0, 0, done)}) : rest;
+  const int64_t completed = from + done;
+  if (completed < hi - lo) {  // stopped: keep the finished references
+    if (completed > 0) ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, nullptr);
+    return false;
+  }
+  FeatureMoments mom(plan.D);
+  mom.add(field);
+  ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, &mom);
+  ++n.computed;
+  progress.tick();
+  return true;
+}
+
+}  // namespace
+
+void compute_fields(RunState& run) {
+  const Plan& plan = run.plan;
+  const RunConfig& cfg = run.cfg;
+  const FieldEngine engine(cfg.field, run.max_points, run.device);
+  Progress progress(run.ckpt, plan.M * plan.B, cfg.block * cfg.field.steps, cfg.progress_interval, run.log,
+                    plan.rank == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  FieldCounts n;
+  comm::collective(run.world, [&] {
+    for (const int64_t k : plan.blocks) {
+      for (int64_t m = plan.model_lo; m < plan.model_hi && !n.stopped; ++m)
+        // Checked before every piece: also when a piece is a single micro-batch.
+        n.stopped = signals::stop_requested() || !compute_piece(run, engine, progress, m, k, n);
+      if (n.stopped) break;
+    }
+  });
+  std::string notes;
+  for (const auto& line : n.notes) notes += line + "\n";
+  for (const auto& line : run.world.allgather(notes)) run.log << line;
+  progress.finish();
+  RunSummary& sum = run.summary;
+  sum.pieces_computed = run.world.allreduce_sum(n.computed);
+  sum.pieces_reused = run.world.allreduce_sum(n.reused);
+  sum.pieces_resumed = run.world.allreduce_sum(n.resumed);
+  sum.pieces_corrupt = run.world.allreduce_sum(n.corrupt);
+  sum.points = run.world.allreduce_sum(n.points);
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  run.log << "fields: " << sum.pieces_computed << " of " << plan.M * plan.B << " (model, block) pieces computed, "
+          << sum.pieces_reused << " reused from the checkpoint";
+  if (sum.pieces_resumed) run.log << ", " << sum.pieces_resumed << " resumed from partial shards";
+  if (sum.pieces_corrupt) run.log << ", " << sum.pieces_corrupt << " corrupt ones recomputed";
+  std::ostringstream secs;
+  secs << std::fixed << std::setprecision(1) << sum.seconds;
+  run.log << " (" << sum.points << " points in " << secs.str() << " s)\n";
+  if (run.world.allreduce_max(n.stopped || signals::stop_requested() ? 1 : 0)) throw_stopped(run);
+}
+
+[[noreturn]] void throw_stopped(const RunState& run) {
+  throw_shared(CheckpointedStop("stopped by signal " + std::to_string(signals::stop_signal()) +
+                                ": finished shards are in " + run.ckpt.dir() + "; rerun the same command to resume"));
+}
+
+}  // namespace modelgif

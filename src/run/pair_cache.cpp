@@ -1,0 +1,60 @@
+#include "run/pair_cache.hpp"
+
+#include <filesystem>
+
+#include "base/files.hpp"
+#include "modelgif/distance.hpp"
+#include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelgif {
+
+std::map<std::string, size_t> PairCache::index() const {
+  std::map<std::string, size_t> out;
+  for (size_t i = 0; i < keys.size(); ++i) out[keys[i]] = i;
+  return out;
+}
+
+bool PairCache::covers(size_t a, size_t b) const { return sum(DistanceAccumulator::kRows, a, b) > 0; }
+
+std::string pair_cache_path(const Checkpoint& ckpt, const std::string& kind, int64_t block) {
+  return ckpt.dir() + "/pairs/" + kind + "-b" + std::to_string(block) + ".h5";
+}
+
+PairCache read_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block,
+                          const std::string& fingerprint) {
+  PairCache c;
+  const std::string path = pair_cache_path(ckpt, kind, block);
+  if (!fs::exists(path)) return c;
+  try {
+    auto f = h5::File::open(path);
+    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)
+      return {};
+    c.keys = h5::read_strings(f.id(), "/keys");
+    c.sums = h5::read_f64(f.id(), "/sums");
+    if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size()) c = {};
+  } catch (const StoreError&) {
+    c = {};  // an unreadable cache only costs recomputation
+  }
+  return c;
+}
+
+void write_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block, const PairCache& cache,
+                      const std::string& fingerprint) {
+  ensure_dir(ckpt.dir() + "/pairs", "checkpoint " + ckpt.dir());
+  AtomicFile file(pair_cache_path(ckpt, kind, block));
+  {
+    auto f = h5::File::create(file.temp());
+    h5::write_strings(f.id(), "/keys", cache.keys);
+    const hsize_t K = cache.keys.size();
+    h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
+              cache.sums.data());
+    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
+    f.close();
+  }
+  file.commit();
+}
+
+}  // namespace modelgif

@@ -1,0 +1,99 @@
+// The phases of one run and the state they share. run_pipeline
+// (pipeline.cpp) calls them in order; every rank of the world calls every
+// phase. An error that one rank meets outside a collective call is agreed on
+// (comm::collective: every rank throws it, rank 0 reports); inside the ring
+// exchange and the parallel output, where ranks wait on each other, an error
+// ends the job through the CLI's MPI_Abort instead.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "modelgif/comm.hpp"
+#include "modelgif/config.hpp"
+#include "modelgif/distance.hpp"
+#include "modelgif/model.hpp"
+#include "modelgif/pipeline.hpp"
+#include "modelgif/references.hpp"
+#include "run/checkpoint.hpp"
+#include "run/plan.hpp"
+
+namespace modelgif {
+
+struct RunState {
+  RunState(const RunConfig& config, const RunOptions& options, std::ostream& rank0_log);
+  RunState(const RunState&) = delete;
+  RunState& operator=(const RunState&) = delete;
+
+  const RunConfig& cfg;
+  const RunOptions& opt;
+  comm::Comm world;
+  std::ostream& log;  // rank 0: the caller's stream; other ranks: a sink
+  Plan plan;
+  c10::Device device{c10::kCPU};
+  std::vector<std::string> placement;  // "rank r on HOST: DEVICE, T threads", every rank
+  ReferenceSet refs;
+  at::Tensor baselines;
+  std::map<int64_t, Model> models;  // this rank's group, by zoo index
+  Checkpoint ckpt;
+  std::string fingerprint_text;     // what the run's fingerprint hashes
+  int64_t max_points = 0;           // micro-batch bound, the same on every rank
+  RunSummary summary;
+
+ private:
+  std::ostringstream sink_;
+};
+
+// 1. Placement: the node-local rank picks the device; CPU ranks share the
+//    node's cores. Every rank's line is gathered for the log and the output.
+void place(RunState& run);
+// 2. Inputs: references (every rank loads them) and baselines; model
+//    identities (rank 0 hashes the files: name@hash keys for every rank).
+void load_inputs(RunState& run);
+// 3. Plan: the grid and this rank's share; 4. its models, loaded, frozen and
+//    shape-checked; the run's shape printed.
+void plan_work(RunState& run);
+void load_models(RunState& run);
+// 5. Checkpoint: rank 0 checks the manifest against this run (refusing or,
+//    with --recompute, discarding what does not match), tunes or reuses
+//    run.max_points, and writes the manifest.
+void reconcile_checkpoint(RunState& run);
+// 6. Fields: each rank computes its (model, block) pieces into checkpoint
+//    shards. Throws CheckpointedStop (exit 75) when a signal stopped it.
+void compute_fields(RunState& run);
+// Every rank: the run stopped on a signal; its finished shards are kept.
+[[noreturn]] void throw_stopped(const RunState& run);
+// 7. Pairs: per block, the shard's field blocks round a ring, pair sums
+//    reduced and cached; cosine_standardized first reduces every model's
+//    feature moments, then makes a second pass on standardized fields.
+void compute_pairs(RunState& run);
+// 8. Matrices from the caches in block order (rank 0), broadcast; 9. the
+//    result file, written collectively and renamed into place.
+struct Matrices {
+  std::vector<std::vector<double>> per_metric;  // M x M, in cfg.metrics order
+  std::vector<int64_t> zero_norm_rows;          // M x M
+};
+Matrices compute_matrices(RunState& run);
+void write_result(RunState& run, const Matrices& matrices);
+
+// The pair phase of one kind of sums ("plain" or "standardized") on the
+// shard's ranks; `transform` maps a model's field block before pairing.
+struct PairCounts {
+  int64_t computed = 0, reused = 0;  // (pair, block) units
+};
+using FieldTransform = std::function<at::Tensor(int64_t model, const at::Tensor& field)>;
+PairCounts pair_phase(const std::string& kind, RunState& run, const comm::Comm& shard_comm,
+                      const FieldTransform& transform);
+// Rank 0: the zoo's sums of one kind over all blocks, from the caches in block
+// order, so the result does not depend on the number of ranks.
+DistanceAccumulator gather_pairs(const std::string& kind, const RunState& run);
+
+}  // namespace modelgif

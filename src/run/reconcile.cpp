@@ -1,0 +1,101 @@
+// Phase 5: the checkpoint against this run, and the micro-batch bound.
+#include <map>
+#include <sstream>
+
+#include "modelgif/error.hpp"
+#include "run/phases.hpp"
+
+namespace modelgif {
+namespace {
+
+// "field.steps was 50, now 20, ...": the keys of two fingerprint texts that differ.
+std::string describe_mismatch(const std::string& old_text, const std::string& new_text) {
+  std::map<std::string, std::string> a, b;
+  auto parse = [](const std::string& text, std::map<std::string, std::string>& out) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto colon = line.find(": ");
+      if (colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 2);
+    }
+  };
+  parse(old_text, a), parse(new_text, b);
+  std::string diff;
+  for (const auto& [k, v] : b)
+    if (a[k] != v) diff += (diff.empty() ? "" : ", ") + k + " was " + (a[k].empty() ? "unset" : a[k]) + ", now " + v;
+  return diff.empty() ? "fingerprints differ" : diff;
+}
+
+// Rank 0: the manifest found in the checkpoint, with whatever does not belong
+// to this run refused (or, with --recompute, discarded).
+Manifest reconciled_manifest(RunState& run) {
+  const Checkpoint& ckpt = run.ckpt;
+  const RunConfig& cfg = run.cfg;
+  const Plan& plan = run.plan;
+  Manifest man;
+  if (!ckpt.has_manifest()) return man;
+  try {
+    man = ckpt.read_manifest();
+  } catch (const InputError&) {
+    if (!run.opt.recompute) throw;
+    ckpt.wipe();
+  }
+  if (!man.fingerprint.empty() && man.fingerprint != plan.fingerprint) {
+    const std::string diff = describe_mismatch(man.text, run.fingerprint_text);
+    if (!run.opt.recompute && ckpt.holds_work())
+      throw_input("checkpoint " + ckpt.dir() + " belongs to another configuration (" + diff +
+                  "); rerun with --recompute to discard it");
+    run.log << "checkpoint: configuration changed (" << diff << "): discarded\n";
+    ckpt.wipe();
+    man = Manifest();
+  }
+  for (size_t i = 0; i < cfg.zoo.size(); ++i) {
+    const auto& name = cfg.zoo[i].name;
+    const std::string& key = plan.keys[i];
+    const std::string hash = key.substr(key.rfind('@') + 1);
+    const auto it = man.models.find(name);
+    if (it == man.models.end() || it->second == hash) continue;
+    if (!run.opt.recompute && ckpt.holds_work(name))
+      throw_input("model '" + name + "': " + cfg.zoo[i].path + " changed since checkpoint " + ckpt.dir() +
+                  " was made (file hash " + it->second + ", now " + hash +
+                  "); rerun with --recompute to recompute its fields");
+    run.log << "checkpoint: model '" << name << "' changed: its shards are discarded\n";
+    ckpt.remove_model(name);
+  }
+  return man;
+}
+
+}  // namespace
+
+void reconcile_checkpoint(RunState& run) {
+  auto& plan = run.plan;
+  const RunConfig& cfg = run.cfg;
+  const std::string data = hash_tensor(run.refs.images) +
+                           (run.refs.labels.defined() ? "+labels:" + hash_tensor(run.refs.labels) : std::string());
+  run.fingerprint_text = fingerprint_text(cfg, data);
+  plan.fingerprint = hex64(fnv1a(run.fingerprint_text));
+  run.max_points = cfg.max_points;
+  comm::collective(run.world, [&] {
+    if (plan.rank != 0) return;
+    Manifest man = reconciled_manifest(run);
+    if (run.max_points == 0 && man.max_points > 0) run.max_points = man.max_points;  // same micro-batches as before
+    if (run.max_points == 0) {
+      double rate = 0;
+      const Model& first = run.models.begin()->second;
+      run.max_points = tune_max_points(first.fn(), run.refs.images.slice(0, 0, 1), run.device,
+                                       run.device.is_cuda() ? 8192 : 1024, &rate);
+      run.log << "run.max_points: tuned to " << run.max_points << " (" << static_cast<int64_t>(rate)
+              << " points/s on model '" << first.name() << "')\n";
+    }
+    man.fingerprint = plan.fingerprint, man.text = run.fingerprint_text, man.config = cfg.resolved_yaml;
+    man.references = plan.N, man.block = cfg.block, man.blocks = plan.B, man.max_points = run.max_points;
+    man.steps_kept = plan.S, man.features = plan.D;
+    man.order = plan.names;
+    for (size_t i = 0; i < cfg.zoo.size(); ++i)
+      man.models[cfg.zoo[i].name] = plan.keys[i].substr(plan.keys[i].rfind('@') + 1);
+    run.ckpt.write_manifest(man);
+  });
+  run.max_points = run.world.bcast(run.max_points);
+}
+
+}  // namespace modelgif
