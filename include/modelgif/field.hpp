@@ -86,8 +86,5 @@ class FieldEngine {
 int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Device device, int64_t limit,
                         double* points_per_second = nullptr);
 
-// A seeded random permutation of 0..n-1 with no fixed point (n >= 2), the
-// same on every platform (own generator arithmetic, not std::shuffle).
-std::vector<int64_t> derangement(int64_t n, uint64_t seed);
 
 }  // namespace modelgif

@@ -5,7 +5,6 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <chrono>
-#include <random>
 
 #include "modelgif/error.hpp"
 
@@ -181,27 +180,6 @@ int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Dev
   }
   if (points_per_second) *points_per_second = best_rate;
   return best;
-}
-
-std::vector<int64_t> derangement(int64_t n, uint64_t seed) {
-  if (n < 2) throw_usage("baseline shuffle needs at least 2 references, got " + std::to_string(n));
-  std::mt19937_64 gen(seed);
-  // Unbiased integer in [0, bound) by rejection, independent of the library's distributions.
-  auto below = [&gen](uint64_t bound) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t r;
-    do r = gen();
-    while (r >= limit);
-    return static_cast<int64_t>(r % bound);
-  };
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  for (;;) {  // uniform over derangements: shuffle until no fixed point (about e tries)
-    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
-    for (int64_t i = n - 1; i > 0; --i) std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(below(i + 1))]);
-    bool fixed = false;
-    for (int64_t i = 0; i < n && !fixed; ++i) fixed = p[static_cast<size_t>(i)] == i;
-    if (!fixed) return p;
-  }
 }
 
 }  // namespace modelgif

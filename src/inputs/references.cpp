@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <random>
 
 #include "core/shape.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "modelgif/random.hpp"
 
 namespace fs = std::filesystem;
 
@@ -50,15 +50,10 @@ std::vector<int64_t> select_indices(int64_t available, const ReferenceConfig& cf
   std::vector<int64_t> all(static_cast<size_t>(available));
   for (int64_t i = 0; i < available; ++i) all[static_cast<size_t>(i)] = i;
   if (!cfg.random) return {all.begin(), all.begin() + n};
-  std::mt19937_64 gen(cfg.seed);
-  for (int64_t i = 0; i < n; ++i) {  // partial Fisher-Yates with our own bounded draw
-    const uint64_t bound = static_cast<uint64_t>(available - i);
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t r;
-    do r = gen();
-    while (r >= limit);
-    std::swap(all[static_cast<size_t>(i)], all[static_cast<size_t>(i + static_cast<int64_t>(r % bound))]);
-  }
+  SeededDraws draws(cfg.seed);
+  for (int64_t i = 0; i < n; ++i)  // partial Fisher-Yates
+    std::swap(all[static_cast<size_t>(i)],
+              all[static_cast<size_t>(i + static_cast<int64_t>(draws.below(static_cast<uint64_t>(available - i))))]);
   std::vector<int64_t> pick(all.begin(), all.begin() + n);
   std::sort(pick.begin(), pick.end());
   return pick;
@@ -184,15 +179,14 @@ at::Tensor cutmix(const at::Tensor& images, uint64_t seed) {
   const int64_t n = images.size(0), H = images.size(2), W = images.size(3);
   if (n < 2) throw_usage("config key 'references.cutmix': needs at least 2 references");
   const auto partner = derangement(n, seed + 0x9e3779b9ULL);
-  std::mt19937_64 rng(seed + 0x7f4a7c15ULL);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  SeededDraws draws(seed + 0x7f4a7c15ULL);
   at::Tensor out = images.clone();
   for (int64_t i = 0; i < n; ++i) {
-    const double keep = unit(rng), side = std::sqrt(1.0 - keep);  // the box covers 1 - keep of the image
+    const double keep = draws.unit(), side = std::sqrt(1.0 - keep);  // the box covers 1 - keep of the image
     const auto bh = static_cast<int64_t>(std::round(side * static_cast<double>(H)));
     const auto bw = static_cast<int64_t>(std::round(side * static_cast<double>(W)));
-    const auto cy = static_cast<int64_t>(unit(rng) * static_cast<double>(H));
-    const auto cx = static_cast<int64_t>(unit(rng) * static_cast<double>(W));
+    const auto cy = static_cast<int64_t>(draws.unit() * static_cast<double>(H));
+    const auto cx = static_cast<int64_t>(draws.unit() * static_cast<double>(W));
     const int64_t y0 = std::clamp<int64_t>(cy - bh / 2, 0, H), y1 = std::clamp<int64_t>(cy + (bh + 1) / 2, 0, H);
     const int64_t x0 = std::clamp<int64_t>(cx - bw / 2, 0, W), x1 = std::clamp<int64_t>(cx + (bw + 1) / 2, 0, W);
     if (y1 <= y0 || x1 <= x0) continue;

@@ -6,6 +6,7 @@
 
 #include "modelgif/error.hpp"
 #include "modelgif/field.hpp"
+#include "modelgif/random.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;

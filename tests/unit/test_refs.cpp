@@ -8,6 +8,7 @@
 
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "modelgif/random.hpp"
 #include "modelgif/references.hpp"
 #include "support/models.hpp"
 
