@@ -2,6 +2,7 @@
 // program on a small zoo, checked against a one-process run. The test itself
 // is a serial program that launches, signals and kills the jobs.
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,6 +22,8 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 namespace {
@@ -199,7 +202,7 @@ TEST_F(Pipeline, SameResultsForAnyRankCountAndGrid) {
     const auto c = config(5, name);
     const Job j = run(ranks, c, "--run.grid " + grid);
     ASSERT_EQ(j.code, 0) << j.out;
-    EXPECT_NE(j.out.find("on " + std::to_string(ranks) + " ranks"), std::string::npos) << j.out;
+    EXPECT_THAT(j.out, HasSubstr("on " + std::to_string(ranks) + " ranks")) << j.out;
     expect_same(out(name), out("p1"), 5);
   }
 }
@@ -220,7 +223,7 @@ TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {
   // Every finished shard was reused (partial ones count as resumed, not reused).
   std::ostringstream want;
   want << "pieces computed, ";
-  EXPECT_NE(resumed.out.find(want.str()), std::string::npos) << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr(want.str())) << resumed.out;
   const auto pos = resumed.out.find("pieces computed, ");
   const int64_t reused = std::stoll(resumed.out.substr(pos + 17));
   EXPECT_GE(reused, shards - 3) << resumed.out;  // at most one partial shard per killed rank
@@ -235,20 +238,20 @@ TEST_F(Pipeline, GracefulSigtermCheckpointsAndResumes) {
   for (pid_t r : ranks) kill(r, SIGTERM);  // as SLURM signals every task
   const int code = job->wait();
   EXPECT_EQ(code, 75) << job->output();
-  EXPECT_NE(job->output().find("stopped by signal 15"), std::string::npos) << job->output();
+  EXPECT_THAT(job->output(), HasSubstr("stopped by signal 15")) << job->output();
   EXPECT_FALSE(fs::exists(out("term")));
   // The checkpoint is intact: status reads it without MPI.
   const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
   ASSERT_EQ(status.code, 0) << status.out;
-  EXPECT_NE(status.out.find("output not written yet"), std::string::npos) << status.out;
-  EXPECT_NE(status.out.find("m3"), std::string::npos) << status.out;
-  EXPECT_EQ(status.out.find("corrupt"), std::string::npos) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("output not written yet")) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("m3")) << status.out;
+  EXPECT_THAT(status.out, Not(HasSubstr("corrupt"))) << status.out;
   const Job resumed = run(3, cfg);
   ASSERT_EQ(resumed.code, 0) << resumed.out;
-  EXPECT_EQ(resumed.out.find("corrupt"), std::string::npos) << resumed.out;
+  EXPECT_THAT(resumed.out, Not(HasSubstr("corrupt"))) << resumed.out;
   expect_same(out("term"), out("full"), 4);
   const Job done = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
-  EXPECT_NE(done.out.find("remaining: 0 (model, block) pieces; done"), std::string::npos) << done.out;
+  EXPECT_THAT(done.out, HasSubstr("remaining: 0 (model, block) pieces; done")) << done.out;
 }
 
 TEST_F(Pipeline, CorruptShardsAreDetectedAndRecomputed) {
@@ -270,10 +273,10 @@ TEST_F(Pipeline, CorruptShardsAreDetectedAndRecomputed) {
   }
   const Job j = run(2, cfg);
   ASSERT_EQ(j.code, 0) << j.out;
-  EXPECT_NE(j.out.find(a + " is corrupt"), std::string::npos) << j.out;
-  EXPECT_NE(j.out.find(b + " is corrupt"), std::string::npos) << j.out;
-  EXPECT_NE(j.out.find("2 corrupt ones recomputed"), std::string::npos) << j.out;
-  EXPECT_NE(j.out.find("2 of 12 (model, block) pieces computed, 10 reused"), std::string::npos) << j.out;
+  EXPECT_THAT(j.out, HasSubstr(a + " is corrupt")) << j.out;
+  EXPECT_THAT(j.out, HasSubstr(b + " is corrupt")) << j.out;
+  EXPECT_THAT(j.out, HasSubstr("2 corrupt ones recomputed")) << j.out;
+  EXPECT_THAT(j.out, HasSubstr("2 of 12 (model, block) pieces computed, 10 reused")) << j.out;
   const RunResult x = read_result(out("c")), y = read_result(dir + "/reference.h5");
   for (size_t i = 0; i < x.matrices.size(); ++i) EXPECT_EQ(x.matrices[i], y.matrices[i]) << x.metrics[i];
 }
@@ -283,16 +286,16 @@ TEST_F(Pipeline, FingerprintMismatchIsRefusedWithAClearMessage) {
   ASSERT_EQ(run(2, cfg).code, 0);
   const Job steps = run(2, cfg, "--field.steps 9");
   EXPECT_EQ(steps.code, 3) << steps.out;
-  EXPECT_NE(steps.out.find("field.steps was 8, now 9"), std::string::npos) << steps.out;
-  EXPECT_NE(steps.out.find("--recompute"), std::string::npos) << steps.out;
+  EXPECT_THAT(steps.out, HasSubstr("field.steps was 8, now 9")) << steps.out;
+  EXPECT_THAT(steps.out, HasSubstr("--recompute")) << steps.out;
   // A changed model file.
   testsupport::tanh_cnn(999).save(dir + "/m1.pt");
   const Job model = run(2, cfg);
   EXPECT_EQ(model.code, 3) << model.out;
-  EXPECT_NE(model.out.find("model 'm1': " + dir + "/m1.pt changed since checkpoint"), std::string::npos) << model.out;
+  EXPECT_THAT(model.out, HasSubstr("model 'm1': " + dir + "/m1.pt changed since checkpoint")) << model.out;
   const Job again = run(2, cfg, "--recompute");
   ASSERT_EQ(again.code, 0) << again.out;
-  EXPECT_NE(again.out.find("4 of 12 (model, block) pieces computed, 8 reused"), std::string::npos) << again.out;
+  EXPECT_THAT(again.out, HasSubstr("4 of 12 (model, block) pieces computed, 8 reused")) << again.out;
 }
 
 TEST_F(Pipeline, IncrementalZooComputesOnlyTheNewModelsAndPairs) {
@@ -300,8 +303,8 @@ TEST_F(Pipeline, IncrementalZooComputesOnlyTheNewModelsAndPairs) {
   const Job grown = run(3, config(5, "inc"));
   ASSERT_EQ(grown.code, 0) << grown.out;
   // 2 new models x 4 blocks of fields; pairs: (C(5,2) - C(3,2)) x 4 blocks = 28 plain + 28 standardized.
-  EXPECT_NE(grown.out.find("fields: 8 of 20 (model, block) pieces computed, 12 reused"), std::string::npos) << grown.out;
-  EXPECT_NE(grown.out.find("pairs: 56 (pair, block) sums computed, 24 reused"), std::string::npos) << grown.out;
+  EXPECT_THAT(grown.out, HasSubstr("fields: 8 of 20 (model, block) pieces computed, 12 reused")) << grown.out;
+  EXPECT_THAT(grown.out, HasSubstr("pairs: 56 (pair, block) sums computed, 24 reused")) << grown.out;
   ASSERT_EQ(run(0, config(5, "fresh")).code, 0);
   expect_same(out("inc"), out("fresh"), 5);
 }
@@ -321,7 +324,7 @@ TEST_F(Pipeline, APairNeverComputedIsComputedEvenWhenBothModelsAreCached) {
   ASSERT_EQ(run(2, write("ac", {0, 2})).code, 0);
   const Job bc = run(2, write("bc", {1, 2}));
   ASSERT_EQ(bc.code, 0) << bc.out;
-  EXPECT_NE(bc.out.find("pairs: 4 (pair, block) sums computed, 0 reused"), std::string::npos) << bc.out;
+  EXPECT_THAT(bc.out, HasSubstr("pairs: 4 (pair, block) sums computed, 0 reused")) << bc.out;
   const RunResult r = read_result(dir + "/shared/out.h5");
   EXPECT_FALSE(std::isnan(r.matrices[0][1])) << "m1-m2 distance";
   EXPECT_GT(r.matrices[0][1], 0.0);
@@ -335,17 +338,17 @@ TEST_F(Pipeline, ParallelOutputIsReadableByH5dumpWithTheDocumentedSchema) {
                           "DATASET \"m3\"", "DATASET \"zero_norm_rows\"", "DATASET \"indices\"",
                           "ATTRIBUTE \"config\"", "ATTRIBUTE \"placement\"", "ATTRIBUTE \"mpi_version\"",
                           "ATTRIBUTE \"grid\""})
-    EXPECT_NE(dump.out.find(obj), std::string::npos) << obj;
-  EXPECT_NE(dump.out.find("DATASPACE  SIMPLE { ( 11, 8, 64 ) / ( 11, 8, 64 ) }"), std::string::npos) << dump.out;
+    EXPECT_THAT(dump.out, HasSubstr(obj)) << obj;
+  EXPECT_THAT(dump.out, HasSubstr("DATASPACE  SIMPLE { ( 11, 8, 64 ) / ( 11, 8, 64 ) }")) << dump.out;
   const Job names = sh("h5dump -d /models/names " + out("d"));
-  EXPECT_NE(names.out.find("\"m0\", \"m1\", \"m2\", \"m3\""), std::string::npos) << names.out;
+  EXPECT_THAT(names.out, HasSubstr("\"m0\", \"m1\", \"m2\", \"m3\"")) << names.out;
 }
 
 TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
   testsupport::sqrt_model().save(dir + "/m5.pt");  // NaN on negative inputs
   const Job nan = run(3, config(6, "nan"));
   EXPECT_EQ(nan.code, 4) << nan.out;
-  EXPECT_NE(nan.out.find("modelgif: error: model 'm5': gradient field is NaN/Inf at reference"), std::string::npos)
+  EXPECT_THAT(nan.out, HasSubstr("modelgif: error: model 'm5': gradient field is NaN/Inf at reference"))
       << nan.out;
   size_t lines = 0;
   for (size_t p = nan.out.find("modelgif: error"); p != std::string::npos; p = nan.out.find("modelgif: error", p + 1))
@@ -354,7 +357,7 @@ TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
   EXPECT_FALSE(fs::exists(out("nan")));
   const Job key = run(2, config(3, "key"), "--field.stpes 3");
   EXPECT_EQ(key.code, 2) << key.out;
-  EXPECT_NE(key.out.find("did you mean '--field.steps'"), std::string::npos) << key.out;
+  EXPECT_THAT(key.out, HasSubstr("did you mean '--field.steps'")) << key.out;
 }
 
 TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
@@ -368,9 +371,9 @@ TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
   // Whatever was finished is intact: nothing is reported corrupt and the resume is exact.
   const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("twice"));
   ASSERT_EQ(status.code, 0) << status.out;
-  EXPECT_EQ(status.out.find("corrupt"), std::string::npos) << status.out;
+  EXPECT_THAT(status.out, Not(HasSubstr("corrupt"))) << status.out;
   const Job resumed = run(2, cfg);
   ASSERT_EQ(resumed.code, 0) << resumed.out;
-  EXPECT_EQ(resumed.out.find("corrupt"), std::string::npos) << resumed.out;
+  EXPECT_THAT(resumed.out, Not(HasSubstr("corrupt"))) << resumed.out;
   expect_same(out("twice"), out("full"), 4);
 }

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,6 +14,8 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 namespace {
@@ -63,7 +66,7 @@ class TinyZoo : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     const Result r = run_cli(args);
     EXPECT_EQ(r.code, code) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "error was: " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(needle)) << "error was: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("modelgif: error: ", 0), 0u) << r.err;
     EXPECT_FALSE(fs::exists(output)) << "a failed run left " << output;
@@ -92,7 +95,7 @@ TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
   const auto& cosine = res.matrices[std::find(res.metrics.begin(), res.metrics.end(), "cosine") - res.metrics.begin()];
   EXPECT_LT(cosine[1], 1e-6);   // a vs its permuted copy
   EXPECT_GT(cosine[2], 0.05);   // a vs b
-  EXPECT_NE(res.config.find("steps: 6"), std::string::npos);
+  EXPECT_THAT(res.config, HasSubstr("steps: 6"));
 
   // Stored fields equal a direct engine computation on the same references.
   auto model = testsupport::tanh_cnn(1);
@@ -117,11 +120,11 @@ TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
   // show prints every metric with the model names.
   const Result s = run_cli({"show", output, "--metric", "cosine", "--precision", "6"});
   ASSERT_EQ(s.code, 0) << s.err;
-  EXPECT_NE(s.out.find("a-perm"), std::string::npos);
-  EXPECT_EQ(s.out.find("euclidean"), std::string::npos);
+  EXPECT_THAT(s.out, HasSubstr("a-perm"));
+  EXPECT_THAT(s.out, Not(HasSubstr("euclidean")));
   std::ostringstream cell;
   cell << std::fixed << std::setprecision(6) << cosine[2];
-  EXPECT_NE(s.out.find(cell.str()), std::string::npos) << s.out;
+  EXPECT_THAT(s.out, HasSubstr(cell.str())) << s.out;
 }
 
 TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
@@ -130,7 +133,7 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   ASSERT_EQ(r.code, 0) << r.err;
   const RunResult res = read_result(output);
   EXPECT_EQ(res.metrics, (std::vector<std::string>{"cosine", "cosine_standardized"}));
-  EXPECT_NE(res.config.find("steps: 4"), std::string::npos);
+  EXPECT_THAT(res.config, HasSubstr("steps: 4"));
   auto f = h5::File::open(output);
   EXPECT_FALSE(h5::exists(f.id(), "/fields"));
   std::vector<std::string> left;
@@ -141,15 +144,15 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   // Another step count is refused while the checkpoint holds work of the old one...
   const Result refused = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});
   EXPECT_EQ(refused.code, kExitInput);
-  EXPECT_NE(refused.err.find("field.steps was 4, now 6"), std::string::npos) << refused.err;
-  EXPECT_NE(refused.err.find("--recompute"), std::string::npos) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("field.steps was 4, now 6")) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("--recompute")) << refused.err;
   // ... and replaced with --recompute.
   const Result h = run_cli({"run", "--config", config, "--output.field_dtype", "float16", "--recompute"});
   ASSERT_EQ(h.code, 0) << h.err;
   const auto half = read_fields(output, "b");
   const Result g = run_cli({"run", "--config", config});
   ASSERT_EQ(g.code, 0) << g.err;
-  EXPECT_NE(g.out.find("0 of 9 (model, block) pieces computed, 9 reused"), std::string::npos) << g.out;
+  EXPECT_THAT(g.out, HasSubstr("0 of 9 (model, block) pieces computed, 9 reused")) << g.out;
   const auto full = read_fields(output, "b");
   EXPECT_LT((half - full).abs().max().item<double>(), 2e-3 * full.abs().max().item<double>());
   EXPECT_GT((half - full).abs().max().item<double>(), 0.0);
@@ -159,10 +162,10 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   ASSERT_EQ(h2.code, 0) << h2.err;
   const Result strict = run_cli({"compare", output, dir + "/float32.h5"});
   EXPECT_EQ(strict.code, kExitDifferent) << strict.out;
-  EXPECT_NE(strict.out.find("DIFFERENT beyond"), std::string::npos) << strict.out;
+  EXPECT_THAT(strict.out, HasSubstr("DIFFERENT beyond")) << strict.out;
   const Result loose = run_cli({"compare", output, dir + "/float32.h5", "--rtol", "1e-2"});
   EXPECT_EQ(loose.code, 0) << loose.out;
-  EXPECT_NE(loose.out.find("cosine: largest relative difference 0\n"), std::string::npos) << loose.out;
+  EXPECT_THAT(loose.out, HasSubstr("cosine: largest relative difference 0\n")) << loose.out;
 }
 
 TEST_F(TinyZoo, EveryBadInputHasOneClearLineAndItsExitCode) {
@@ -182,7 +185,7 @@ TEST_F(TinyZoo, EveryBadInputHasOneClearLineAndItsExitCode) {
   fs::create_directories(output);
   const Result r = run_cli({"run", "--config", config});
   EXPECT_EQ(r.code, kExitInput) << r.err;
-  EXPECT_NE(r.err.find(output), std::string::npos) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(output)) << r.err;
   fs::remove(output);
 }
 
@@ -190,23 +193,23 @@ TEST(Cli, HelpForEveryCommandAndUsageErrors) {
   const Result top = run_cli({"--help"});
   EXPECT_EQ(top.code, 0);
   for (const char* cmd : {"run", "show", "status", "compare", "submit", "sweep", "demo"}) {
-    EXPECT_NE(top.out.find(cmd), std::string::npos);
+    EXPECT_THAT(top.out, HasSubstr(cmd));
     const Result h = run_cli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;
-    EXPECT_NE(h.out.find(std::string("usage: modelgif ") + cmd), std::string::npos) << h.out;
+    EXPECT_THAT(h.out, HasSubstr(std::string("usage: modelgif ") + cmd)) << h.out;
   }
   const Result run_help = run_cli({"run", "--help"});
-  for (const auto& k : config_keys()) EXPECT_NE(run_help.out.find("--" + k.key), std::string::npos) << k.key;
+  for (const auto& k : config_keys()) EXPECT_THAT(run_help.out, HasSubstr("--" + k.key)) << k.key;
   EXPECT_EQ(run_cli({"frobnicate"}).code, kExitUsage);
   EXPECT_EQ(run_cli({}).code, kExitUsage);
   EXPECT_EQ(run_cli({"show"}).code, kExitUsage);
   const Result missing = run_cli({"show", "/nonexistent.h5"});
   EXPECT_EQ(missing.code, kExitInput);
-  EXPECT_NE(missing.err.find("/nonexistent.h5"), std::string::npos);
-  EXPECT_NE(run_cli({"--version"}).out.find("modelgif "), std::string::npos);
+  EXPECT_THAT(missing.err, HasSubstr("/nonexistent.h5"));
+  EXPECT_THAT(run_cli({"--version"}).out, HasSubstr("modelgif "));
   std::ostringstream out, err;
   EXPECT_EQ(cli::bench({"--help"}, out, err), 0);
-  EXPECT_NE(out.str().find("points/s"), std::string::npos);
+  EXPECT_THAT(out.str(), HasSubstr("points/s"));
 }
 
 TEST(Cli, ErrorLineKeepsTheInformativeLineOfALibTorchError) {

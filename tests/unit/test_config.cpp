@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,6 +8,7 @@
 #include "modelgif/error.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -76,55 +78,53 @@ output:
   EXPECT_DOUBLE_EQ(c.baseline.value, 0.5);
   EXPECT_EQ(c.field.target.kind, Target::Kind::TopK);
   // The resolved config is complete and reloads to itself.
-  EXPECT_NE(c.resolved_yaml.find("steps: 20"), std::string::npos);
+  EXPECT_THAT(c.resolved_yaml, HasSubstr("steps: 20"));
   EXPECT_EQ(load_config(c.resolved_yaml, "resolved").resolved_yaml, c.resolved_yaml);
 }
 
 TEST(Config, UnknownKeysSuggestTheNearestValidKey) {
   const std::string e1 = usage_error_of(std::string(kMinimal) + "field:\n  stpes: 3\n");
-  EXPECT_NE(e1.find("unknown key 'field.stpes'"), std::string::npos) << e1;
-  EXPECT_NE(e1.find("did you mean 'field.steps'"), std::string::npos) << e1;
+  EXPECT_THAT(e1, HasSubstr("unknown key 'field.stpes'")) << e1;
+  EXPECT_THAT(e1, HasSubstr("did you mean 'field.steps'")) << e1;
   const std::string e2 = usage_error_of(std::string(kMinimal) + "output:\n  store_field: true\n");
-  EXPECT_NE(e2.find("output.store_fields"), std::string::npos) << e2;
+  EXPECT_THAT(e2, HasSubstr("output.store_fields")) << e2;
   const std::string e3 = usage_error_of(kMinimal, {{"field.stepz", "3"}});
-  EXPECT_NE(e3.find("--field.steps"), std::string::npos) << e3;
+  EXPECT_THAT(e3, HasSubstr("--field.steps")) << e3;
 }
 
 TEST(Config, DuplicateKeysWrongTypesAndBadValuesNameTheKey) {
   const std::string dup = usage_error_of(std::string(kMinimal) + "field:\n  steps: 3\n  steps: 4\n");
-  EXPECT_NE(dup.find("duplicate key 'field.steps'"), std::string::npos) << dup;
+  EXPECT_THAT(dup, HasSubstr("duplicate key 'field.steps'")) << dup;
   const std::string type = usage_error_of(std::string(kMinimal) + "field:\n  steps: abc\n");
-  EXPECT_NE(type.find("'field.steps': expected an integer, got 'abc'"), std::string::npos) << type;
+  EXPECT_THAT(type, HasSubstr("'field.steps': expected an integer, got 'abc'")) << type;
   const std::string boolean = usage_error_of(std::string(kMinimal) + "output:\n  store_fields: maybe\n");
-  EXPECT_NE(boolean.find("'output.store_fields'"), std::string::npos) << boolean;
+  EXPECT_THAT(boolean, HasSubstr("'output.store_fields'")) << boolean;
   const std::string method = usage_error_of(std::string(kMinimal) + "field:\n  method: simpson\n");
-  EXPECT_NE(method.find("field.method"), std::string::npos) << method;
-  EXPECT_NE(method.find("simpson"), std::string::npos) << method;
+  EXPECT_THAT(method, HasSubstr("field.method")) << method;
+  EXPECT_THAT(method, HasSubstr("simpson")) << method;
   const std::string steps = usage_error_of(std::string(kMinimal) + "field:\n  steps: 1\n  method: riemann_left\n");
-  EXPECT_NE(steps.find("field.steps"), std::string::npos) << steps;
+  EXPECT_THAT(steps, HasSubstr("field.steps")) << steps;
   const std::string metric = usage_error_of(std::string(kMinimal) + "distance:\n  metrics: [cosine, l1]\n");
-  EXPECT_NE(metric.find("distance.metrics"), std::string::npos) << metric;
+  EXPECT_THAT(metric, HasSubstr("distance.metrics")) << metric;
   const std::string neg = usage_error_of(std::string(kMinimal) + "references:\n  count: -1\n");
-  EXPECT_NE(neg.find("duplicate key 'references'"), std::string::npos) << neg;  // the section is repeated
+  EXPECT_THAT(neg, HasSubstr("duplicate key 'references'")) << neg;  // the section is repeated
   const std::string dtype = usage_error_of(kMinimal, {{"output.field_dtype", "int8"}});
-  EXPECT_NE(dtype.find("output.field_dtype"), std::string::npos) << dtype;
+  EXPECT_THAT(dtype, HasSubstr("output.field_dtype")) << dtype;
   const std::string count = usage_error_of(kMinimal, {{"references.count", "-1"}});
-  EXPECT_NE(count.find("'references.count': must be >= 0"), std::string::npos) << count;
+  EXPECT_THAT(count, HasSubstr("'references.count': must be >= 0")) << count;
   const std::string baseline = usage_error_of(kMinimal, {{"field.baseline", "constant:x"}});
-  EXPECT_NE(baseline.find("field.baseline"), std::string::npos) << baseline;
+  EXPECT_THAT(baseline, HasSubstr("field.baseline")) << baseline;
   const std::string syntax = usage_error_of("zoo: [\n");
-  EXPECT_NE(syntax.find("YAML syntax error"), std::string::npos) << syntax;
+  EXPECT_THAT(syntax, HasSubstr("YAML syntax error")) << syntax;
 }
 
 TEST(Config, ZooEntriesAreChecked) {
-  EXPECT_NE(usage_error_of("references: {source: x}\n").find("'zoo' is empty"), std::string::npos);
-  EXPECT_NE(usage_error_of("zoo: [{name: a}]\nreferences: {source: x}\n").find("missing 'path'"), std::string::npos);
-  EXPECT_NE(usage_error_of("zoo: [{name: a, path: x.pt}, {name: a, path: y.pt}]\nreferences: {source: x}\n")
-                .find("'a' is used twice"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n")
-                .find("unknown key 'zoo[1].weights' (did you mean 'zoo[1]."),
-            std::string::npos);
+  EXPECT_THAT(usage_error_of("references: {source: x}\n"), HasSubstr("'zoo' is empty"));
+  EXPECT_THAT(usage_error_of("zoo: [{name: a}]\nreferences: {source: x}\n"), HasSubstr("missing 'path'"));
+  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt}, {name: a, path: y.pt}]\nreferences: {source: x}\n")
+                , HasSubstr("'a' is used twice"));
+  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n")
+                , HasSubstr("unknown key 'zoo[1].weights' (did you mean 'zoo[1]."));
   // Name defaults to the file stem; --zoo replaces the list.
   const auto c = load_config("zoo: [{path: dir/net-1.pt}]\nreferences: {source: x}\n", "t");
   EXPECT_EQ(c.zoo[0].name, "net-1");
@@ -139,7 +139,7 @@ TEST(Config, MissingFileIsAUsageErrorNamingIt) {
     load_config_file("/nonexistent/run.yaml");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/run.yaml"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("/nonexistent/run.yaml"));
   }
 }
 
@@ -148,5 +148,5 @@ TEST(Config, TheReadmeDocumentsEveryKey) {
   ASSERT_TRUE(in) << "README.md not found";
   std::stringstream ss;
   ss << in.rdbuf();
-  for (const auto& k : config_keys()) EXPECT_NE(ss.str().find("`" + k.key + "`"), std::string::npos) << k.key;
+  for (const auto& k : config_keys()) EXPECT_THAT(ss.str(), HasSubstr("`" + k.key + "`")) << k.key;
 }

@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <expat.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -88,11 +90,11 @@ TEST(Eval, UnlearningTableAndVerdicts) {
   EXPECT_LT(rep.approximate.mean, 1e-6);
   EXPECT_EQ(rep.unrelated.n, 2);
   EXPECT_LE(rep.unrelated.min, rep.unrelated.max);
-  EXPECT_NE(rep.verdict.at("perm").find("not forgotten"), std::string::npos);
+  EXPECT_THAT(rep.verdict.at("perm"), HasSubstr("not forgotten"));
   std::ostringstream out, err;
   ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "4,12"}, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("fingerprinting: ROC AUC"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("perm: 0.000, still close to the reference"), std::string::npos) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("fingerprinting: ROC AUC")) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("perm: 0.000, still close to the reference")) << out.str();
 }
 
 TEST(Eval, RelatednessSpearmanOfMonotoneAndReversedAffinities) {
@@ -125,7 +127,7 @@ TEST(Eval, RolesFilesAreChecked) {
     load_roles(dir + "/bad.yaml");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("fingerprinting.sorce"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("fingerprinting.sorce"));
   }
   std::ofstream(dir + "/shape.yaml") << "relatedness:\n  tasks: [a, b, c]\n  affinity: [[1, 2, 3], [1, 2]]\n";
   EXPECT_THROW(load_roles(dir + "/shape.yaml"), UsageError);
@@ -170,5 +172,5 @@ TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
   std::stringstream ts;
   ts << t.rdbuf();
   for (const char* name : {"source", "perm", "copy", "neg0", "neg1", "neg2"})
-    EXPECT_NE(ts.str().find(std::string(">") + name + "<"), std::string::npos) << name;
+    EXPECT_THAT(ts.str(), HasSubstr(std::string(">") + name + "<")) << name;
 }

@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -10,6 +11,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 using testsupport::fn_of;
 
 namespace {
@@ -175,8 +177,8 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
     FAIL() << "expected a NumericError";
   } catch (const NumericError& e) {
     const std::string w = e.what();
-    EXPECT_NE(w.find("rooty"), std::string::npos) << w;
-    EXPECT_NE(w.find("reference 12"), std::string::npos) << w;
+    EXPECT_THAT(w, HasSubstr("rooty")) << w;
+    EXPECT_THAT(w, HasSubstr("reference 12")) << w;
   }
 }
 

@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,6 +7,7 @@
 #include "modelgif/quadrature.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 TEST(Quadrature, GaussLegendreIntegratesPolynomialsExactlyUpToDegree2SMinus1) {
   for (int S = 1; S <= 12; ++S) {
@@ -94,6 +96,6 @@ TEST(Quadrature, BadStepCountsAndNamesAreUsageErrors) {
     parse_quadrature_rule("simpson");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("simpson"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("simpson"));
   }
 }

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 namespace {
@@ -67,7 +69,7 @@ TEST(Refs, IdxFilesPlainAndGzipAreRead) {
     read_idx(dir + "/short");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("short"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("short"));
   }
 }
 
@@ -174,7 +176,7 @@ TEST(Refs, ImageFolderWithClassSubfolders) {
     load_references(c);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("broken.png"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("broken.png"));
   }
 }
 

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,6 +9,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 TEST(Store, DatasetsStringsAndAttributesRoundTrip) {
   const std::string path = testsupport::temp_dir("store") + "/a.h5";
@@ -64,7 +66,7 @@ TEST(Store, FailuresAreStoreErrorsNamingTheObject) {
     h5::File::open("/nonexistent/x.h5");
     FAIL();
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/x.h5"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("/nonexistent/x.h5"));
   }
   const std::string junk = testsupport::temp_dir("store-junk") + "/junk.h5";
   std::ofstream(junk) << "not hdf5";
@@ -75,6 +77,6 @@ TEST(Store, FailuresAreStoreErrorsNamingTheObject) {
     h5::read_f64(f.id(), "/missing");
     FAIL();
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("/missing"), std::string::npos);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("/missing"));
   }
 }

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 namespace {
@@ -63,16 +65,16 @@ TEST(Sweep, VariationsAndGridsExpandIntoRunConfigs) {
 TEST(Sweep, BadSweepFilesNameTheVariationAndKey) {
   SweepFiles f("sweep-bad", "variations:\n  - {name: x, set: {field.stpes: 2}}\n");
   const std::string e = usage_error(f.sweep);
-  EXPECT_NE(e.find("variation 'x'"), std::string::npos) << e;
-  EXPECT_NE(e.find("field.steps"), std::string::npos) << e;
+  EXPECT_THAT(e, HasSubstr("variation 'x'")) << e;
+  EXPECT_THAT(e, HasSubstr("field.steps")) << e;
   std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\nvariations:\n  - {name: x, set: {}}\n  - {name: x, set: {}}\n";
-  EXPECT_NE(usage_error(f.sweep).find("'x' appears twice"), std::string::npos);
+  EXPECT_THAT(usage_error(f.sweep), HasSubstr("'x' appears twice"));
   std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\n";
-  EXPECT_NE(usage_error(f.sweep).find("no variations"), std::string::npos);
+  EXPECT_THAT(usage_error(f.sweep), HasSubstr("no variations"));
   std::ofstream(f.sweep) << "sweep: {base: " << f.base << ", nmae: x}\ngrid: {field.steps: [1]}\n";
-  EXPECT_NE(usage_error(f.sweep).find("unknown key 'sweep.nmae'"), std::string::npos);
+  EXPECT_THAT(usage_error(f.sweep), HasSubstr("unknown key 'sweep.nmae'"));
   std::ofstream(f.sweep) << "variations:\n  - {name: x, set: {}}\n";
-  EXPECT_NE(usage_error(f.sweep).find("sweep.base"), std::string::npos);
+  EXPECT_THAT(usage_error(f.sweep), HasSubstr("sweep.base"));
 }
 
 TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
@@ -88,27 +90,26 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   EXPECT_FALSE(s.variations[1].complete());
   const SweepSummary sum = collect_sweep(s);
   EXPECT_EQ(sum.complete, 2);
-  EXPECT_NE(sum.table.find("2 of 3 variations complete"), std::string::npos) << sum.table;
+  EXPECT_THAT(sum.table, HasSubstr("2 of 3 variations complete")) << sum.table;
   const auto line = sum.table.find("steps=3 ");
   ASSERT_NE(line, std::string::npos) << sum.table;
-  EXPECT_EQ(sum.table.substr(line, sum.table.find('\n', line) - line).find("(missing)") != std::string::npos, true)
-      << sum.table;
+  EXPECT_THAT(sum.table.substr(line, sum.table.find('\n', line) - line), HasSubstr("(missing)")) << sum.table;
   // CSV: one row per variation, metric and pair: 2 variations x 2 metrics x 1 pair.
   EXPECT_EQ(std::count(sum.csv.begin(), sum.csv.end(), '\n'), 1 + 4) << sum.csv;
-  EXPECT_NE(sum.csv.find("steps=2,\"field.steps=2\",cosine,a,b,"), std::string::npos) << sum.csv;
+  EXPECT_THAT(sum.csv, HasSubstr("steps=2,\"field.steps=2\",cosine,a,b,")) << sum.csv;
   auto h = h5::File::open(f.dir + "/runs/summary.h5");
   EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"), (std::vector<std::string>{"complete", "missing", "complete"}));
   EXPECT_EQ(h5::dims(h.id(), "/runs/steps=4/distance/cosine"), (std::vector<hsize_t>{2, 2}));
   // `sweep list` and a dry-run submission see what is left.
   std::ostringstream out, err;
   ASSERT_EQ(cli::run({"sweep", "list", f.sweep}, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("complete  steps=2"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("pending   steps=3"), std::string::npos) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("complete  steps=2")) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("pending   steps=3")) << out.str();
   std::ostringstream dry, derr;
   ASSERT_EQ(cli::run({"sweep", "submit", f.sweep, "--dry-run", "--time", "0:05:00"}, dry, derr), 0) << derr.str();
-  EXPECT_NE(dry.str().find("2 already complete (skipped), 1 to run"), std::string::npos) << dry.str();
-  EXPECT_NE(dry.str().find("--array=0-0"), std::string::npos) << dry.str();
-  EXPECT_NE(dry.str().find("--dependency=afterany:<array job>"), std::string::npos) << dry.str();
+  EXPECT_THAT(dry.str(), HasSubstr("2 already complete (skipped), 1 to run")) << dry.str();
+  EXPECT_THAT(dry.str(), HasSubstr("--array=0-0")) << dry.str();
+  EXPECT_THAT(dry.str(), HasSubstr("--dependency=afterany:<array job>")) << dry.str();
 }
 
 TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
@@ -123,9 +124,9 @@ TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
   for (const char* want : {"--ntasks-per-node=4", "--gpus-per-task=1", "--cpus-per-task=6", "--partition=gpu",
                            "--account=lab", "--time=2:00:00", "--signal=B:USR1@120", "--requeue",
                            "--max-requeues 5", "-- --config"})
-    EXPECT_NE(s.find(want), std::string::npos) << want << " in " << s;
+    EXPECT_THAT(s, HasSubstr(want)) << want << " in " << s;
   EXPECT_FALSE(fs::exists(f.dir + "/runs"));  // a dry run writes nothing
   std::ostringstream bad, berr;
   EXPECT_EQ(cli::run({"submit", f.base, "--dry-run", "--", "--field.steps", "zero"}, bad, berr), kExitUsage);
-  EXPECT_NE(berr.str().find("field.steps"), std::string::npos) << berr.str();
+  EXPECT_THAT(berr.str(), HasSubstr("field.steps")) << berr.str();
 }

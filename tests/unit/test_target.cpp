@@ -1,10 +1,12 @@
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "modelgif/error.hpp"
 #include "modelgif/target.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 TEST(Target, ParsesAndPrintsEveryKind) {
   for (std::string s : {"predicted", "label", "class:3", "sum", "topk:2", "channel_max"})
@@ -46,7 +48,7 @@ TEST(Target, MismatchedOutputsNameTheModel) {
       target_mask(Target::parse(target), out, {}, "suspect-7");
       FAIL() << target;
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("suspect-7"), std::string::npos) << e.what();
+      EXPECT_THAT(std::string(e.what()), HasSubstr("suspect-7")) << e.what();
     }
   }
   EXPECT_THROW(target_mask(Target::parse("label"), logits, at::tensor({0, 5}, at::kLong), "m"), InputError);

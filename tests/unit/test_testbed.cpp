@@ -1,6 +1,7 @@
 // The testbed configs (`modelgif zoo`): the shipped ones load, the
 // relatedness testbed has the tasks the issue asks for, and bad configs get
 // one clear message naming the key or the task.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -59,29 +61,19 @@ TEST(Testbed, RelatednessHasAtLeastEightTasksOfTheKindsAsked) {
 }
 
 TEST(Testbed, BadConfigsNameTheKeyOrTask) {
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, depth]\n").find("unknown task 'depth'"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ncounts: {negatives: 3}\n").find("'counts'"), std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, flip]\n").find("at least 3"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n").find("duplicate task 'flip'"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n").find("'tasks' is empty"), std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n").find("key 'tasks': expected a list of strings, got a list holding a list"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n").find("'forget_class' is only for"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: fingerprinting\ndir: x\ncounts: {negatives: 3}\ntasks: [flip]\n")
-                .find("'tasks' is only for the relatedness"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: unlearning\ndir: x\ncounts: {direct: 1, approximate: 1, unrelated: 1}\n"
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, depth]\n"), HasSubstr("unknown task 'depth'"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ncounts: {negatives: 3}\n"), HasSubstr("'counts'"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, flip]\n"), HasSubstr("at least 3"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n"), HasSubstr("duplicate task 'flip'"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n"), HasSubstr("'tasks' is empty"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n"), HasSubstr("key 'tasks': expected a list of strings, got a list holding a list"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n"), HasSubstr("'forget_class' is only for"));
+  EXPECT_THAT(usage_error_of("testbed: fingerprinting\ndir: x\ncounts: {negatives: 3}\ntasks: [flip]\n")
+                , HasSubstr("'tasks' is only for the relatedness"));
+  EXPECT_THAT(usage_error_of("testbed: unlearning\ndir: x\ncounts: {direct: 1, approximate: 1, unrelated: 1}\n"
                            "shared_init: true\n")
-                .find("'shared_init' is only for the relatedness"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n").find("key 'shared_init': expected true or false, got 'maybe'"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: taskonomy\ndir: x\n").find("fingerprinting, unlearning or relatedness"),
-            std::string::npos);
-  EXPECT_NE(usage_error_of("testbed: relatedness\ndir: x\nepochs: 3\n").find("unknown key 'epochs'"),
-            std::string::npos);
+                , HasSubstr("'shared_init' is only for the relatedness"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n"), HasSubstr("key 'shared_init': expected true or false, got 'maybe'"));
+  EXPECT_THAT(usage_error_of("testbed: taskonomy\ndir: x\n"), HasSubstr("fingerprinting, unlearning or relatedness"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nepochs: 3\n"), HasSubstr("unknown key 'epochs'"));
 }
