@@ -33,7 +33,8 @@ std::string Variation::config_path() const {
 }
 
 std::optional<RunResult> Variation::result() const {
-  if (!fs::is_regular_file(config.output_path)) return std::nullopt;
+  std::error_code ec;
+  if (!fs::is_regular_file(config.output_path, ec)) return std::nullopt;
   try {
     RunResult r = read_result(config.output_path);
     if (r.config == config.resolved_yaml) return r;

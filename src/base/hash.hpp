@@ -9,6 +9,9 @@
 
 namespace modelgif {
 
+// The offset basis is not FNV's (14695981039346656037, one digit longer):
+// the first checkpoints were made with this one, and every fingerprint
+// depends on it, so it stays.
 constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = kFnvOffset);

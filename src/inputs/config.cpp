@@ -200,8 +200,13 @@ void flatten(const yaml::Document& doc, const YAML::Node& node, const std::strin
     else if (find_key(full)) out[full] = {kv.second, doc.where()};
     else if (is_section(full)) flatten(doc, kv.second, full, out, zoo);
     else {
+      // Candidates: every key and every section (a misspelt section is near its name).
       auto keys = all_keys();
       keys.emplace_back("zoo");
+      for (const auto& k : all_keys()) {
+        const std::string section = k.substr(0, k.find('.'));
+        if (std::find(keys.begin(), keys.end(), section) == keys.end()) keys.push_back(section);
+      }
       doc.fail(yaml::unknown_key(full, keys));
     }
   }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/files.hpp"
 #include "base/hash.hpp"
 #include "core/shape.hpp"
 #include "modelgif/error.hpp"
@@ -19,8 +20,7 @@ struct Model::Impl {
 
 Model::Model(const ZooEntry& entry, c10::Device device)
     : name_(entry.name), path_(entry.path), impl_(std::make_unique<Impl>()) {
-  if (!std::filesystem::is_regular_file(path_))
-    throw_input("model '" + name_ + "': no such file " + path_);
+  require_file(path_, "model '" + name_ + "'");
   try {
     impl_->module = torch::jit::load(path_, device);
   } catch (const std::exception& e) {
@@ -81,7 +81,7 @@ void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
 }
 
 std::string model_file_hash(const ZooEntry& entry) {
-  if (!std::filesystem::is_regular_file(entry.path)) throw_input("model '" + entry.name + "': no such file " + entry.path);
+  require_file(entry.path, "model '" + entry.name + "'");
   return hash_file(entry.path);
 }
 

@@ -123,7 +123,8 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
   std::vector<fs::path> classes;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_directory()) classes.push_back(e.path());
+    std::error_code kind;
+    if (e.is_directory(kind)) classes.push_back(e.path());
     else if (has_image_ext(e.path())) files.emplace_back(e.path(), -1);
   }
   if (ec) throw_input("references " + dir + ": cannot list the folder: " + ec.message());
@@ -133,8 +134,9 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
   if (by_class) {
     for (size_t c = 0; c < classes.size(); ++c) {
       std::vector<std::pair<fs::path, int64_t>> in_class;
-      for (const auto& e : fs::directory_iterator(classes[c]))
+      for (const auto& e : fs::directory_iterator(classes[c], ec))
         if (has_image_ext(e.path())) in_class.emplace_back(e.path(), static_cast<int64_t>(c));
+      if (ec) throw_input("references " + classes[c].string() + ": cannot list the folder: " + ec.message());
       std::sort(in_class.begin(), in_class.end());
       files.insert(files.end(), in_class.begin(), in_class.end());
     }
@@ -205,9 +207,9 @@ ReferenceSet load_references(const ReferenceConfig& cfg) {
     if (raw.dim() == 3) raw = raw.unsqueeze(1);
     if (raw.dim() != 4)
       throw_input("references " + cfg.source + ": expected N x C x H x W (or N x H x W), got " + shape_str(raw.sizes()));
-  } else if (fs::is_directory(cfg.source)) {
+  } else if (std::error_code ec; fs::is_directory(cfg.source, ec)) {
     raw = read_image_folder(cfg.source, cfg.channels, cfg.resize, &labels);
-  } else if (fs::is_regular_file(cfg.source)) {
+  } else if (fs::is_regular_file(cfg.source, ec)) {
     raw = read_idx(cfg.source);
     if (raw.dim() == 3) raw = raw.unsqueeze(1);  // N x H x W -> N x 1 x H x W
     else if (raw.dim() == 4) raw = raw.permute({0, 3, 1, 2}).contiguous();  // N x H x W x C
@@ -219,12 +221,13 @@ ReferenceSet load_references(const ReferenceConfig& cfg) {
 
   // Labels: explicit source, or the IDX labels file beside IDX images.
   std::string label_src = cfg.labels;
-  if (label_src.empty() && fs::is_regular_file(cfg.source)) {
+  std::error_code ec;
+  if (label_src.empty() && fs::is_regular_file(cfg.source, ec)) {
     std::string guess = cfg.source;
     const auto pos = guess.find("images-idx3-ubyte");
     if (pos != std::string::npos) {
       guess.replace(pos, 17, "labels-idx1-ubyte");
-      if (fs::exists(guess)) label_src = guess;
+      if (fs::exists(guess, ec)) label_src = guess;
     }
   }
   if (!label_src.empty()) {

@@ -59,7 +59,10 @@ std::string shard_fingerprint(const std::string& run_fingerprint, const std::str
 
 Checkpoint::Checkpoint(std::string dir) : dir_(std::move(dir)) {}
 
-bool Checkpoint::has_manifest() const { return fs::exists(dir_ + "/MANIFEST.h5"); }
+bool Checkpoint::has_manifest() const {
+  std::error_code ec;
+  return fs::exists(dir_ + "/MANIFEST.h5", ec);
+}
 
 Manifest Checkpoint::read_manifest() const {
   const std::string path = dir_ + "/MANIFEST.h5";
@@ -140,7 +143,8 @@ ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std
                               int64_t rows) const {
   ShardStatus st;
   const std::string path = field_path(model, block);
-  if (!fs::exists(path)) return st;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return st;
   try {
     auto f = h5::File::open(path);
     const std::string fp = h5::get_attr_string(f.id(), "/", "fingerprint");

@@ -27,7 +27,8 @@ PairCache read_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64
                           const std::string& fingerprint) {
   PairCache c;
   const std::string path = pair_cache_path(ckpt, kind, block);
-  if (!fs::exists(path)) return c;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return c;
   try {
     auto f = h5::File::open(path);
     if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)

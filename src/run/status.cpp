@@ -28,7 +28,8 @@ RunStatus read_status(const std::string& run) {
     dir = Checkpoint::dir_for(dir);
   }
   st.checkpoint = dir;
-  st.output_complete = fs::is_regular_file(st.output);
+  std::error_code ec;
+  st.output_complete = fs::is_regular_file(st.output, ec);
   const Checkpoint ckpt(dir);
   if (!ckpt.has_manifest())
     throw_input("status: no checkpoint at " + dir + (st.output_complete ? " (the output exists: the run finished and its checkpoint was removed)" : ""));
@@ -63,17 +64,19 @@ RunStatus read_status(const std::string& run) {
 }
 
 void print_status(const std::string& run, std::ostream& out) {
-  if (fs::is_directory(run) && !(run.size() > 5 && run.substr(run.size() - 5) == ".ckpt") &&
-      !fs::exists(Checkpoint::dir_for(run))) {
+  std::error_code ec;
+  if (fs::is_directory(run, ec) && !(run.size() > 5 && run.substr(run.size() - 5) == ".ckpt") &&
+      !fs::exists(Checkpoint::dir_for(run), ec)) {
     // A folder of runs (a sweep): every checkpoint one or two levels below.
     std::vector<std::string> found;
-    for (fs::recursive_directory_iterator it(run), end; it != end; ++it) {
+    for (fs::recursive_directory_iterator it(run, ec), end; !ec && it != end; it.increment(ec)) {
       if (it.depth() > 2) it.disable_recursion_pending();
-      if (it->is_directory() && it->path().extension() == ".ckpt") {
+      if (it->is_directory(ec) && it->path().extension() == ".ckpt") {
         found.push_back(it->path().string());
         it.disable_recursion_pending();
       }
     }
+    if (ec) throw_input("status: cannot list " + run + ": " + ec.message());
     std::sort(found.begin(), found.end());
     if (found.empty()) throw_input("status: no run checkpoints under " + run);
     for (const auto& f : found) print_status(f, out);

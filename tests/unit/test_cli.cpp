@@ -223,3 +223,78 @@ TEST(Cli, ErrorLineKeepsTheInformativeLineOfALibTorchError) {
             "IndexError: index 7 is out of bounds for dimension 0 with size 3");
   EXPECT_EQ(error_line(""), "unknown error");
 }
+
+namespace {
+
+// The one-line contract of a failure: "modelgif: error: ..." naming `needle`, and its exit code.
+void expect_one_line(const std::vector<std::string>& args, int code, const std::string& needle) {
+  const Result r = run_cli(args);
+  EXPECT_EQ(r.code, code) << args[0] << ": " << r.err;
+  EXPECT_THAT(r.err, ::testing::StartsWith("modelgif: error: ")) << args[0];
+  EXPECT_THAT(r.err, HasSubstr(needle)) << args[0];
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args[0] << ": " << r.err;
+}
+
+}  // namespace
+
+// Every subcommand driven into a file system failure (a loop of links, a
+// folder below a plain file) reports it in one line with the path and its
+// exit code: no std::filesystem_error, stream failure or library exception
+// escapes as an internal error or a backtrace.
+TEST(Cli, EverySubcommandTurnsFileSystemFailuresIntoOneLine) {
+  const std::string dir = testsupport::temp_dir("cli-fs");
+  const std::string loop = dir + "/loop", file = dir + "/plain";
+  fs::create_symlink(loop, loop);
+  std::ofstream(file) << "x";
+  const std::string base = dir + "/base.yaml";
+  std::ofstream(base) << "zoo: [{name: a, path: a.pt}]\nreferences: {source: r.h5:/x}\noutput: {path: " << file
+                      << "/sub/out.h5}\n";
+  const std::string loop_text = "Too many levels of symbolic links";
+  expect_one_line({"run", "--config", loop}, kExitUsage, loop_text);
+  expect_one_line({"show", loop}, kExitInput, loop_text);
+  expect_one_line({"status", loop}, kExitInput, loop);
+  expect_one_line({"compare", loop, loop}, kExitInput, loop_text);
+  expect_one_line({"eval", loop, "--roles", base}, kExitInput, loop_text);
+  std::ofstream(dir + "/zoo.yaml") << "testbed: unlearning\ndir: " << file << "/zoo\ncounts: {direct: 1, approximate: 1, "
+                                   << "unrelated: 1}\n";
+  const bool fashion = fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+  expect_one_line({"zoo", dir + "/zoo.yaml"}, kExitInput, fashion ? file + "/zoo" : "no Fashion-MNIST");
+  std::ofstream(dir + "/sweep.yaml") << "sweep: {base: " << base << ", dir: " << file << "/sweep}\n"
+                                     << "variations: [{name: x, set: {}}]\n";
+  expect_one_line({"sweep", "collect", dir + "/sweep.yaml"}, kExitInput, file + "/sweep");
+  expect_one_line({"submit", base}, kExitInput, file + "/sub/out.h5.sbatch");
+  expect_one_line({"demo", "--dir", file + "/demo"}, kExitInput, fashion ? file + "/demo" : "no Fashion-MNIST");
+  std::ostringstream out, err;
+  EXPECT_EQ(cli::bench({"--refs", "-1"}, out, err), kExitUsage);
+  EXPECT_EQ(err.str(), "modelgif-bench: error: --refs must be >= 1\n");
+}
+
+// The last line of defence: any exception becomes one line and an exit code.
+TEST(Cli, AnyExceptionBecomesOneLineWithItsExitCode) {
+  const auto report = [](auto&& thrower) {
+    try {
+      thrower();
+    } catch (...) {
+      return report_of(std::current_exception());
+    }
+    return ErrorReport{};
+  };
+  const ErrorReport fs_error = report([] {
+    throw fs::filesystem_error("cannot create directories", fs::path("/a/b"),
+                               std::make_error_code(std::errc::not_a_directory));
+  });
+  EXPECT_EQ(fs_error.exit_code, kExitInput);
+  EXPECT_EQ(fs_error.message, "Not a directory: /a/b");
+  const ErrorReport torch_error = report([] { at::ones({2, 3}).view({7}); });
+  EXPECT_EQ(torch_error.exit_code, kExitInternal);
+  EXPECT_THAT(torch_error.message, ::testing::StartsWith("internal error: shape '[7]' is invalid"));
+  EXPECT_EQ(torch_error.message.find('\n'), std::string::npos);
+  const ErrorReport memory = report([] { throw std::bad_alloc(); });
+  EXPECT_EQ(memory.exit_code, kExitInput);
+  EXPECT_THAT(memory.message, HasSubstr("out of memory"));
+  const ErrorReport shared = report([] { throw_shared(InputError("x")); });
+  EXPECT_TRUE(shared.shared);
+  EXPECT_EQ(shared.exit_code, kExitInput);
+  EXPECT_EQ(report([] { throw_shared(kExitNumeric, "nan"); }).exit_code, kExitNumeric);
+  EXPECT_EQ(report([] { throw_internal("broken"); }).message, "internal error: broken");
+}

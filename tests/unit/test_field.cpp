@@ -182,17 +182,3 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
   }
 }
 
-TEST(Field, DerangementIsASeededPermutationWithoutFixedPoints) {
-  for (int64_t n : {2, 3, 7, 100}) {
-    const auto p = derangement(n, 42);
-    std::set<int64_t> seen(p.begin(), p.end());
-    EXPECT_EQ(static_cast<int64_t>(seen.size()), n);
-    EXPECT_EQ(*seen.begin(), 0);
-    EXPECT_EQ(*seen.rbegin(), n - 1);
-    for (int64_t i = 0; i < n; ++i) EXPECT_NE(p[i], i);
-    EXPECT_EQ(p, derangement(n, 42));
-  }
-  EXPECT_NE(derangement(100, 1), derangement(100, 2));
-  EXPECT_EQ(derangement(2, 9), (std::vector<int64_t>{1, 0}));
-  EXPECT_THROW(derangement(1, 0), UsageError);
-}

@@ -1,0 +1,56 @@
+// Rank 0's progress report (run/progress.hpp): counted from the checkpoint's
+// shards; plain lines in a batch log.
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "run/checkpoint.hpp"
+#include "run/progress.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+using ::testing::HasSubstr;
+
+namespace {
+
+// A SLURM batch job: plain lines even when stdout is a terminal.
+struct BatchJob {
+  BatchJob() { setenv("SLURM_JOB_ID", "1", 1), unsetenv("SLURM_PTY_PORT"); }
+  ~BatchJob() { unsetenv("SLURM_JOB_ID"); }
+};
+
+}  // namespace
+
+TEST(Progress, BatchLogsGetPlainLinesCountedFromTheShards) {
+  const BatchJob batch;
+  const Checkpoint ckpt(testsupport::temp_dir("progress") + "/out.ckpt");
+  std::ostringstream log;
+  Progress p(ckpt, 4, 100, 0.01, log, true);
+  ckpt.write_field("m", 0, "fp", at::zeros({1, 1, 1}), 1, 1, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  p.tick();
+  EXPECT_THAT(log.str(), HasSubstr("progress: 1/4 pieces, "));
+  EXPECT_THAT(log.str(), HasSubstr(" points/s"));
+  EXPECT_THAT(log.str(), HasSubstr(" elapsed)\n"));
+  EXPECT_EQ(log.str().find('\r'), std::string::npos) << "a batch log got a carriage-return bar";
+  const std::string before = log.str();
+  p.tick();  // within the interval: nothing
+  EXPECT_EQ(log.str(), before);
+  p.finish();  // a batch log gets no final bar
+  EXPECT_EQ(log.str(), before);
+}
+
+TEST(Progress, DisabledOnOtherRanksPrintsNothing) {
+  const Checkpoint ckpt(testsupport::temp_dir("progress-off") + "/out.ckpt");
+  std::ostringstream log;
+  Progress p(ckpt, 4, 100, 0.001, log, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  p.tick();
+  p.finish();
+  EXPECT_TRUE(log.str().empty());
+}

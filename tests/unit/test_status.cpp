@@ -1,0 +1,81 @@
+// `modelgif status` (run/status.hpp): a run's progress from its checkpoint alone.
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "modelgif/distance.hpp"
+#include "modelgif/error.hpp"
+#include "run/checkpoint.hpp"
+#include "run/pair_cache.hpp"
+#include "run/status.hpp"
+#include "support/models.hpp"
+
+using namespace modelgif;
+using ::testing::HasSubstr;
+
+namespace {
+
+// A checkpoint of 2 models x 2 blocks of 5 references (10 in all): model a
+// finished, model b with a partial first block; block 0's pairs cached.
+std::string make_run(const std::string& dir, const std::string& name) {
+  const std::string out = dir + "/" + name + ".h5";
+  const Checkpoint ckpt(Checkpoint::dir_for(out));
+  Manifest m;
+  m.fingerprint = "f00df00df00df00d";
+  m.references = 10, m.block = 5, m.blocks = 2, m.steps_kept = 2, m.features = 3, m.max_points = 8;
+  m.models = {{"a", "1111"}, {"b", "2222"}};
+  m.order = {"a", "b"};
+  ckpt.write_manifest(m);
+  const at::Tensor f = at::ones({5, 2, 3});
+  for (int64_t k = 0; k < 2; ++k) {
+    FeatureMoments mom(3);
+    mom.add(f);
+    ckpt.write_field("a", k, shard_fingerprint(m.fingerprint, "a@1111", k), f, 5, 5, &mom);
+  }
+  ckpt.write_field("b", 0, shard_fingerprint(m.fingerprint, "b@2222", 0), f, 3, 5, nullptr);
+  PairCache c;
+  c.keys = {"a@1111", "b@2222"};
+  c.sums.assign(static_cast<size_t>(DistanceAccumulator::kSums) * 4, 1.0);
+  write_pair_cache(ckpt, "plain", 0, c, m.fingerprint);
+  return out;
+}
+
+}  // namespace
+
+TEST(Status, CountsDonePartialAndCachedBlocksPerModel) {
+  const std::string dir = testsupport::temp_dir("status");
+  const std::string out = make_run(dir, "run");
+  for (const std::string& form : {out, out + ".ckpt", out + ".ckpt/"}) {
+    const RunStatus st = read_status(form);
+    EXPECT_EQ(st.output, out) << form;
+    EXPECT_FALSE(st.output_complete);
+    ASSERT_EQ(st.models.size(), 2u);
+    EXPECT_EQ(st.models[0].done, 2);
+    EXPECT_EQ(st.models[1].done, 0);
+    EXPECT_EQ(st.models[1].partial, 1);
+    EXPECT_EQ(st.pair_blocks, 1);
+    EXPECT_EQ(st.pieces_left(), 2);
+  }
+  std::ostringstream text;
+  print_status(out, text);
+  EXPECT_THAT(text.str(), HasSubstr("output not written yet"));
+  EXPECT_THAT(text.str(), HasSubstr("fingerprint f00df00df00df00d  (10 references in 2 blocks of 5, max_points 8)"));
+  EXPECT_THAT(text.str(), HasSubstr("(1 partial)"));
+  EXPECT_THAT(text.str(), HasSubstr("pairs cached for 1/2 blocks"));
+  EXPECT_THAT(text.str(), HasSubstr("remaining: 2 (model, block) pieces"));
+}
+
+TEST(Status, AFolderOfRunsListsEveryRunAndNoCheckpointIsAnInputError) {
+  const std::string dir = testsupport::temp_dir("status-folder");
+  make_run(dir + "/x", "out");
+  make_run(dir + "/y", "out");
+  std::ostringstream text;
+  print_status(dir, text);
+  EXPECT_THAT(text.str(), HasSubstr("run " + dir + "/x/out.h5"));
+  EXPECT_THAT(text.str(), HasSubstr("run " + dir + "/y/out.h5"));
+  EXPECT_THROW(read_status(dir + "/nothing.h5"), InputError);
+  std::ostringstream none;
+  EXPECT_THROW(print_status(testsupport::temp_dir("status-empty"), none), InputError);
+}
