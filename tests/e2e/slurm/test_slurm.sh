@@ -8,27 +8,18 @@
 #      resubmitting skips the complete variations;
 #   D. a testbed zoo trained with srun --mpi=pmix on 2 tasks, one model per rank.
 # Every daemon it started is stopped by pid at the end, pass or fail.
-# Usage: test_slurm.sh /path/to/modelgif        (exit 77 = skipped: SLURM cannot be installed)
+# Usage: test_slurm.sh /path/to/modelgif        (exit 77 = skipped: SLURM is not installed)
 set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 
 need=(slurmctld slurmd sbatch munged mungekey)
-missing=0
-for c in "${need[@]}"; do command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing=1; done
-if [ $missing = 1 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "slurm test: installing slurmctld slurmd slurm-client munge"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-       slurmctld slurmd slurm-client munge) >/dev/null 2>&1
+for c in "${need[@]}"; do
+  if ! command -v "$c" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$c" ]; then
+    echo "SKIPPED: $c not found: the SLURM packages (slurmctld slurmd slurm-client munge) are not installed (.ci/setup installs them)"
+    exit 77
   fi
-  for c in "${need[@]}"; do
-    if ! command -v "$c" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$c" ]; then
-      echo "SKIPPED: SLURM packages (slurmctld slurmd slurm-client munge) are not installed and cannot be installed here"
-      exit 77
-    fi
-  done
-fi
+done
 export PATH=$PATH:/usr/sbin
 
 T=$(mktemp -d /tmp/modelgif-slurm.XXXXXX)
