@@ -21,16 +21,17 @@ namespace modelgif {
 // of the core that refuses what it cannot read.
 struct KeySpec {
   enum class Kind { Int, Double, Bool, String, IntList, DoubleList, StringList };
-  std::string key;            // dotted: "field.steps"
+  std::string key;  // dotted: "field.steps"
   Kind kind;
-  std::string default_yaml;   // YAML text of the default ("" = empty)
+  std::string default_yaml;  // YAML text of the default ("" = empty)
   std::string help;
-  double min = -std::numeric_limits<double>::infinity(), max = std::numeric_limits<double>::infinity();  // numbers: min <= v <= max (min < v when min_open)
+  double min = -std::numeric_limits<double>::infinity(),
+         max = std::numeric_limits<double>::infinity();  // numbers: min <= v <= max (min < v when min_open)
   bool min_open = false;
-  std::vector<std::string> choices;  // strings and integers: the allowed values
-  std::vector<size_t> lengths;       // lists: the allowed lengths (empty: any)
-  bool required = false;             // strings: may not be empty
-  bool unique = false;               // lists: no value twice
+  std::vector<std::string> choices;             // strings and integers: the allowed values
+  std::vector<size_t> lengths;                  // lists: the allowed lengths (empty: any)
+  bool required = false;                        // strings: may not be empty
+  bool unique = false;                          // lists: no value twice
   void (*parse)(const std::string&) = nullptr;  // strings: throws UsageError when the value is unusable
 
   KeySpec(std::string k, Kind kd, std::string dflt, std::string h)
@@ -52,10 +53,10 @@ struct ZooEntry {
 };
 
 struct ReferenceConfig {
-  std::string source;           // file.h5:/dataset, IDX(.gz) file, or image folder
-  std::string labels;           // file.h5:/dataset or IDX labels file ("" = none / auto)
-  int64_t count = 0;            // 0 = all
-  bool random = false;          // select: random (seeded) instead of first
+  std::string source;   // file.h5:/dataset, IDX(.gz) file, or image folder
+  std::string labels;   // file.h5:/dataset or IDX labels file ("" = none / auto)
+  int64_t count = 0;    // 0 = all
+  bool random = false;  // select: random (seeded) instead of first
   uint64_t seed = 0;
   std::vector<int64_t> resize;  // [] or [H, W]
   int64_t channels = 0;         // 0 = as stored (image folders: 1 or 3)

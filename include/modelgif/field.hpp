@@ -63,9 +63,9 @@ class FieldEngine {
   // `keep_going`, when set, is asked after every micro-batch; when it says
   // false the computation stops there and `*completed` tells how many leading
   // references have their whole field (the rest of the result is undefined).
-  at::Tensor compute(const ModelFn& model, const std::string& model_name, const at::Tensor& x,
-                     const at::Tensor& b, const at::Tensor& labels, int64_t first_ref = 0,
-                     const std::function<bool()>& keep_going = {}, int64_t* completed = nullptr) const;
+  at::Tensor compute(const ModelFn& model, const std::string& model_name, const at::Tensor& x, const at::Tensor& b,
+                     const at::Tensor& labels, int64_t first_ref = 0, const std::function<bool()>& keep_going = {},
+                     int64_t* completed = nullptr) const;
 
   // Number of model evaluations (forward+backward path points) per reference.
   int64_t points_per_reference() const { return spec_.steps; }
@@ -85,6 +85,5 @@ class FieldEngine {
 // beyond rounding (tested to 1e-6).
 int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Device device, int64_t limit,
                         double* points_per_second = nullptr);
-
 
 }  // namespace modelgif

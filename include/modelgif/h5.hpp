@@ -80,8 +80,8 @@ std::vector<std::string> list(hid_t loc, const std::string& group);
 // participate = false write nothing (collectively) and may pass nullptr.
 void write(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& dims, const void* data,
            hid_t dxpl = H5P_DEFAULT, bool participate = true);
-void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values,
-                   hid_t dxpl = H5P_DEFAULT, bool participate = true);
+void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values, hid_t dxpl = H5P_DEFAULT,
+                   bool participate = true);
 // Create a chunked-or-contiguous dataset to be filled piecewise by write_slab.
 void create_dataset(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& dims);
 // Write `data` (memory type `type`) into the box [offset, offset+count) of a

@@ -30,7 +30,7 @@ struct RunSummary {
   int threads = 0;       // of rank 0
   std::string device;    // of rank 0
   int ranks = 1;
-  std::string grid;      // "GxR"
+  std::string grid;  // "GxR"
   int64_t pieces_computed = 0, pieces_reused = 0, pieces_resumed = 0, pieces_corrupt = 0;
   int64_t pairs_computed = 0, pairs_reused = 0;  // (pair, block) units
 };

@@ -15,10 +15,10 @@
 namespace modelgif {
 
 struct ReferenceSet {
-  at::Tensor images;             // N x C x H x W, float32, preprocessed
-  at::Tensor labels;             // int64 N, or undefined when the source has none
-  std::vector<int64_t> indices;  // position of each reference in its source
-  std::string source;            // description for logs and metadata
+  at::Tensor images;                   // N x C x H x W, float32, preprocessed
+  at::Tensor labels;                   // int64 N, or undefined when the source has none
+  std::vector<int64_t> indices;        // position of each reference in its source
+  std::string source;                  // description for logs and metadata
   std::vector<int64_t> shape() const;  // C, H, W
 };
 

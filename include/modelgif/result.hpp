@@ -12,7 +12,7 @@
 namespace modelgif {
 
 struct RunResult {
-  std::vector<std::string> names;             // zoo order: rows and columns of every matrix
+  std::vector<std::string> names;  // zoo order: rows and columns of every matrix
   std::vector<std::string> metrics;
   std::vector<std::vector<double>> matrices;  // per metric, M x M row-major
   std::string config;                         // resolved config YAML ("" under a group without one)

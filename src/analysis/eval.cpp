@@ -9,8 +9,8 @@
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
-#include "run/result_file.hpp"
 #include "modelgif/stats.hpp"
+#include "run/result_file.hpp"
 
 namespace modelgif {
 namespace {
@@ -173,8 +173,7 @@ UnlearningReport unlearning(const std::vector<std::string>& names, const std::ve
   return rep;
 }
 
-RelatednessReport relatedness(const std::vector<std::string>& names, const std::vector<double>& m,
-                              const Roles& roles) {
+RelatednessReport relatedness(const std::vector<std::string>& names, const std::vector<double>& m, const Roles& roles) {
   const size_t T = roles.tasks.size(), M = names.size();
   if (T < 3) throw_usage("eval: relatedness needs at least 3 tasks with their affinity matrix");
   std::vector<size_t> idx;

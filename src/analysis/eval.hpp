@@ -59,7 +59,8 @@ struct UnlearningReport {
   std::map<std::string, double> distance;  // every unlearned model's distance to the reference
   std::map<std::string, std::string> verdict;
 };
-UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& matrix, const Roles& roles);
+UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& matrix,
+                            const Roles& roles);
 
 struct RelatednessReport {
   std::map<std::string, double> per_task, per_task_no_diagonal;

@@ -17,11 +17,20 @@ std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -40,7 +49,8 @@ std::string color(double t) {
   const int i = std::min(3, static_cast<int>(t));
   const double f = t - i;
   char buf[16];
-  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", static_cast<int>(anchors[i][0] + f * (anchors[i + 1][0] - anchors[i][0])),
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x",
+                static_cast<int>(anchors[i][0] + f * (anchors[i + 1][0] - anchors[i][0])),
                 static_cast<int>(anchors[i][1] + f * (anchors[i + 1][1] - anchors[i][1])),
                 static_cast<int>(anchors[i][2] + f * (anchors[i + 1][2] - anchors[i][2])));
   return buf;
@@ -79,8 +89,8 @@ std::string heatmap_svg(const std::vector<std::string>& names, const std::vector
     for (size_t b = 0; b < M; ++b) {
       const double v = m[a * M + b];
       s << "<rect x=\"" << num(left + cell * b, 1) << "\" y=\"" << num(top + cell * a, 1) << "\" width=\""
-        << num(cell, 1) << "\" height=\"" << num(cell, 1) << "\" fill=\"" << color((v - lo) / (hi - lo))
-        << "\"><title>" << esc(names[a]) << " / " << esc(names[b]) << ": " << num(v, 4) << "</title></rect>\n";
+        << num(cell, 1) << "\" height=\"" << num(cell, 1) << "\" fill=\"" << color((v - lo) / (hi - lo)) << "\"><title>"
+        << esc(names[a]) << " / " << esc(names[b]) << ": " << num(v, 4) << "</title></rect>\n";
       if (cell >= 40)
         s << "<text x=\"" << num(left + cell * (b + 0.5), 1) << "\" y=\"" << num(top + cell * (a + 0.5) + 4, 1)
           << "\" font-size=\"10\" text-anchor=\"middle\" fill=\"" << ((v - lo) / (hi - lo) > 0.6 ? "black" : "white")
@@ -90,9 +100,10 @@ std::string heatmap_svg(const std::vector<std::string>& names, const std::vector
   // Color bar.
   const double bx = left + cell * M + 20;
   for (int i = 0; i < 50; ++i)
-    s << "<rect x=\"" << num(bx, 1) << "\" y=\"" << num(top + cell * M * (49 - i) / 50.0, 1) << "\" width=\"14\" height=\""
-      << num(cell * M / 50.0 + 0.5, 2) << "\" fill=\"" << color(i / 49.0) << "\"/>\n";
-  s << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + 10, 1) << "\" font-size=\"11\">" << num(hi) << "</text>\n"
+    s << "<rect x=\"" << num(bx, 1) << "\" y=\"" << num(top + cell * M * (49 - i) / 50.0, 1)
+      << "\" width=\"14\" height=\"" << num(cell * M / 50.0 + 0.5, 2) << "\" fill=\"" << color(i / 49.0) << "\"/>\n";
+  s << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + 10, 1) << "\" font-size=\"11\">" << num(hi)
+    << "</text>\n"
     << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + cell * M, 1) << "\" font-size=\"11\">" << num(lo)
     << "</text>\n</svg>\n";
   return s.str();
@@ -169,19 +180,21 @@ std::string line_chart_svg(const std::map<std::string, std::vector<std::pair<dou
       << "\" font-size=\"10\" text-anchor=\"middle\">" << num(t, 0) << "</text>\n";
   s << "<text x=\"" << num(left + pw / 2, 1) << "\" y=\"" << num(top + ph + 38, 1)
     << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(x_label) << "</text>\n"
-    << "<text x=\"16\" y=\"" << num(top + ph / 2, 1) << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
-    << num(top + ph / 2, 1) << ")\">" << esc(y_label) << "</text>\n";
+    << "<text x=\"16\" y=\"" << num(top + ph / 2, 1)
+    << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << num(top + ph / 2, 1) << ")\">"
+    << esc(y_label) << "</text>\n";
   int k = 0;
   for (const auto& [name, pts] : series) {
     const std::string c = color(series.size() > 1 ? k / static_cast<double>(series.size() - 1) * 0.85 : 0.3);
     std::ostringstream d;
-    for (size_t i = 0; i < pts.size(); ++i) d << (i ? " L" : "M") << num(px(pts[i].first), 1) << " " << num(py(pts[i].second), 1);
+    for (size_t i = 0; i < pts.size(); ++i)
+      d << (i ? " L" : "M") << num(px(pts[i].first), 1) << " " << num(py(pts[i].second), 1);
     s << "<path d=\"" << d.str() << "\" fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\"/>\n";
     for (const auto& [xv, yv] : pts)
-      s << "<circle cx=\"" << num(px(xv), 1) << "\" cy=\"" << num(py(yv), 1) << "\" r=\"3\" fill=\"" << c << "\"><title>"
-        << esc(name) << ": " << num(yv, 3) << " at " << num(xv, 0) << "</title></circle>\n";
-    s << "<text x=\"" << num(left + pw + 14, 1) << "\" y=\"" << num(top + 14 + 18 * k, 1) << "\" font-size=\"12\" fill=\""
-      << c << "\">" << esc(name) << "</text>\n";
+      s << "<circle cx=\"" << num(px(xv), 1) << "\" cy=\"" << num(py(yv), 1) << "\" r=\"3\" fill=\"" << c
+        << "\"><title>" << esc(name) << ": " << num(yv, 3) << " at " << num(xv, 0) << "</title></circle>\n";
+    s << "<text x=\"" << num(left + pw + 14, 1) << "\" y=\"" << num(top + 14 + 18 * k, 1)
+      << "\" font-size=\"12\" fill=\"" << c << "\">" << esc(name) << "</text>\n";
     ++k;
   }
   s << "</svg>\n";

@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include "modelgif/error.hpp"
 #include "base/files.hpp"
 #include "inputs/strict_yaml.hpp"
+#include "modelgif/error.hpp"
 #include "run/result_file.hpp"
 
 namespace fs = std::filesystem;

@@ -36,8 +36,8 @@ Sweep load_sweep(const std::string& path);
 void write_variation_configs(const Sweep& sweep);
 
 struct SweepSummary {
-  std::string table;   // printed
-  std::string csv;     // DIR/summary.csv
+  std::string table;  // printed
+  std::string csv;    // DIR/summary.csv
   int complete = 0;
 };
 // Gathers every complete variation's result into DIR/summary.csv and

@@ -1,20 +1,26 @@
+#include "modelgif/error.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <new>
 
-#include "modelgif/error.hpp"
-
 namespace modelgif {
 
 void throw_shared(int exit_code, const std::string& what) {
   switch (exit_code) {
-    case kExitUsage: throw_shared(UsageError(what));
-    case kExitInput: throw_shared(InputError(what));
-    case kExitNumeric: throw_shared(NumericError(what));
-    case kExitComm: throw_shared(CommError(what));
-    case kExitCheckpointed: throw_shared(CheckpointedStop(what));
-    default: throw_shared(Error(what, exit_code));
+    case kExitUsage:
+      throw_shared(UsageError(what));
+    case kExitInput:
+      throw_shared(InputError(what));
+    case kExitNumeric:
+      throw_shared(NumericError(what));
+    case kExitComm:
+      throw_shared(CommError(what));
+    case kExitCheckpointed:
+      throw_shared(CheckpointedStop(what));
+    default:
+      throw_shared(Error(what, exit_code));
   }
 }
 

@@ -1,8 +1,8 @@
 // modelgif-bench: field throughput on a Fashion-MNIST-sized CNN, next to the
 // machine's own measured matmul and convolution rates.
 #include <ATen/ATen.h>
-#include <boost/program_options.hpp>
 
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <iomanip>
 
@@ -10,8 +10,8 @@
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/field.hpp"
-#include "testbeds/train.hpp"
 #include "modelgif/model.hpp"
+#include "testbeds/train.hpp"
 
 namespace po = boost::program_options;
 
@@ -44,11 +44,12 @@ int bench(const Args& args, std::ostream& out, std::ostream& err) {
         "max-points", po::value<int>()->default_value(0), "micro-batch bound (0 = tuned)")(
         "repeat", po::value<int>()->default_value(3), "timed repetitions");
     po::variables_map vm;
-    if (!parse_command(args, desc, nullptr,
-                       "usage: modelgif-bench [options]\n\nReports field throughput (points/s) and achieved GFLOP/s of a\n"
-                       "Fashion-MNIST-sized CNN (cnn_a), and this machine's measured matmul and\n"
-                       "convolution rates, so the ratio to the machine's limit is visible.",
-                       out, vm))
+    if (!parse_command(
+            args, desc, nullptr,
+            "usage: modelgif-bench [options]\n\nReports field throughput (points/s) and achieved GFLOP/s of a\n"
+            "Fashion-MNIST-sized CNN (cnn_a), and this machine's measured matmul and\n"
+            "convolution rates, so the ratio to the machine's limit is visible.",
+            out, vm))
       return kExitOk;
     for (const char* key : {"refs", "steps", "repeat"})
       if (vm[key].as<int>() < 1) throw_usage(std::string("--") + key + " must be >= 1");
@@ -82,8 +83,8 @@ int bench(const Args& args, std::ostream& out, std::ostream& err) {
     const double conv_gflops = 2.0 * 256 * 16 * 9 * 32 * 14 * 14 / t_conv / 1e9;
 
     out << std::fixed << std::setprecision(1);
-    out << "modelgif-bench: cnn_a (1x28x28 -> 10), " << n << " references x " << spec.steps << " steps, "
-        << threads << " threads, max_points " << max_points << "\n";
+    out << "modelgif-bench: cnn_a (1x28x28 -> 10), " << n << " references x " << spec.steps << " steps, " << threads
+        << " threads, max_points " << max_points << "\n";
     out << "  field throughput      " << std::setw(10) << points / t_field << " points/s\n";
     out << "  field compute         " << std::setw(10) << field_gflops << " GFLOP/s  ("
         << 2.0 * cnn_a_forward_flops() / 1e6 << " MFLOP per point)\n";

@@ -6,8 +6,8 @@
 #include <map>
 
 #include "cli/commands.hpp"
-#include "modelgif/comm.hpp"
 #include "inputs/strict_yaml.hpp"
+#include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/version.hpp"
 
@@ -95,8 +95,8 @@ int run(const Args& args, std::ostream& out, std::ostream& err) {
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const Args&, std::ostream&)>> commands = {
-        {"run", cmd_run},       {"show", cmd_show},   {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval},
-        {"zoo", cmd_zoo},       {"submit", cmd_submit}, {"sweep", cmd_sweep}, {"demo", cmd_demo}};
+        {"run", cmd_run}, {"show", cmd_show},     {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval},
+        {"zoo", cmd_zoo}, {"submit", cmd_submit}, {"sweep", cmd_sweep},   {"demo", cmd_demo}};
     const auto it = commands.find(args[0]);
     if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
     return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);

@@ -28,7 +28,8 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
       "roles", po::value(&o.roles), "the zoo's roles (YAML: fingerprinting, unlearning, relatedness)")(
       "counts", po::value(&counts)->default_value("8,16,32,64,128,256"),
       "fingerprinting: reference counts for the AUC table (needs stored fields)")(
-      "metric", po::value(&o.metric)->default_value("cosine"), "unlearning, relatedness and pictures: the metric to use")(
+      "metric", po::value(&o.metric)->default_value("cosine"),
+      "unlearning, relatedness and pictures: the metric to use")(
       "selection", po::bool_switch(&o.selection),
       "fingerprinting: also report AUC on references chosen by the selection rule "
       "(half of each kind and of the negatives choose, the other half is evaluated)")(

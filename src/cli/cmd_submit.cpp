@@ -54,8 +54,8 @@ int cmd_submit(const Args& args, std::ostream& out) {
   out << "sbatch " << join(opts) << "\n";
   if (dry) return kExitOk;
   write_script(script);
-  out << "submitted job " << sbatch(opts) << " (log " << cfg.output_path << ".slurm-<job>.log; progress: modelgif status "
-      << cfg.output_path << ")\n";
+  out << "submitted job " << sbatch(opts) << " (log " << cfg.output_path
+      << ".slurm-<job>.log; progress: modelgif status " << cfg.output_path << ")\n";
   return kExitOk;
 }
 

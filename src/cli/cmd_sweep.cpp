@@ -47,10 +47,9 @@ int cmd_sweep(const Args& args, std::ostream& out) {
   }
   if (action == "list") return kExitOk;
   out << "sweep " << sweep.name << ": " << sweep.variations.size() << " variations, "
-      << sweep.variations.size() - pending.size() << " already complete (skipped), " << pending.size()
-      << " to run\n";
-  std::vector<std::string> collect = {"--job-name=modelgif-" + sweep.name + "-collect", "--ntasks=1",
-                                      "--time=00:30:00", "--output=" + sweep.dir + "/collect-%j.log",
+      << sweep.variations.size() - pending.size() << " already complete (skipped), " << pending.size() << " to run\n";
+  std::vector<std::string> collect = {"--job-name=modelgif-" + sweep.name + "-collect", "--ntasks=1", "--time=00:30:00",
+                                      "--output=" + sweep.dir + "/collect-%j.log",
                                       "--wrap=" + quote(self_path()) + " sweep collect " + quote(path)};
   if (!r.partition.empty()) collect.insert(collect.begin(), "--partition=" + r.partition);
   if (!r.account.empty()) collect.insert(collect.begin(), "--account=" + r.account);

@@ -18,7 +18,8 @@ std::string format_matrix(const std::vector<std::string>& names, const std::vect
   const size_t M = names.size();
   for (size_t a = 0; a < M; ++a) {
     s << std::left << std::setw(static_cast<int>(w)) << names[a] << std::right;
-    for (size_t b = 0; b < M; ++b) s << "  " << std::setw(cw) << std::fixed << std::setprecision(precision) << m[a * M + b];
+    for (size_t b = 0; b < M; ++b)
+      s << "  " << std::setw(cw) << std::fixed << std::setprecision(precision) << m[a * M + b];
     s << "\n";
   }
   return s.str();

@@ -15,8 +15,6 @@ namespace fs = std::filesystem;
 
 namespace modelgif::cli {
 
-
-
 void add_resource_options(po::options_description& d, Resources& r) {
   d.add_options()("nodes", po::value(&r.nodes)->default_value(1), "nodes")(
       "tasks-per-node", po::value(&r.tasks_per_node)->default_value(0),
@@ -25,7 +23,7 @@ void add_resource_options(po::options_description& d, Resources& r) {
       "GPUs per rank (-1 = from the config: 1 when run.device is cuda, else 0)")(
       "cpus-per-task", po::value(&r.cpus_per_task)->default_value(0),
       "cores per rank (0 = run.threads when set, else 1)")("time", po::value(&r.time)->default_value("01:00:00"),
-                                                          "time limit of one allocation")(
+                                                           "time limit of one allocation")(
       "partition", po::value(&r.partition), "partition")("account", po::value(&r.account), "account")(
       "signal-seconds", po::value(&r.signal_seconds)->default_value(120),
       "USR1 this many seconds before the time limit: checkpoint and requeue")(
@@ -85,8 +83,8 @@ void write_script(const std::string& path) {
   ensure_parent_dir(path, "submit: the batch script " + path);
   write_text_atomic(path, kSlurmScriptText);
   std::error_code ec;
-  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add, ec);
+  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add,
+                  ec);
   if (ec) throw_input("submit: cannot make the batch script " + path + " executable: " + ec.message());
 }
 

@@ -31,7 +31,8 @@ void check(int rc, const std::string& what) {
   MPI_Error_string(rc, msg, &len);
   int rank = -1;
   if (!finalized()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  throw CommError("MPI: " + what + " (rank " + std::to_string(rank) + "): " + std::string(msg, static_cast<size_t>(len)));
+  throw CommError("MPI: " + what + " (rank " + std::to_string(rank) +
+                  "): " + std::string(msg, static_cast<size_t>(len)));
 }
 
 void ensure_initialized() {
@@ -158,7 +159,8 @@ std::vector<std::string> Comm::allgather(const std::string& s) const {
         "gathering text");
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i)
-    out.push_back(all.substr(static_cast<size_t>(displs[static_cast<size_t>(i)]), static_cast<size_t>(lens[static_cast<size_t>(i)])));
+    out.push_back(all.substr(static_cast<size_t>(displs[static_cast<size_t>(i)]),
+                             static_cast<size_t>(lens[static_cast<size_t>(i)])));
   return out;
 }
 

@@ -42,8 +42,8 @@ DistanceAccumulator::DistanceAccumulator(int64_t models)
 void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in, const at::Tensor& fb_in) {
   if (fa_in.sizes() != fb_in.sizes() || fa_in.dim() != 3)
     throw_internal("distance: fields of models " + std::to_string(a) + " and " + std::to_string(b) +
-                " have different shapes (" + std::to_string(fa_in.dim()) + "-d " + std::to_string(fa_in.numel()) +
-                " values vs " + std::to_string(fb_in.dim()) + "-d " + std::to_string(fb_in.numel()) + ")");
+                   " have different shapes (" + std::to_string(fa_in.dim()) + "-d " + std::to_string(fa_in.numel()) +
+                   " values vs " + std::to_string(fb_in.dim()) + "-d " + std::to_string(fb_in.numel()) + ")");
   const int64_t n = fa_in.size(0), s = fa_in.size(1), d = fa_in.size(2);
   if (n == 0) return;
   // In slices of references, so that the float64 temporaries stay small
@@ -91,15 +91,18 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
       return at::stack(parts, 1);
     };
     const at::Tensor A = stack(a), B = stack(b);
-    const at::Tensor G = at::bmm(A, B.transpose(1, 2));               // rows x Ma x Mb
+    const at::Tensor G = at::bmm(A, B.transpose(1, 2));             // rows x Ma x Mb
     const at::Tensor na = A.pow(2).sum(-1), nb = B.pow(2).sum(-1);  // rows x M
     const at::Tensor nn = (na.unsqueeze(2) * nb.unsqueeze(1)).sqrt();
     const at::Tensor zero = na.eq(0).unsqueeze(2) | nb.eq(0).unsqueeze(1);
     const at::Tensor cos = at::where(zero, at::zeros_like(G), G / nn.clamp_min(1e-300));
     const at::Tensor dcos = (1.0 - cos).view({hi - lo, s, ma, mb});
-    const at::Tensor deuc = (na.unsqueeze(2) + nb.unsqueeze(1) - 2.0 * G).clamp_min(0).sqrt().view({hi - lo, s, ma, mb});
-    const at::Tensor c1 = dcos.sum(at::IntArrayRef{0, 1}).contiguous(), e1 = deuc.sum(at::IntArrayRef{0, 1}).contiguous();
-    const at::Tensor c2 = std::get<0>(dcos.max(1)).sum(0).contiguous(), e2 = std::get<0>(deuc.max(1)).sum(0).contiguous();
+    const at::Tensor deuc =
+        (na.unsqueeze(2) + nb.unsqueeze(1) - 2.0 * G).clamp_min(0).sqrt().view({hi - lo, s, ma, mb});
+    const at::Tensor c1 = dcos.sum(at::IntArrayRef{0, 1}).contiguous(),
+                     e1 = deuc.sum(at::IntArrayRef{0, 1}).contiguous();
+    const at::Tensor c2 = std::get<0>(dcos.max(1)).sum(0).contiguous(),
+                     e2 = std::get<0>(deuc.max(1)).sum(0).contiguous();
     const at::Tensor z = zero.expand({rows, ma, mb}).sum(0).to(at::kDouble).contiguous();
     for (size_t k = 0; k < cos_sum.size(); ++k) {
       cos_sum[k] += c1.data_ptr<double>()[k], euc_sum[k] += e1.data_ptr<double>()[k];
@@ -111,8 +114,9 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
     for (int64_t j = 0; j < mb; ++j) {
       if (!want[static_cast<size_t>(i)][static_cast<size_t>(j)]) continue;
       const size_t k = static_cast<size_t>(i * mb + j);
-      const double v[kSums] = {cos_sum[k], euc_sum[k], cos_fre[k], euc_fre[k], static_cast<double>(n * s),
-                               static_cast<double>(n), zero_rows[k]};
+      const double v[kSums] = {
+          cos_sum[k],  euc_sum[k], cos_fre[k], euc_fre[k], static_cast<double>(n * s), static_cast<double>(n),
+          zero_rows[k]};
       const int64_t x = ids_a[static_cast<size_t>(i)], y = ids_b[static_cast<size_t>(j)];
       for (int w = 0; w < kSums; ++w) {
         at(w, x, y) += v[w];
@@ -131,10 +135,22 @@ std::vector<double> DistanceAccumulator::matrix(Metric metric) const {
   int count = kRows;
   switch (metric) {
     case Metric::Cosine:
-    case Metric::CosineStandardized: which = kCos; count = kRows; break;
-    case Metric::Euclidean: which = kEuc; count = kRows; break;
-    case Metric::CosineFrechet: which = kCosFre; count = kRefs; break;
-    case Metric::EuclideanFrechet: which = kEucFre; count = kRefs; break;
+    case Metric::CosineStandardized:
+      which = kCos;
+      count = kRows;
+      break;
+    case Metric::Euclidean:
+      which = kEuc;
+      count = kRows;
+      break;
+    case Metric::CosineFrechet:
+      which = kCosFre;
+      count = kRefs;
+      break;
+    case Metric::EuclideanFrechet:
+      which = kEucFre;
+      count = kRefs;
+      break;
   }
   std::vector<double> m(static_cast<size_t>(models_ * models_));
   for (int64_t a = 0; a < models_; ++a)

@@ -28,10 +28,14 @@ std::string to_string(ChannelReduce r) { return r == ChannelReduce::Mean ? "mean
 
 std::string to_string(KeptSteps k) {
   switch (k) {
-    case KeptSteps::All: return "all";
-    case KeptSteps::LastHalf: return "last_half";
-    case KeptSteps::FirstHalf: return "first_half";
-    case KeptSteps::Odd: return "odd";
+    case KeptSteps::All:
+      return "all";
+    case KeptSteps::LastHalf:
+      return "last_half";
+    case KeptSteps::FirstHalf:
+      return "first_half";
+    case KeptSteps::Odd:
+      return "odd";
   }
   return "?";
 }
@@ -43,8 +47,7 @@ std::vector<int64_t> kept_step_indices(KeptSteps kept, int steps) {
                       (kept == KeptSteps::FirstHalf && k <= steps / 2) || (kept == KeptSteps::Odd && k % 2 == 0);
     if (keep) idx.push_back(k - 1);
   }
-  if (idx.empty())
-    throw_usage("field.keep_steps " + to_string(kept) + " keeps no step of " + std::to_string(steps));
+  if (idx.empty()) throw_usage("field.keep_steps " + to_string(kept) + " keeps no step of " + std::to_string(steps));
   return idx;
 }
 

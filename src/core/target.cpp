@@ -43,28 +43,33 @@ Target Target::parse(const std::string& text) {
   } else if (!has_arg && head == "channel_max") {
     t.kind = Kind::ChannelMax;
   } else {
-    throw_usage("unknown field.target '" + text +
-                "' (expected predicted, label, class:K, sum, topk:K or channel_max)");
+    throw_usage("unknown field.target '" + text + "' (expected predicted, label, class:K, sum, topk:K or channel_max)");
   }
   return t;
 }
 
 std::string Target::str() const {
   switch (kind) {
-    case Kind::Predicted: return "predicted";
-    case Kind::Label: return "label";
-    case Kind::Class: return "class:" + std::to_string(k);
-    case Kind::Sum: return "sum";
-    case Kind::TopK: return "topk:" + std::to_string(k);
-    case Kind::ChannelMax: return "channel_max";
+    case Kind::Predicted:
+      return "predicted";
+    case Kind::Label:
+      return "label";
+    case Kind::Class:
+      return "class:" + std::to_string(k);
+    case Kind::Sum:
+      return "sum";
+    case Kind::TopK:
+      return "topk:" + std::to_string(k);
+    case Kind::ChannelMax:
+      return "channel_max";
   }
   return "?";
 }
 
 at::Tensor target_mask(const Target& target, const at::Tensor& out, const at::Tensor& labels,
                        const std::string& model) {
-  const std::string who = "model '" + model + "': target " + target.str() + " does not fit its output of shape " +
-                          shape_str(out.sizes());
+  const std::string who =
+      "model '" + model + "': target " + target.str() + " does not fit its output of shape " + shape_str(out.sizes());
   auto mask = at::zeros_like(out);
   switch (target.kind) {
     case Target::Kind::Sum:

@@ -57,7 +57,8 @@ void parse_grid(const std::string& s) {
   if (s == "auto") return;
   const auto x = s.find('x');
   const auto digits = [](const std::string& t) {
-    return !t.empty() && t.size() < 7 && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    return !t.empty() && t.size() < 7 &&
+           std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
   };
   if (x != std::string::npos && digits(s.substr(0, x)) && digits(s.substr(x + 1)) && std::stoi(s.substr(0, x)) > 0 &&
       std::stoi(s.substr(x + 1)) > 0)
@@ -67,13 +68,20 @@ void parse_grid(const std::string& s) {
 
 std::string kind_name(Kind k) {
   switch (k) {
-    case Kind::Int: return "an integer";
-    case Kind::Double: return "a number";
-    case Kind::Bool: return "true or false";
-    case Kind::String: return "a string";
-    case Kind::IntList: return "a list of integers";
-    case Kind::DoubleList: return "a list of numbers";
-    case Kind::StringList: return "a list of strings";
+    case Kind::Int:
+      return "an integer";
+    case Kind::Double:
+      return "a number";
+    case Kind::Bool:
+      return "true or false";
+    case Kind::String:
+      return "a string";
+    case Kind::IntList:
+      return "a list of integers";
+    case Kind::DoubleList:
+      return "a list of numbers";
+    case Kind::StringList:
+      return "a list of strings";
   }
   return "?";
 }
@@ -156,10 +164,16 @@ YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& sou
           break;
         }
         case Kind::Double:
-        case Kind::DoubleList: check_number(e.as<double>(), e.Scalar()); break;
-        case Kind::Bool: e.as<bool>(); break;
+        case Kind::DoubleList:
+          check_number(e.as<double>(), e.Scalar());
+          break;
+        case Kind::Bool:
+          e.as<bool>();
+          break;
         case Kind::String:
-        case Kind::StringList: check_text(e.Scalar()); break;
+        case Kind::StringList:
+          check_text(e.Scalar());
+          break;
       }
     } catch (const YAML::Exception&) {
       bad_type();
@@ -196,9 +210,12 @@ void flatten(const yaml::Document& doc, const YAML::Node& node, const std::strin
     doc.fail((prefix.empty() ? std::string("the top level") : "'" + prefix + "'") + " must be a mapping of keys");
   for (const auto& kv : node) {
     const std::string k = kv.first.Scalar(), full = prefix.empty() ? k : prefix + "." + k;
-    if (full == "zoo") zoo = kv.second;
-    else if (find_key(full)) out[full] = {kv.second, doc.where()};
-    else if (is_section(full)) flatten(doc, kv.second, full, out, zoo);
+    if (full == "zoo")
+      zoo = kv.second;
+    else if (find_key(full))
+      out[full] = {kv.second, doc.where()};
+    else if (is_section(full))
+      flatten(doc, kv.second, full, out, zoo);
     else {
       // Candidates: every key and every section (a misspelt section is near its name).
       auto keys = all_keys();
@@ -230,8 +247,7 @@ std::vector<ZooEntry> parse_zoo_override(const std::vector<std::string>& items) 
   std::vector<ZooEntry> out;
   for (const auto& s : items) {
     const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
-      throw_usage("--zoo '" + s + "': expected NAME=PATH");
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) throw_usage("--zoo '" + s + "': expected NAME=PATH");
     out.push_back({s.substr(0, eq), s.substr(eq + 1)});
   }
   return out;
@@ -276,24 +292,33 @@ std::string resolved_yaml(const std::map<std::string, Value>& values, const std:
 const std::vector<KeySpec>& config_keys() {
   using K = KeySpec;
   static const std::vector<KeySpec> keys = {
-      K("references.source", Kind::String, "", "reference images: FILE.h5:/dataset, an IDX(.gz) file, or an image folder")
+      K("references.source", Kind::String, "",
+        "reference images: FILE.h5:/dataset, an IDX(.gz) file, or an image folder")
           .non_empty(),
-      K("references.labels", Kind::String, "", "labels: FILE.h5:/dataset or IDX labels file (IDX: found beside the images when empty)"),
+      K("references.labels", Kind::String, "",
+        "labels: FILE.h5:/dataset or IDX labels file (IDX: found beside the images when empty)"),
       K("references.count", Kind::Int, "0", "number of references (0 = all)").at_least(0),
-      K("references.select", Kind::String, "first", "which references: first or random (seeded)").one_of({"first", "random"}),
+      K("references.select", Kind::String, "first", "which references: first or random (seeded)")
+          .one_of({"first", "random"}),
       K("references.seed", Kind::Int, "0", "seed of references.select: random").at_least(0),
-      K("references.resize", Kind::IntList, "[]", "resize to [H, W] (bilinear); [] keeps the size").at_least(1).lengths_in({0, 2}),
-      K("references.channels", Kind::Int, "0", "channels of image-folder references: 1, 3, or 0 = as stored").one_of({"0", "1", "3"}),
-      K("references.scale", Kind::Double, "1.0", "preprocessing: x * scale + shift (pixels are first mapped to [0, 1])"),
+      K("references.resize", Kind::IntList, "[]", "resize to [H, W] (bilinear); [] keeps the size")
+          .at_least(1)
+          .lengths_in({0, 2}),
+      K("references.channels", Kind::Int, "0", "channels of image-folder references: 1, 3, or 0 = as stored")
+          .one_of({"0", "1", "3"}),
+      K("references.scale", Kind::Double, "1.0",
+        "preprocessing: x * scale + shift (pixels are first mapped to [0, 1])"),
       K("references.shift", Kind::Double, "0.0", "preprocessing: x * scale + shift"),
       K("references.mean", Kind::DoubleList, "[]", "preprocessing: per-channel (x - mean) / std, after scale/shift"),
       K("references.std", Kind::DoubleList, "[]", "preprocessing: per-channel standard deviations").above(0),
-      K("references.cutmix", Kind::Bool, "false", "CutMix references: a box of another reference pasted into each (seeded)"),
+      K("references.cutmix", Kind::Bool, "false",
+        "CutMix references: a box of another reference pasted into each (seeded)"),
       K("field.steps", Kind::Int, "50", "quadrature steps S on the path").at_least(1).at_most(1000000),
       K("field.method", Kind::String, "gausslegendre",
         "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid")
           .parsed_by(parse_method),
-      K("field.target", Kind::String, "predicted", "differentiated scalar: predicted, label, class:K, sum, topk:K, channel_max")
+      K("field.target", Kind::String, "predicted",
+        "differentiated scalar: predicted, label, class:K, sum, topk:K, channel_max")
           .parsed_by(parse_target),
       K("field.baseline", Kind::String, "zeros", "path start: zeros, constant:V (model input space), shuffle")
           .parsed_by(parse_baseline_text),
@@ -309,15 +334,21 @@ const std::vector<KeySpec>& config_keys() {
           .non_empty(),
       K("output.path", Kind::String, "runs/out.h5", "output HDF5 file").non_empty(),
       K("output.store_fields", Kind::Bool, "false", "store every model's field under /fields"),
-      K("output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16").one_of({"float32", "float16"}),
-      K("run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)").at_least(0),
-      K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)").at_least(1),
-      K("run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)").at_least(0),
+      K("output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16")
+          .one_of({"float32", "float16"}),
+      K("run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)")
+          .at_least(0),
+      K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)")
+          .at_least(1),
+      K("run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)")
+          .at_least(0),
       K("run.device", Kind::String, "auto", "auto (node-local rank's CUDA device when available), cpu, cuda or cuda:N")
           .parsed_by(parse_device),
-      K("run.progress_interval", Kind::Double, "30", "seconds between progress lines in a batch log (a terminal gets a live bar)")
+      K("run.progress_interval", Kind::Double, "30",
+        "seconds between progress lines in a batch log (a terminal gets a live bar)")
           .above(0),
-      K("run.grid", Kind::String, "auto", "MPI ranks as GxR: G model groups x R reference shards, or auto").parsed_by(parse_grid),
+      K("run.grid", Kind::String, "auto", "MPI ranks as GxR: G model groups x R reference shards, or auto")
+          .parsed_by(parse_grid),
   };
   return keys;
 }
@@ -326,8 +357,10 @@ std::string nearest_key(const std::string& key) { return yaml::nearest(key, all_
 
 std::string BaselineConfig::str() const {
   switch (kind) {
-    case Kind::Zeros: return "zeros";
-    case Kind::Shuffle: return "shuffle";
+    case Kind::Zeros:
+      return "zeros";
+    case Kind::Shuffle:
+      return "shuffle";
     case Kind::Constant: {
       std::ostringstream s;
       s << "constant:" << value;

@@ -43,8 +43,7 @@ ModelFn Model::fn() const {
     try {
       out = module->forward({x});
     } catch (const std::exception& e) {
-      throw InputError("model '" + name + "': forward failed on input of shape " +
-                       shape_str(x.sizes()) + ": " +
+      throw InputError("model '" + name + "': forward failed on input of shape " + shape_str(x.sizes()) + ": " +
                        error_line(e.what()));
     }
     if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");

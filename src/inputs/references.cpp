@@ -80,9 +80,7 @@ at::Tensor read_h5(const std::string& spec, const std::string& what, bool as_lab
 
 }  // namespace
 
-std::vector<int64_t> ReferenceSet::shape() const {
-  return {images.size(1), images.size(2), images.size(3)};
-}
+std::vector<int64_t> ReferenceSet::shape() const { return {images.size(1), images.size(2), images.size(3)}; }
 
 bool split_h5_spec(const std::string& spec, std::string& file, std::string& dataset) {
   const auto pos = spec.find(":/");
@@ -110,8 +108,8 @@ at::Tensor read_idx(const std::string& path) {
   }
   const size_t off = 4 + 4 * static_cast<size_t>(rank);
   if (data.size() - off != total)
-    throw_input("references " + path + ": IDX data holds " + std::to_string(data.size() - off) + " bytes, header says " +
-                std::to_string(total));
+    throw_input("references " + path + ": IDX data holds " + std::to_string(data.size() - off) +
+                " bytes, header says " + std::to_string(total));
   auto t = at::empty(dims, at::kByte);
   std::copy(data.begin() + static_cast<std::ptrdiff_t>(off), data.end(), t.data_ptr<uint8_t>());
   return t;
@@ -124,8 +122,10 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::error_code kind;
-    if (e.is_directory(kind)) classes.push_back(e.path());
-    else if (has_image_ext(e.path())) files.emplace_back(e.path(), -1);
+    if (e.is_directory(kind))
+      classes.push_back(e.path());
+    else if (has_image_ext(e.path()))
+      files.emplace_back(e.path(), -1);
   }
   if (ec) throw_input("references " + dir + ": cannot list the folder: " + ec.message());
   std::sort(files.begin(), files.end());
@@ -167,8 +167,10 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
 
 at::Tensor make_baselines(const BaselineConfig& baseline, const at::Tensor& images) {
   switch (baseline.kind) {
-    case BaselineConfig::Kind::Zeros: return at::zeros_like(images);
-    case BaselineConfig::Kind::Constant: return at::full_like(images, baseline.value);
+    case BaselineConfig::Kind::Zeros:
+      return at::zeros_like(images);
+    case BaselineConfig::Kind::Constant:
+      return at::full_like(images, baseline.value);
     case BaselineConfig::Kind::Shuffle: {
       const auto perm = derangement(images.size(0), baseline.seed);
       return images.index_select(0, at::tensor(perm, at::kLong));
@@ -192,7 +194,8 @@ at::Tensor cutmix(const at::Tensor& images, uint64_t seed) {
     const int64_t y0 = std::clamp<int64_t>(cy - bh / 2, 0, H), y1 = std::clamp<int64_t>(cy + (bh + 1) / 2, 0, H);
     const int64_t x0 = std::clamp<int64_t>(cx - bw / 2, 0, W), x1 = std::clamp<int64_t>(cx + (bw + 1) / 2, 0, W);
     if (y1 <= y0 || x1 <= x0) continue;
-    out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(images[partner[static_cast<size_t>(i)]].slice(1, y0, y1).slice(2, x0, x1));
+    out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(
+        images[partner[static_cast<size_t>(i)]].slice(1, y0, y1).slice(2, x0, x1));
   }
   return out;
 }
@@ -206,15 +209,19 @@ ReferenceSet load_references(const ReferenceConfig& cfg) {
     raw = read_h5(cfg.source, "references", false);
     if (raw.dim() == 3) raw = raw.unsqueeze(1);
     if (raw.dim() != 4)
-      throw_input("references " + cfg.source + ": expected N x C x H x W (or N x H x W), got " + shape_str(raw.sizes()));
+      throw_input("references " + cfg.source + ": expected N x C x H x W (or N x H x W), got " +
+                  shape_str(raw.sizes()));
   } else if (std::error_code ec; fs::is_directory(cfg.source, ec)) {
     raw = read_image_folder(cfg.source, cfg.channels, cfg.resize, &labels);
   } else if (fs::is_regular_file(cfg.source, ec)) {
     raw = read_idx(cfg.source);
-    if (raw.dim() == 3) raw = raw.unsqueeze(1);  // N x H x W -> N x 1 x H x W
-    else if (raw.dim() == 4) raw = raw.permute({0, 3, 1, 2}).contiguous();  // N x H x W x C
-    else throw_input("references " + cfg.source + ": IDX images must be N x H x W or N x H x W x C, got " +
-                     shape_str(raw.sizes()));
+    if (raw.dim() == 3)
+      raw = raw.unsqueeze(1);  // N x H x W -> N x 1 x H x W
+    else if (raw.dim() == 4)
+      raw = raw.permute({0, 3, 1, 2}).contiguous();  // N x H x W x C
+    else
+      throw_input("references " + cfg.source + ": IDX images must be N x H x W or N x H x W x C, got " +
+                  shape_str(raw.sizes()));
   } else {
     throw_input("references " + cfg.source + ": no such file or folder");
   }
@@ -231,8 +238,10 @@ ReferenceSet load_references(const ReferenceConfig& cfg) {
     }
   }
   if (!label_src.empty()) {
-    if (split_h5_spec(label_src, file, dataset)) labels = read_h5(label_src, "labels", true);
-    else labels = read_idx(label_src).to(at::kLong).view({-1});
+    if (split_h5_spec(label_src, file, dataset))
+      labels = read_h5(label_src, "labels", true);
+    else
+      labels = read_idx(label_src).to(at::kLong).view({-1});
     if (labels.numel() != raw.size(0))
       throw_input("labels " + label_src + ": " + std::to_string(labels.numel()) + " labels for " +
                   std::to_string(raw.size(0)) + " references in " + cfg.source);

@@ -186,15 +186,18 @@ void Checkpoint::write_field(const std::string& model, int64_t block, const std:
   const std::string path = field_path(model, block);
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
+  if (ec)
+    throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " +
+                ec.message());
   const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
   AtomicFile file(path);
   {
     auto f = h5::File::create(file.temp());
-    h5::write(f.id(), "/field", h5::Type::F32,
-              {static_cast<hsize_t>(completed), static_cast<hsize_t>(field.size(1)), static_cast<hsize_t>(field.size(2))},
-              done.data_ptr());
+    h5::write(
+        f.id(), "/field", h5::Type::F32,
+        {static_cast<hsize_t>(completed), static_cast<hsize_t>(field.size(1)), static_cast<hsize_t>(field.size(2))},
+        done.data_ptr());
     if (!mom.empty()) h5::write(f.id(), "/moments", h5::Type::F64, {mom.size()}, mom.data());
     h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
     h5::set_attr(f.id(), "/", "model", model);
@@ -212,7 +215,8 @@ at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, Featu
   try {
     auto f = h5::File::open(path);
     const auto d = h5::dims(f.id(), "/field");
-    at::Tensor t = at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
+    at::Tensor t =
+        at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
     h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
     if (moments && h5::exists(f.id(), "/moments")) moments->raw() = h5::read_f64(f.id(), "/moments");
     return t;

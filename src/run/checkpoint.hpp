@@ -30,8 +30,8 @@ std::string hash_tensor(const at::Tensor& t);
 std::string fingerprint_text(const RunConfig& cfg, const std::string& reference_hash);
 
 struct Manifest {
-  std::string fingerprint;       // hex of fnv1a(text)
-  std::string text;              // fingerprint_text
+  std::string fingerprint;  // hex of fnv1a(text)
+  std::string text;         // fingerprint_text
   int64_t references = 0, block = 0, blocks = 0, steps_kept = 0, features = 0, max_points = 0;
   std::map<std::string, std::string> models;  // name -> file hash
   std::vector<std::string> order;             // zoo order of the latest run
@@ -51,9 +51,9 @@ class Checkpoint {
   const std::string& dir() const { return dir_; }
 
   bool has_manifest() const;
-  Manifest read_manifest() const;        // throws InputError when unreadable
+  Manifest read_manifest() const;  // throws InputError when unreadable
   void write_manifest(const Manifest& m) const;
-  void wipe() const;                      // removes everything under dir
+  void wipe() const;  // removes everything under dir
   void remove_model(const std::string& name) const;
   // Whether any finished work is stored (for one model, or at all): a
   // checkpoint without any can be replaced without losing anything.

@@ -21,8 +21,7 @@ struct FieldCounts {
 };
 
 // One piece: reuse, resume or compute its shard. Returns false when a signal stopped it.
-bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress, int64_t m, int64_t k,
-                   FieldCounts& n) {
+bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress, int64_t m, int64_t k, FieldCounts& n) {
   const Plan& plan = run.plan;
   const Checkpoint& ckpt = run.ckpt;
   const auto [lo, hi] = plan.block_range(k);
@@ -52,9 +51,8 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
     progress.tick();
     return !signals::stop_requested();
   };
-  const at::Tensor rest =
-      engine.compute(model.fn(), model.name(), run.refs.images.slice(0, lo + from, hi),
-                     run.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done);
+  const at::Tensor rest = engine.compute(model.fn(), model.name(), run.refs.images.slice(0, lo + from, hi),
+                                         run.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done);
   n.points += done * run.cfg.field.steps;
   field = field.defined() ? at::cat({field, rest.slice(0, 0, done)}) : rest;
   const int64_t completed = from + done;

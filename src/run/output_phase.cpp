@@ -28,8 +28,8 @@ void write_fields(RunState& run, ResultWriter& out) {
   const int64_t rounds = (plan.B + plan.grid.shards - 1) / plan.grid.shards;
   for (int64_t m = 0; m < plan.M; ++m)
     for (int64_t r = 0; r < rounds; ++r) {
-      const bool mine = plan.active() && m >= plan.model_lo && m < plan.model_hi &&
-                        r < static_cast<int64_t>(plan.blocks.size());
+      const bool mine =
+          plan.active() && m >= plan.model_lo && m < plan.model_hi && r < static_cast<int64_t>(plan.blocks.size());
       const int64_t k = mine ? plan.blocks[static_cast<size_t>(r)] : 0;
       const std::string& name = plan.names[static_cast<size_t>(m)];
       out.write_field_block(name, mine ? plan.block_range(k).first : 0,
@@ -87,8 +87,8 @@ void write_result(RunState& run, const Matrices& matrices) {
                  {"placement", placement},
                  {"grid", plan.grid.str()},
                  {"fingerprint", plan.fingerprint}};
-  record.numbers = {{"ranks", plan.ranks},          {"references", plan.N},     {"steps_kept", plan.S},
-                    {"features", plan.D},           {"max_points", run.max_points}, {"points", run.summary.points}};
+  record.numbers = {{"ranks", plan.ranks}, {"references", plan.N},         {"steps_kept", plan.S},
+                    {"features", plan.D},  {"max_points", run.max_points}, {"points", run.summary.points}};
   RunResult result{plan.names, {}, matrices.per_metric, cfg.resolved_yaml};
   for (const auto m : cfg.metrics) result.metrics.push_back(to_string(m));
   // Not wrapped in collective(): a failure inside HDF5's collective calls

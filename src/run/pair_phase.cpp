@@ -115,7 +115,8 @@ PairCounts pair_phase(const std::string& kind, RunState& run, const comm::Comm& 
     const PairCache cache = shared_cache(kind, run, shard_comm, k);
     const auto cached = cache.index();
     const auto needed = [&](int64_t a, int64_t b) {
-      const auto ia = cached.find(plan.keys[static_cast<size_t>(a)]), ib = cached.find(plan.keys[static_cast<size_t>(b)]);
+      const auto ia = cached.find(plan.keys[static_cast<size_t>(a)]),
+                 ib = cached.find(plan.keys[static_cast<size_t>(b)]);
       return ia == cached.end() || ib == cached.end() || !cache.covers(ia->second, ib->second);
     };
     bool any = false;
@@ -212,8 +213,8 @@ void compute_pairs(RunState& run) {
     std::vector<FeatureMoments> moments;
     for (int64_t m = 0; m < plan.M; ++m) {
       FeatureMoments mom(plan.D);
-      std::copy(buf.begin() + m * static_cast<int64_t>(per_model), buf.begin() + (m + 1) * static_cast<int64_t>(per_model),
-                mom.raw().begin());
+      std::copy(buf.begin() + m * static_cast<int64_t>(per_model),
+                buf.begin() + (m + 1) * static_cast<int64_t>(per_model), mom.raw().begin());
       moments.push_back(mom);
     }
     const auto sc = pair_phase("standardized", run, shard_comm, [&](int64_t m, const at::Tensor& f) {

@@ -44,8 +44,8 @@ struct RunState {
   at::Tensor baselines;
   std::map<int64_t, Model> models;  // this rank's group, by zoo index
   Checkpoint ckpt;
-  std::string fingerprint_text;     // what the run's fingerprint hashes
-  int64_t max_points = 0;           // micro-batch bound, the same on every rank
+  std::string fingerprint_text;  // what the run's fingerprint hashes
+  int64_t max_points = 0;        // micro-batch bound, the same on every rank
   RunSummary summary;
 
  private:

@@ -26,14 +26,14 @@ std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i);
 struct Plan {
   int rank = 0, ranks = 1, local_rank = 0, local_size = 1;
   Grid grid;
-  int group = -1, shard = -1;          // -1: an idle rank
+  int group = -1, shard = -1;                 // -1: an idle rank
   int64_t M = 0, N = 0, B = 0, S = 0, D = 0;  // models, references, blocks, kept steps, features
-  int64_t block = 1;                   // references per block
-  int64_t model_lo = 0, model_hi = 0;  // this rank's models [lo, hi)
-  std::vector<int64_t> blocks;         // this rank's reference blocks
-  std::vector<std::string> names;      // zoo order
-  std::vector<std::string> keys;       // name@filehash per model
-  std::string fingerprint;             // of the run (checkpoint)
+  int64_t block = 1;                          // references per block
+  int64_t model_lo = 0, model_hi = 0;         // this rank's models [lo, hi)
+  std::vector<int64_t> blocks;                // this rank's reference blocks
+  std::vector<std::string> names;             // zoo order
+  std::vector<std::string> keys;              // name@filehash per model
+  std::string fingerprint;                    // of the run (checkpoint)
 
   bool active() const { return group >= 0; }
   // References [lo, hi) of block k.

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -16,9 +15,12 @@ namespace {
 std::string duration_text(double s) {
   std::ostringstream o;
   const int64_t t = static_cast<int64_t>(s + 0.5);
-  if (t >= 3600) o << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
-  else if (t >= 60) o << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
-  else o << t << "s";
+  if (t >= 3600)
+    o << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
+  else if (t >= 60)
+    o << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
+  else
+    o << t << "s";
   return o.str();
 }
 
@@ -26,7 +28,11 @@ std::string duration_text(double s) {
 
 Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_per_piece, double interval_seconds,
                    std::ostream& log, bool enabled)
-    : ckpt_(ckpt), total_(total_pieces), points_per_piece_(points_per_piece), interval_(interval_seconds), log_(log),
+    : ckpt_(ckpt),
+      total_(total_pieces),
+      points_per_piece_(points_per_piece),
+      interval_(interval_seconds),
+      log_(log),
       enabled_(enabled) {
   if (!enabled_) return;
   // A live bar only on a terminal, and not in a SLURM batch job (whose output

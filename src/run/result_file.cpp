@@ -124,8 +124,8 @@ RunResult read_result(const std::string& path, const std::string& group) {
   try {
     auto f = h5::File::open(path);
     if (!h5::exists(f.id(), join(group, "models/names")) || !h5::exists(f.id(), join(group, "distance")))
-      throw_input(path + ": not a modelgif result (no " + join(group, "models/names") + " or " + join(group, "distance") +
-                  ")");
+      throw_input(path + ": not a modelgif result (no " + join(group, "models/names") + " or " +
+                  join(group, "distance") + ")");
     r.names = h5::read_strings(f.id(), join(group, "models/names"));
     for (const auto& m : h5::list(f.id(), join(group, "distance"))) {
       r.metrics.push_back(m);

@@ -22,11 +22,11 @@ namespace modelgif {
 
 // What a run adds to its matrices: diagnostics, references and attributes of "/".
 struct RunRecord {
-  std::vector<int64_t> zero_norm_rows;        // M x M
-  std::vector<int64_t> reference_indices;     // N
-  std::vector<int64_t> labels;                // N, or empty
-  std::map<std::string, std::string> text;    // attributes of "/"
-  std::map<std::string, int64_t> numbers;     // attributes of "/"
+  std::vector<int64_t> zero_norm_rows;      // M x M
+  std::vector<int64_t> reference_indices;   // N
+  std::vector<int64_t> labels;              // N, or empty
+  std::map<std::string, std::string> text;  // attributes of "/"
+  std::map<std::string, int64_t> numbers;   // attributes of "/"
 };
 
 class ResultWriter {

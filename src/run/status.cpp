@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <iomanip>
 
+#include "modelgif/error.hpp"
 #include "run/checkpoint.hpp"
 #include "run/pair_cache.hpp"
-#include "modelgif/error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -32,7 +32,8 @@ RunStatus read_status(const std::string& run) {
   st.output_complete = fs::is_regular_file(st.output, ec);
   const Checkpoint ckpt(dir);
   if (!ckpt.has_manifest())
-    throw_input("status: no checkpoint at " + dir + (st.output_complete ? " (the output exists: the run finished and its checkpoint was removed)" : ""));
+    throw_input("status: no checkpoint at " + dir +
+                (st.output_complete ? " (the output exists: the run finished and its checkpoint was removed)" : ""));
   const Manifest man = ckpt.read_manifest();
   st.fingerprint = man.fingerprint, st.fingerprint_text = man.text;
   st.references = man.references, st.blocks = man.blocks, st.block = man.block, st.max_points = man.max_points;
@@ -44,9 +45,12 @@ RunStatus read_status(const std::string& run) {
     for (int64_t k = 0; k < man.blocks; ++k) {
       const int64_t rows = std::min(man.references, (k + 1) * man.block) - k * man.block;
       const ShardStatus s = ckpt.probe(name, k, shard_fingerprint(man.fingerprint, key, k), rows);
-      if (s.kind == ShardStatus::Complete) ++mp.done;
-      else if (s.kind == ShardStatus::Partial) ++mp.partial;
-      else if (s.kind == ShardStatus::Corrupt || s.kind == ShardStatus::Mismatch) ++mp.corrupt;
+      if (s.kind == ShardStatus::Complete)
+        ++mp.done;
+      else if (s.kind == ShardStatus::Partial)
+        ++mp.partial;
+      else if (s.kind == ShardStatus::Corrupt || s.kind == ShardStatus::Mismatch)
+        ++mp.corrupt;
     }
     st.models.push_back(mp);
   }
@@ -85,14 +89,14 @@ void print_status(const std::string& run, std::ostream& out) {
   const RunStatus st = read_status(run);
   out << "run " << st.output << ": " << (st.output_complete ? "output written" : "output not written yet") << "\n";
   out << "  checkpoint  " << st.checkpoint << "\n";
-  out << "  fingerprint " << st.fingerprint << "  (" << st.references << " references in " << st.blocks
-      << " blocks of " << st.block << ", max_points " << st.max_points << ")\n";
+  out << "  fingerprint " << st.fingerprint << "  (" << st.references << " references in " << st.blocks << " blocks of "
+      << st.block << ", max_points " << st.max_points << ")\n";
   size_t w = 5;
   for (const auto& m : st.models) w = std::max(w, m.name.size());
   out << "  " << std::left << std::setw(static_cast<int>(w)) << "model" << std::right << "  blocks done\n";
   for (const auto& m : st.models) {
-    out << "  " << std::left << std::setw(static_cast<int>(w)) << m.name << std::right << "  " << std::setw(5)
-        << m.done << "/" << st.blocks;
+    out << "  " << std::left << std::setw(static_cast<int>(w)) << m.name << std::right << "  " << std::setw(5) << m.done
+        << "/" << st.blocks;
     if (m.partial) out << "  (" << m.partial << " partial)";
     if (m.corrupt) out << "  (" << m.corrupt << " corrupt)";
     out << "\n";
@@ -100,7 +104,8 @@ void print_status(const std::string& run, std::ostream& out) {
   const int64_t left = st.pieces_left();
   out << "  pairs cached for " << st.pair_blocks << "/" << st.blocks << " blocks\n";
   out << "  remaining: " << left << " (model, block) pieces";
-  if (left == 0 && st.pair_blocks == st.blocks) out << (st.output_complete ? "; done" : "; only the output is left to write");
+  if (left == 0 && st.pair_blocks == st.blocks)
+    out << (st.output_complete ? "; done" : "; only the output is left to write");
   out << "\n";
 }
 

@@ -104,10 +104,14 @@ herr_t check_status(herr_t status, const std::string& what) {
 hid_t native(Type t) {
   silence();
   switch (t) {
-    case Type::F64: return H5T_NATIVE_DOUBLE;
-    case Type::F32: return H5T_NATIVE_FLOAT;
-    case Type::I64: return H5T_NATIVE_INT64;
-    case Type::U8: return H5T_NATIVE_UINT8;
+    case Type::F64:
+      return H5T_NATIVE_DOUBLE;
+    case Type::F32:
+      return H5T_NATIVE_FLOAT;
+    case Type::I64:
+      return H5T_NATIVE_INT64;
+    case Type::U8:
+      return H5T_NATIVE_UINT8;
     case Type::F16: {
       // IEEE binary16: sign bit 15, exponent bits 10-14 (bias 15), mantissa bits 0-9.
       static const hid_t half = [] {
@@ -153,8 +157,8 @@ File File::open(const std::string& path, bool writable) {
   silence();
   File f;
   f.path_ = path;
-  f.h_ = Handle(check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
-                      "opening file " + path));
+  f.h_ = Handle(
+      check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT), "opening file " + path));
   return f;
 }
 
@@ -268,7 +272,9 @@ std::vector<hsize_t> dims(hid_t loc, const std::string& path) {
   return d;
 }
 
-std::vector<double> read_f64(hid_t loc, const std::string& path) { return read_as<double>(loc, path, H5T_NATIVE_DOUBLE); }
+std::vector<double> read_f64(hid_t loc, const std::string& path) {
+  return read_as<double>(loc, path, H5T_NATIVE_DOUBLE);
+}
 std::vector<float> read_f32(hid_t loc, const std::string& path) { return read_as<float>(loc, path, H5T_NATIVE_FLOAT); }
 void read_f32_into(hid_t loc, const std::string& path, float* dst) {
   Handle ds = open_dataset(loc, path);

@@ -25,8 +25,8 @@ namespace {
 // themselves are part of the stamp).
 const char* const kRecipesVersion = "classifier recipes 2";
 
-const char* const kFingerprintKinds[] = {"finetune", "prune", "distill", "extract", "adversarial", "transfer",
-                                         "negatives"};
+const char* const kFingerprintKinds[] = {"finetune",    "prune",    "distill",  "extract",
+                                         "adversarial", "transfer", "negatives"};
 const char* const kUnlearningKinds[] = {"approximate", "direct", "unrelated"};
 
 Recipe fresh(const std::string& name, const std::string& arch, uint64_t init_seed, int64_t lo, int64_t count,
@@ -115,7 +115,8 @@ std::vector<Recipe> demo_recipes() {
           derived("finetune-2", "finetune", "source", 45000, 15000, {1, 3e-4, 128, 13, true},
                   "source fine-tuned on train[45000:60000] with flips"),
           pruned,
-          fresh("indep-a1", "cnn_a", 2, 30000, 30000, {2, 1e-3, 128, 21, false}, "cnn_a, seed 2, train[30000:60000], 2 epochs"),
+          fresh("indep-a1", "cnn_a", 2, 30000, 30000, {2, 1e-3, 128, 21, false},
+                "cnn_a, seed 2, train[30000:60000], 2 epochs"),
           fresh("indep-a2", "cnn_a", 3, 0, 30000, {2, 1e-3, 128, 31, false}, "cnn_a, seed 3, train[0:30000], 2 epochs"),
           fresh("indep-b1", "cnn_b", 4, 0, 60000, {1, 1e-3, 128, 41, false}, "cnn_b, seed 4, train[0:60000], 1 epoch")};
 }
@@ -133,7 +134,8 @@ std::vector<Recipe> recipes_of(const TestbedConfig& cfg) {
   }
   out.push_back(fresh("source", "cnn_a", 1, 0, 30000, {2, 1e-3, 128, 11, false}, "cnn_a trained on train[0:30000]"));
   for (const char* kind : kFingerprintKinds)
-    for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i) out.push_back(fingerprint_recipe(kind, i));
+    for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i)
+      out.push_back(fingerprint_recipe(kind, i));
   return out;
 }
 
@@ -190,12 +192,11 @@ void write_run_config(const TestbedConfig& cfg, const ZooFolder& zoo, const std:
   if (cfg.testbed == "demo") {
     std::vector<std::string> entries;
     for (const auto& n : names) entries.push_back(n + "=" + zoo.model(n));
-    const RunConfig run = load_config(kDemoConfigText, "configs/demo.yaml",
-                                      {{"references.source", fashion_test_images(cfg.data)},
-                                       {"output.path", zoo.dir() + "/demo.h5"}},
-                                      entries);
-    write_text_atomic(zoo.dir() + "/run.yaml", "# written by modelgif demo: configs/demo.yaml on the demo zoo\n" +
-                                                   run.resolved_yaml + "\n");
+    const RunConfig run = load_config(
+        kDemoConfigText, "configs/demo.yaml",
+        {{"references.source", fashion_test_images(cfg.data)}, {"output.path", zoo.dir() + "/demo.h5"}}, entries);
+    write_text_atomic(zoo.dir() + "/run.yaml",
+                      "# written by modelgif demo: configs/demo.yaml on the demo zoo\n" + run.resolved_yaml + "\n");
     return;
   }
   YAML::Node field;
@@ -214,13 +215,15 @@ std::vector<std::string> zoo_kinds() {
 
 void run_classifier_zoo(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out) {
   const std::vector<Recipe> recipes = recipes_of(cfg);
-  const ZooFolder zoo(cfg.dir, hex64(fnv1a(cfg.text)) + " " + kRecipesVersion + " " + hex64(fnv1a(recipe_text(recipes))));
+  const ZooFolder zoo(cfg.dir,
+                      hex64(fnv1a(cfg.text)) + " " + kRecipesVersion + " " + hex64(fnv1a(recipe_text(recipes))));
   zoo.prepare(world, out);
   bool missing = false;
   for (const auto& r : recipes) missing = missing || !zoo.has(r.name);
   missing = world.allreduce_max(missing ? 1 : 0) > 0;  // every rank trains, or none
   if (missing) {
-    if (world.rank() == 0) out << "zoo: training " << recipes.size() << " models into " << zoo.models() << " (once; cached)\n";
+    if (world.rank() == 0)
+      out << "zoo: training " << recipes.size() << " models into " << zoo.models() << " (once; cached)\n";
     train_missing(recipes, load_training_data(cfg.data, cfg.scale), zoo, world, out);
   }
   if (world.rank() != 0) return;

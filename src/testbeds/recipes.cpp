@@ -97,7 +97,8 @@ torch::jit::Module forget(const Recipe& r, const TrainingData& d, const std::str
   auto [x, y] = part(d, r.lo, r.count);
   torch::manual_seed(r.init_seed);
   const auto forgotten = y.eq(r.drop_class);
-  const auto other = (torch::randint(1, 10, y.sizes(), torch::kLong) + r.drop_class).remainder(10);  // never the true class
+  const auto other =
+      (torch::randint(1, 10, y.sizes(), torch::kLong) + r.drop_class).remainder(10);  // never the true class
   const auto relabeled = torch::where(forgotten, other, y);
   const auto sub = torch::randperm(x.size(0)).slice(0, 0, std::max<int64_t>(1000, x.size(0) / 3));
   train_classifier(m, x.index_select(0, sub), relabeled.index_select(0, sub), r.train);

@@ -33,7 +33,7 @@ struct Recipe {
   double prune = 0.0, epsilon = 0.0, temperature = 4.0;
   int64_t classes = 10;
   int64_t drop_class = -1;
-  std::string how;             // one line for the log
+  std::string how;  // one line for the log
 };
 
 // Fashion-MNIST, normalized, and the fraction of training images the zoo uses.

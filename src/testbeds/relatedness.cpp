@@ -78,7 +78,8 @@ struct Split {
 Split make_split(const Task& t, const at::Tensor& raw, const at::Tensor& labels, uint64_t seed) {
   torch::manual_seed(seed);
   const int64_t n = raw.size(0);
-  const at::Tensor coarse = torch::tensor(std::vector<int64_t>(std::begin(kCoarse), std::end(kCoarse))).index_select(0, labels);
+  const at::Tensor coarse =
+      torch::tensor(std::vector<int64_t>(std::begin(kCoarse), std::end(kCoarse))).index_select(0, labels);
   const std::string name = t.name;
   Split s{normalize(raw), at::Tensor()};
   if (name == "class10") {
@@ -234,7 +235,9 @@ Sets load_sets(const TestbedConfig& cfg) {
   Images train, test;
   load_fashion(cfg.data, true, train.x, train.y);
   load_fashion(cfg.data, false, test.x, test.y);
-  auto n = [&](int64_t full) { return std::max<int64_t>(500, static_cast<int64_t>(static_cast<double>(full) * cfg.scale)); };
+  auto n = [&](int64_t full) {
+    return std::max<int64_t>(500, static_cast<int64_t>(static_cast<double>(full) * cfg.scale));
+  };
   Sets s;
   s.enc = {train.x.slice(0, 0, n(40000)), train.y.slice(0, 0, n(40000))};
   s.probe = {train.x.slice(0, 40000, 40000 + n(5000)), train.y.slice(0, 40000, 40000 + n(5000))};
@@ -282,7 +285,6 @@ std::vector<double> probe_row(const std::string& source, const std::vector<std::
   }
   return row;
 }
-
 
 }  // namespace
 
@@ -375,7 +377,8 @@ void run_relatedness_zoo(const TestbedConfig& cfg, const comm::Comm& world, std:
       ranks_matrix[i * T + j] = below / static_cast<double>(T - 1);
     }
   const std::string picture = zoo.dir() + "/affinity.svg";
-  write_text_atomic(picture, heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
+  write_text_atomic(picture,
+                    heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
   out << "zoo: " << T << " encoders in " << zoo.models() << "; affinity picture " << picture << "\n";
 }
 

@@ -18,8 +18,9 @@ TestbedConfig load_testbed(const std::string& path) {
   c.text = read_text_file(path, "zoo config");
   const yaml::Document doc = yaml::Document::parse(c.text, "zoo config", path);
   const YAML::Node& root = doc.root();
-  doc.expect_map(root, "", {"testbed", "dir", "data", "counts", "scale", "references", "steps", "forget_class",
-                            "tasks", "shared_init"});
+  doc.expect_map(
+      root, "",
+      {"testbed", "dir", "data", "counts", "scale", "references", "steps", "forget_class", "tasks", "shared_init"});
   c.testbed = doc.string(root["testbed"], "testbed");
   c.dir = doc.string(root["dir"], "dir");
   if (root["data"]) c.data = doc.string(root["data"], "data");
@@ -34,14 +35,16 @@ TestbedConfig load_testbed(const std::string& path) {
     if (tasks.empty()) doc.fail("'tasks' is empty (leave it out for all tasks)");
     for (const auto& t : tasks) {
       if (std::find(all.begin(), all.end(), t) == all.end()) doc.fail("unknown task '" + t + "' in 'tasks'");
-      if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end()) doc.fail("duplicate task '" + t + "' in 'tasks'");
+      if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end())
+        doc.fail("duplicate task '" + t + "' in 'tasks'");
       c.tasks.push_back(t);
     }
   }
   if (const YAML::Node counts = root["counts"]) {
     const auto kinds = zoo_kinds();
     doc.expect_map(counts, "counts", kinds);
-    for (const auto& e : counts) c.counts[e.first.Scalar()] = static_cast<int>(doc.integer(e.second, "counts." + e.first.Scalar()));
+    for (const auto& e : counts)
+      c.counts[e.first.Scalar()] = static_cast<int>(doc.integer(e.second, "counts." + e.first.Scalar()));
   }
   if (c.testbed != "fingerprinting" && c.testbed != "unlearning" && c.testbed != "relatedness")
     doc.fail("testbed must be fingerprinting, unlearning or relatedness");
@@ -53,12 +56,10 @@ TestbedConfig load_testbed(const std::string& path) {
     for (const char* key : {"tasks", "shared_init"})
       if (root[key]) doc.fail("'" + std::string(key) + "' is only for the relatedness testbed");
   }
-  if (c.testbed != "unlearning" && root["forget_class"])
-    doc.fail("'forget_class' is only for the unlearning testbed");
+  if (c.testbed != "unlearning" && root["forget_class"]) doc.fail("'forget_class' is only for the unlearning testbed");
   if (c.dir.empty()) doc.fail("'dir' is required");
   if (!(c.scale > 0 && c.scale <= 1)) doc.fail("'scale' must be in (0, 1]");
-  if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2)
-    doc.fail("counts.negatives must be >= 2");
+  if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2) doc.fail("counts.negatives must be >= 2");
   if (c.testbed == "unlearning" && (c.counts["direct"] < 1 || c.counts["approximate"] < 1 || c.counts["unrelated"] < 1))
     doc.fail("counts.direct, counts.approximate and counts.unrelated must be >= 1");
   if (c.forget_class < 0 || c.forget_class > 9) doc.fail("forget_class must be 0..9");

@@ -17,10 +17,10 @@ struct TestbedConfig {
   std::map<std::string, int> counts;  // kind -> number of models
   double scale = 1.0;                 // fraction of training images
   int references = 256, steps = 50;
-  int forget_class = 0;               // unlearning
-  std::vector<std::string> tasks;     // relatedness (default: all of relatedness_tasks())
-  bool shared_init = false;           // relatedness: every encoder from the same initialization (an ablation)
-  std::string text;                   // the file's text (for the cache stamp)
+  int forget_class = 0;            // unlearning
+  std::vector<std::string> tasks;  // relatedness (default: all of relatedness_tasks())
+  bool shared_init = false;        // relatedness: every encoder from the same initialization (an ablation)
+  std::string text;                // the file's text (for the cache stamp)
 };
 
 // The task-relatedness testbed's tasks, in their default order.

@@ -61,8 +61,8 @@ void ZooFolder::write_yaml(const std::string& file, const YAML::Node& node, cons
 
 std::string seconds_since(std::chrono::steady_clock::time_point t0) {
   std::ostringstream s;
-  s << std::fixed << std::setprecision(0) << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-    << " s";
+  s << std::fixed << std::setprecision(0)
+    << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
   return s.str();
 }
 
@@ -75,8 +75,10 @@ void train_missing(const std::vector<Recipe>& recipes, const TrainingData& data,
   for (size_t pass = 0; pass <= recipes.size() && wave.size() < recipes.size(); ++pass)
     for (const auto& r : recipes) {
       if (wave.count(r.name)) continue;
-      if (r.base.empty()) wave[r.name] = 0;
-      else if (wave.count(r.base)) wave[r.name] = wave[r.base] + 1;
+      if (r.base.empty())
+        wave[r.name] = 0;
+      else if (wave.count(r.base))
+        wave[r.name] = wave[r.base] + 1;
       if (wave.count(r.name)) waves = std::max(waves, wave[r.name] + 1);
     }
   if (wave.size() != recipes.size()) throw_internal("zoo: a recipe's base is not in the zoo");

@@ -8,8 +8,8 @@
 #include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "run/result_file.hpp"
 #include "run/plan.hpp"
+#include "run/result_file.hpp"
 
 using namespace modelgif;
 
@@ -74,7 +74,7 @@ TEST(Grid, AutoShapesAndUnevenSplits) {
   EXPECT_EQ(choose_grid("auto", 4, 7, 3).shards, 2);
   EXPECT_EQ(choose_grid("auto", 6, 2, 10).groups, 1);  // more shards, no exchange
   EXPECT_EQ(choose_grid("auto", 6, 2, 10).shards, 6);
-  EXPECT_EQ(choose_grid("auto", 8, 3, 2).used(), 6);   // P > M x B: idle ranks
+  EXPECT_EQ(choose_grid("auto", 8, 3, 2).used(), 6);  // P > M x B: idle ranks
   EXPECT_EQ(choose_grid("2x3", 6, 5, 5).groups, 2);
   EXPECT_THROW(choose_grid("3x3", 6, 5, 5), UsageError);
   EXPECT_THROW(choose_grid("4x1", 6, 3, 5), UsageError);

@@ -194,8 +194,8 @@ TEST_F(Pipeline, SameResultsForAnyRankCountAndGrid) {
   const auto cfg = config(5, "p1");
   const Job one = run(0, cfg);
   ASSERT_EQ(one.code, 0) << one.out;
-  const std::vector<std::pair<int, std::string>> cases = {
-      {2, "auto"}, {3, "auto"}, {4, "auto"}, {4, "2x2"}, {4, "1x3"}, {4, "4x1"}, {3, "3x1"}, {4, "2x1"}};
+  const std::vector<std::pair<int, std::string>> cases = {{2, "auto"}, {3, "auto"}, {4, "auto"}, {4, "2x2"},
+                                                          {4, "1x3"},  {4, "4x1"},  {3, "3x1"},  {4, "2x1"}};
   int i = 0;
   for (const auto& [ranks, grid] : cases) {
     const std::string name = "p" + std::to_string(ranks) + "-" + std::to_string(i++);
@@ -335,9 +335,8 @@ TEST_F(Pipeline, ParallelOutputIsReadableByH5dumpWithTheDocumentedSchema) {
   const Job dump = sh("h5dump -H " + out("d"));
   ASSERT_EQ(dump.code, 0) << dump.out;
   for (const char* obj : {"DATASET \"names\"", "DATASET \"cosine\"", "DATASET \"cosine_standardized\"",
-                          "DATASET \"m3\"", "DATASET \"zero_norm_rows\"", "DATASET \"indices\"",
-                          "ATTRIBUTE \"config\"", "ATTRIBUTE \"placement\"", "ATTRIBUTE \"mpi_version\"",
-                          "ATTRIBUTE \"grid\""})
+                          "DATASET \"m3\"", "DATASET \"zero_norm_rows\"", "DATASET \"indices\"", "ATTRIBUTE \"config\"",
+                          "ATTRIBUTE \"placement\"", "ATTRIBUTE \"mpi_version\"", "ATTRIBUTE \"grid\""})
     EXPECT_THAT(dump.out, HasSubstr(obj)) << obj;
   EXPECT_THAT(dump.out, HasSubstr("DATASPACE  SIMPLE { ( 11, 8, 64 ) / ( 11, 8, 64 ) }")) << dump.out;
   const Job names = sh("h5dump -d /models/names " + out("d"));
@@ -348,8 +347,7 @@ TEST_F(Pipeline, ErrorsUnderMpiAreOneLineAndTheirExitCode) {
   testsupport::sqrt_model().save(dir + "/m5.pt");  // NaN on negative inputs
   const Job nan = run(3, config(6, "nan"));
   EXPECT_EQ(nan.code, 4) << nan.out;
-  EXPECT_THAT(nan.out, HasSubstr("modelgif: error: model 'm5': gradient field is NaN/Inf at reference"))
-      << nan.out;
+  EXPECT_THAT(nan.out, HasSubstr("modelgif: error: model 'm5': gradient field is NaN/Inf at reference")) << nan.out;
   size_t lines = 0;
   for (size_t p = nan.out.find("modelgif: error"); p != std::string::npos; p = nan.out.find("modelgif: error", p + 1))
     ++lines;

@@ -1,11 +1,11 @@
 #include "support/models.hpp"
 
-#include "modelgif/h5.hpp"
-
 #include <unistd.h>
 
 #include <filesystem>
 #include <vector>
+
+#include "modelgif/h5.hpp"
 
 namespace testsupport {
 

@@ -139,7 +139,8 @@ TEST(Checkpoint, FingerprintTextCoversFieldReferencesBlockAndData) {
     EXPECT_THAT(text, HasSubstr(key));
   EXPECT_NE(text, fingerprint_text(load_config(yaml, "t", {{"field.steps", "20"}}), "datahash"));
   // Keys outside field.*, references.* and run.block do not change what shards hold.
-  EXPECT_EQ(text, fingerprint_text(load_config(yaml, "t", {{"run.threads", "3"}, {"output.path", "x.h5"}}), "datahash"));
+  EXPECT_EQ(text,
+            fingerprint_text(load_config(yaml, "t", {{"run.threads", "3"}, {"output.path", "x.h5"}}), "datahash"));
 }
 
 TEST(PairCache, RoundTripsIsKeyedByFingerprintAndSaysWhichPairsItCovers) {

@@ -9,8 +9,8 @@
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "run/result_file.hpp"
 #include "modelgif/references.hpp"
+#include "run/result_file.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -93,8 +93,8 @@ TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
     }
   }
   const auto& cosine = res.matrices[std::find(res.metrics.begin(), res.metrics.end(), "cosine") - res.metrics.begin()];
-  EXPECT_LT(cosine[1], 1e-6);   // a vs its permuted copy
-  EXPECT_GT(cosine[2], 0.05);   // a vs b
+  EXPECT_LT(cosine[1], 1e-6);  // a vs its permuted copy
+  EXPECT_GT(cosine[2], 0.05);  // a vs b
   EXPECT_THAT(res.config, HasSubstr("steps: 6"));
 
   // Stored fields equal a direct engine computation on the same references.
@@ -129,7 +129,7 @@ TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
 
 TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   const Result r = run_cli({"run", "--config", config, "--field.steps", "4", "--output.field_dtype", "float16",
-                        "--distance.metrics", "cosine,cosine_standardized", "--output.store_fields", "false"});
+                            "--distance.metrics", "cosine,cosine_standardized", "--output.store_fields", "false"});
   ASSERT_EQ(r.code, 0) << r.err;
   const RunResult res = read_result(output);
   EXPECT_EQ(res.metrics, (std::vector<std::string>{"cosine", "cosine_standardized"}));
@@ -255,7 +255,8 @@ TEST(Cli, EverySubcommandTurnsFileSystemFailuresIntoOneLine) {
   expect_one_line({"status", loop}, kExitInput, loop);
   expect_one_line({"compare", loop, loop}, kExitInput, loop_text);
   expect_one_line({"eval", loop, "--roles", base}, kExitInput, loop_text);
-  std::ofstream(dir + "/zoo.yaml") << "testbed: unlearning\ndir: " << file << "/zoo\ncounts: {direct: 1, approximate: 1, "
+  std::ofstream(dir + "/zoo.yaml") << "testbed: unlearning\ndir: " << file
+                                   << "/zoo\ncounts: {direct: 1, approximate: 1, "
                                    << "unrelated: 1}\n";
   const bool fashion = fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
   expect_one_line({"zoo", dir + "/zoo.yaml"}, kExitInput, fashion ? file + "/zoo" : "no Fashion-MNIST");

@@ -68,8 +68,10 @@ output:
   field_dtype: float32
 )";
   const auto c = load_config(yaml, "example.yaml",
-                             {{"field.steps", "20"}, {"distance.metrics", "cosine,euclidean_frechet"},
-                              {"field.baseline", "constant:0.5"}, {"field.target", "topk:1"}});
+                             {{"field.steps", "20"},
+                              {"distance.metrics", "cosine,euclidean_frechet"},
+                              {"field.baseline", "constant:0.5"},
+                              {"field.target", "topk:1"}});
   EXPECT_EQ(c.field.steps, 20);
   EXPECT_EQ(c.refs.count, 256);
   EXPECT_TRUE(c.store_fields);
@@ -121,10 +123,10 @@ TEST(Config, DuplicateKeysWrongTypesAndBadValuesNameTheKey) {
 TEST(Config, ZooEntriesAreChecked) {
   EXPECT_THAT(usage_error_of("references: {source: x}\n"), HasSubstr("'zoo' is empty"));
   EXPECT_THAT(usage_error_of("zoo: [{name: a}]\nreferences: {source: x}\n"), HasSubstr("missing 'path'"));
-  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt}, {name: a, path: y.pt}]\nreferences: {source: x}\n")
-                , HasSubstr("'a' is used twice"));
-  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n")
-                , HasSubstr("unknown key 'zoo[1].weights' (did you mean 'zoo[1]."));
+  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt}, {name: a, path: y.pt}]\nreferences: {source: x}\n"),
+              HasSubstr("'a' is used twice"));
+  EXPECT_THAT(usage_error_of("zoo: [{name: a, path: x.pt, weights: 3}]\nreferences: {source: x}\n"),
+              HasSubstr("unknown key 'zoo[1].weights' (did you mean 'zoo[1]."));
   // Name defaults to the file stem; --zoo replaces the list.
   const auto c = load_config("zoo: [{path: dir/net-1.pt}]\nreferences: {source: x}\n", "t");
   EXPECT_EQ(c.zoo[0].name, "net-1");

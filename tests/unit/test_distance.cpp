@@ -149,7 +149,8 @@ TEST(Distance, PermutedHiddenChannelsAreTheSameFunctionIndependentModelsAreNot) 
   auto perm = testsupport::permuted_copy(cnn);
   auto other = testsupport::tanh_cnn(15);
   const auto x = at::randn({8, 1, 8, 8});
-  const auto f = field_of(cnn, x, "predicted"), fp = field_of(perm, x, "predicted"), fo = field_of(other, x, "predicted");
+  const auto f = field_of(cnn, x, "predicted"), fp = field_of(perm, x, "predicted"),
+             fo = field_of(other, x, "predicted");
   EXPECT_LT(pair(f, fp, Metric::Cosine), 1e-6);
   EXPECT_GT(pair(f, fo, Metric::Cosine), 0.1);
 }
@@ -170,7 +171,8 @@ TEST(Distance, GramPathMatchesPairByPairSums) {
   gram.add_pairs(g1, f1, g2, f2, {{true, true}, {true, true}});
   for (auto metric : {Metric::Cosine, Metric::Euclidean, Metric::CosineFrechet, Metric::EuclideanFrechet}) {
     const auto x = pairwise.matrix(metric), y = gram.matrix(metric);
-    for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 1e-9 * std::max(1.0, std::fabs(x[i]))) << to_string(metric);
+    for (size_t i = 0; i < x.size(); ++i)
+      EXPECT_NEAR(y[i], x[i], 1e-9 * std::max(1.0, std::fabs(x[i]))) << to_string(metric);
   }
   EXPECT_EQ(gram.zero_norm_rows(), pairwise.zero_norm_rows());
 }

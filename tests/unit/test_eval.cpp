@@ -8,9 +8,9 @@
 #include <map>
 #include <sstream>
 
+#include "analysis/eval.hpp"
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
-#include "analysis/eval.hpp"
 #include "modelgif/h5.hpp"
 #include "run/result_file.hpp"
 #include "support/models.hpp"
@@ -164,7 +164,7 @@ TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
   EXPECT_EQ(heat.at("svg"), 1);
   EXPECT_EQ(heat.at("rect"), 1 + 6 * 6 + 50);  // background, cells, color bar
   const auto tree = parse_svg(stem + "-tree-cosine.svg");
-  EXPECT_EQ(tree.at("path"), 5);  // n - 1 merges
+  EXPECT_EQ(tree.at("path"), 5);          // n - 1 merges
   EXPECT_EQ(tree.at("text"), 1 + 6 + 5);  // title, leaves, axis ticks
   const auto auc = parse_svg(stem + "-auc.svg");
   EXPECT_EQ(auc.at("circle"), 2 * 4);  // 2 kinds x 4 counts

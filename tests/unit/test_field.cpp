@@ -75,9 +75,9 @@ TEST(Field, ChannelMeanReducesToHxWFeatures) {
 TEST(Field, KeptStepsSelectTheDocumentedIndices) {
   EXPECT_EQ(kept_step_indices(KeptSteps::All, 4), (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(kept_step_indices(KeptSteps::LastHalf, 6), (std::vector<int64_t>{3, 4, 5}));
-  EXPECT_EQ(kept_step_indices(KeptSteps::LastHalf, 5), (std::vector<int64_t>{2, 3, 4}));   // k > 2.5
-  EXPECT_EQ(kept_step_indices(KeptSteps::FirstHalf, 5), (std::vector<int64_t>{0, 1}));     // k <= 2.5
-  EXPECT_EQ(kept_step_indices(KeptSteps::Odd, 6), (std::vector<int64_t>{1, 3, 5}));        // the second, fourth...
+  EXPECT_EQ(kept_step_indices(KeptSteps::LastHalf, 5), (std::vector<int64_t>{2, 3, 4}));  // k > 2.5
+  EXPECT_EQ(kept_step_indices(KeptSteps::FirstHalf, 5), (std::vector<int64_t>{0, 1}));    // k <= 2.5
+  EXPECT_EQ(kept_step_indices(KeptSteps::Odd, 6), (std::vector<int64_t>{1, 3, 5}));       // the second, fourth...
   EXPECT_THROW(kept_step_indices(KeptSteps::FirstHalf, 1), UsageError);
 
   // The engine keeps exactly those steps of the full field.
@@ -141,7 +141,8 @@ TEST(Field, TargetsChangeWhatIsDifferentiated) {
   auto model = testsupport::tanh_cnn(6);
   const auto x = at::randn({4, 1, 8, 8}), b = at::zeros_like(x);
   auto field = [&](const std::string& t, const at::Tensor& labels) {
-    return FieldEngine(spec_of(QuadratureRule::GaussLegendre, 5, t), 64, kCpu).compute(fn_of(model), "cnn", x, b, labels);
+    return FieldEngine(spec_of(QuadratureRule::GaussLegendre, 5, t), 64, kCpu)
+        .compute(fn_of(model), "cnn", x, b, labels);
   };
   at::Tensor pred_class;
   {
@@ -172,8 +173,8 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
   auto x = at::rand({4, 1, 2, 2}) + 0.5;
   x[2][0][1][1] = -1.0;  // sqrt of a negative on the path of reference 2
   try {
-    FieldEngine(spec_of(QuadratureRule::GaussLegendre, 4), 3, kCpu).compute(fn_of(model), "rooty", x, at::zeros_like(x),
-                                                                            {}, 10);
+    FieldEngine(spec_of(QuadratureRule::GaussLegendre, 4), 3, kCpu)
+        .compute(fn_of(model), "rooty", x, at::zeros_like(x), {}, 10);
     FAIL() << "expected a NumericError";
   } catch (const NumericError& e) {
     const std::string w = e.what();
@@ -181,4 +182,3 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
     EXPECT_THAT(w, HasSubstr("reference 12")) << w;
   }
 }
-

@@ -47,22 +47,32 @@ TEST(Model, LoadsFrozenInEvalModeAndComputesItsFunction) {
 TEST(Model, MissingJunkAndMisshapenModelsNameTheModel) {
   const std::string dir = testsupport::temp_dir("model-bad");
   std::ofstream(dir + "/junk.pt") << "not a zip archive";
-  EXPECT_THAT(input_error_of([&] { Model({"gone", dir + "/gone.pt"}, c10::kCPU); }),
+  EXPECT_THAT(input_error_of([&] {
+                Model({"gone", dir + "/gone.pt"}, c10::kCPU);
+              }),
               HasSubstr("model 'gone': no such file " + dir + "/gone.pt"));
-  EXPECT_THAT(input_error_of([&] { Model({"junk", dir + "/junk.pt"}, c10::kCPU); }),
+  EXPECT_THAT(input_error_of([&] {
+                Model({"junk", dir + "/junk.pt"}, c10::kCPU);
+              }),
               HasSubstr("model 'junk': " + dir + "/junk.pt is not a TorchScript archive"));
   testsupport::tanh_cnn(1).save(dir + "/cnn.pt");
   const Model m({"cnn", dir + "/cnn.pt"}, c10::kCPU);
-  EXPECT_THAT(input_error_of([&] { m.check_accepts({3, 8, 8}); }),
+  EXPECT_THAT(input_error_of([&] {
+                m.check_accepts({3, 8, 8});
+              }),
               HasSubstr("model 'cnn' does not accept references of shape 3x8x8"));
-  EXPECT_THAT(input_error_of([&] { m.fn()(at::zeros({1, 2, 8, 8})); }),
+  EXPECT_THAT(input_error_of([&] {
+                m.fn()(at::zeros({1, 2, 8, 8}));
+              }),
               HasSubstr("model 'cnn': forward failed on input of shape 1x2x8x8"));
   // A declared input_shape is checked before any forward pass.
   auto declared = testsupport::tanh_cnn(1);
   declared.register_attribute("input_shape", c10::ListType::ofInts(), c10::IValue(std::vector<int64_t>{1, 8, 8}));
   declared.save(dir + "/declared.pt");
   const Model d({"declared", dir + "/declared.pt"}, c10::kCPU);
-  EXPECT_THAT(input_error_of([&] { d.check_accepts({1, 9, 9}); }),
+  EXPECT_THAT(input_error_of([&] {
+                d.check_accepts({1, 9, 9});
+              }),
               HasSubstr("model 'declared' expects inputs of shape 1x8x8, references are 1x9x9"));
 }
 

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "modelgif/error.hpp"
-
 #include "modelgif/random.hpp"
 
 using namespace modelgif;

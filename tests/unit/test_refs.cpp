@@ -33,7 +33,8 @@ void write_file(const std::string& path, const std::vector<unsigned char>& b, bo
     gzwrite(f, b.data(), static_cast<unsigned>(b.size()));
     gzclose(f);
   } else {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   }
 }
 

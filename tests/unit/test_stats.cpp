@@ -8,9 +8,9 @@
 using namespace modelgif;
 
 TEST(Stats, AucOfSeparableIdenticalAndReversedScores) {
-  EXPECT_DOUBLE_EQ(roc_auc({0.1, 0.2, 0.3}, {0.5, 0.6}), 1.0);   // every positive closer
-  EXPECT_DOUBLE_EQ(roc_auc({0.5, 0.6}, {0.1, 0.2, 0.3}), 0.0);   // every positive farther
-  EXPECT_DOUBLE_EQ(roc_auc({0.4, 0.4}, {0.4, 0.4, 0.4}), 0.5);   // identical lists: ties count half
+  EXPECT_DOUBLE_EQ(roc_auc({0.1, 0.2, 0.3}, {0.5, 0.6}), 1.0);  // every positive closer
+  EXPECT_DOUBLE_EQ(roc_auc({0.5, 0.6}, {0.1, 0.2, 0.3}), 0.0);  // every positive farther
+  EXPECT_DOUBLE_EQ(roc_auc({0.4, 0.4}, {0.4, 0.4, 0.4}), 0.5);  // identical lists: ties count half
   EXPECT_DOUBLE_EQ(roc_auc({0.1, 0.5}, {0.3}), 0.5);
   EXPECT_DOUBLE_EQ(roc_auc({0.1, 0.3, 0.5}, {0.2, 0.4}), 3.0 / 6.0);  // 0.1 beats both, 0.3 beats 0.4
   EXPECT_THROW(roc_auc({}, {0.1}), Error);
@@ -29,9 +29,9 @@ TEST(Stats, SpearmanOfMonotoneReversedAndTiedOrders) {
 
 TEST(Stats, AverageLinkageMatchesAHandComputedTree) {
   // Four points: 0 and 1 close (1), 2 near them (~4), 3 far (~10).
-  const std::vector<double> d = {0, 1, 4, 10,  //
-                                 1, 0, 5, 11,  //
-                                 4, 5, 0, 9,   //
+  const std::vector<double> d = {0,  1,  4, 10,  //
+                                 1,  0,  5, 11,  //
+                                 4,  5,  0, 9,   //
                                  10, 11, 9, 0};
   const auto m = average_linkage(d, 4);
   ASSERT_EQ(m.size(), 3u);
@@ -39,7 +39,7 @@ TEST(Stats, AverageLinkageMatchesAHandComputedTree) {
   EXPECT_EQ(m[0].b, 1u);
   EXPECT_DOUBLE_EQ(m[0].height, 1.0);
   EXPECT_EQ(m[1].a, 2u);
-  EXPECT_EQ(m[1].b, 4u);  // cluster {0,1}
+  EXPECT_EQ(m[1].b, 4u);               // cluster {0,1}
   EXPECT_DOUBLE_EQ(m[1].height, 4.5);  // mean of 4 and 5
   EXPECT_EQ(m[2].size, 4u);
   EXPECT_DOUBLE_EQ(m[2].height, 10.0);  // mean of 10, 11, 9

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "analysis/sweep.hpp"
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "analysis/sweep.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -67,7 +67,8 @@ TEST(Sweep, BadSweepFilesNameTheVariationAndKey) {
   const std::string e = usage_error(f.sweep);
   EXPECT_THAT(e, HasSubstr("variation 'x'")) << e;
   EXPECT_THAT(e, HasSubstr("field.steps")) << e;
-  std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\nvariations:\n  - {name: x, set: {}}\n  - {name: x, set: {}}\n";
+  std::ofstream(f.sweep) << "sweep: {base: " << f.base
+                         << "}\nvariations:\n  - {name: x, set: {}}\n  - {name: x, set: {}}\n";
   EXPECT_THAT(usage_error(f.sweep), HasSubstr("'x' appears twice"));
   std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\n";
   EXPECT_THAT(usage_error(f.sweep), HasSubstr("no variations"));
@@ -84,7 +85,8 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   // Run two of the three variations from their written run.yaml, as the array tasks do.
   for (int i : {0, 2}) {
     std::ostringstream out, err;
-    ASSERT_EQ(cli::run({"run", "--config", s.variations[static_cast<size_t>(i)].config_path()}, out, err), 0) << err.str();
+    ASSERT_EQ(cli::run({"run", "--config", s.variations[static_cast<size_t>(i)].config_path()}, out, err), 0)
+        << err.str();
   }
   EXPECT_TRUE(s.variations[0].complete());
   EXPECT_FALSE(s.variations[1].complete());
@@ -98,7 +100,8 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   EXPECT_EQ(std::count(sum.csv.begin(), sum.csv.end(), '\n'), 1 + 4) << sum.csv;
   EXPECT_THAT(sum.csv, HasSubstr("steps=2,\"field.steps=2\",cosine,a,b,")) << sum.csv;
   auto h = h5::File::open(f.dir + "/runs/summary.h5");
-  EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"), (std::vector<std::string>{"complete", "missing", "complete"}));
+  EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"),
+            (std::vector<std::string>{"complete", "missing", "complete"}));
   EXPECT_EQ(h5::dims(h.id(), "/runs/steps=4/distance/cosine"), (std::vector<hsize_t>{2, 2}));
   // `sweep list` and a dry-run submission see what is left.
   std::ostringstream out, err;
@@ -115,15 +118,16 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
 TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
   SweepFiles f("submit-dry", "grid: {field.steps: [2]}\n");
   std::ostringstream out, err;
-  ASSERT_EQ(cli::run({"submit", f.base, "--dry-run", "--partition", "gpu", "--account", "lab", "--time", "2:00:00",
-                      "--", "--run.device", "cuda", "--run.threads", "6", "--run.block", "2", "--references.count", "8"},
-                     out, err),
-            0)
+  ASSERT_EQ(
+      cli::run({"submit", f.base, "--dry-run", "--partition", "gpu", "--account", "lab", "--time", "2:00:00", "--",
+                "--run.device", "cuda", "--run.threads", "6", "--run.block", "2", "--references.count", "8"},
+               out, err),
+      0)
       << err.str();
   const std::string s = out.str();
-  for (const char* want : {"--ntasks-per-node=4", "--gpus-per-task=1", "--cpus-per-task=6", "--partition=gpu",
-                           "--account=lab", "--time=2:00:00", "--signal=B:USR1@120", "--requeue",
-                           "--max-requeues 5", "-- --config"})
+  for (const char* want :
+       {"--ntasks-per-node=4", "--gpus-per-task=1", "--cpus-per-task=6", "--partition=gpu", "--account=lab",
+        "--time=2:00:00", "--signal=B:USR1@120", "--requeue", "--max-requeues 5", "-- --config"})
     EXPECT_THAT(s, HasSubstr(want)) << want << " in " << s;
   EXPECT_FALSE(fs::exists(f.dir + "/runs"));  // a dry run writes nothing
   std::ostringstream bad, berr;

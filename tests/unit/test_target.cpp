@@ -42,8 +42,11 @@ TEST(Target, DenseMasksPickTopKPositionsPerChannelAndMaxChannelPerPosition) {
 TEST(Target, MismatchedOutputsNameTheModel) {
   const auto logits = at::zeros({2, 3});
   const auto dense = at::zeros({2, 3, 4, 4});
-  for (auto [target, out] : {std::pair<std::string, at::Tensor>{"topk:1", logits}, {"channel_max", logits},
-                             {"predicted", dense}, {"class:3", logits}, {"topk:17", dense}}) {
+  for (auto [target, out] : {std::pair<std::string, at::Tensor>{"topk:1", logits},
+                             {"channel_max", logits},
+                             {"predicted", dense},
+                             {"class:3", logits},
+                             {"topk:17", dense}}) {
     try {
       target_mask(Target::parse(target), out, {}, "suspect-7");
       FAIL() << target;

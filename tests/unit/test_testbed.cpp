@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "modelgif/error.hpp"
-#include "testbeds/testbed.hpp"
 #include "support/models.hpp"
+#include "testbeds/testbed.hpp"
 
 using namespace modelgif;
 using ::testing::HasSubstr;
@@ -28,7 +28,9 @@ std::string usage_error_of(const std::string& text) {
   return "no error";
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 }  // namespace
 
@@ -61,19 +63,24 @@ TEST(Testbed, RelatednessHasAtLeastEightTasksOfTheKindsAsked) {
 }
 
 TEST(Testbed, BadConfigsNameTheKeyOrTask) {
-  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, depth]\n"), HasSubstr("unknown task 'depth'"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, depth]\n"),
+              HasSubstr("unknown task 'depth'"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ncounts: {negatives: 3}\n"), HasSubstr("'counts'"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, flip]\n"), HasSubstr("at least 3"));
-  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n"), HasSubstr("duplicate task 'flip'"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n"),
+              HasSubstr("duplicate task 'flip'"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n"), HasSubstr("'tasks' is empty"));
-  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n"), HasSubstr("key 'tasks': expected a list of strings, got a list holding a list"));
-  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n"), HasSubstr("'forget_class' is only for"));
-  EXPECT_THAT(usage_error_of("testbed: fingerprinting\ndir: x\ncounts: {negatives: 3}\ntasks: [flip]\n")
-                , HasSubstr("'tasks' is only for the relatedness"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n"),
+              HasSubstr("key 'tasks': expected a list of strings, got a list holding a list"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nforget_class: 3\n"),
+              HasSubstr("'forget_class' is only for"));
+  EXPECT_THAT(usage_error_of("testbed: fingerprinting\ndir: x\ncounts: {negatives: 3}\ntasks: [flip]\n"),
+              HasSubstr("'tasks' is only for the relatedness"));
   EXPECT_THAT(usage_error_of("testbed: unlearning\ndir: x\ncounts: {direct: 1, approximate: 1, unrelated: 1}\n"
-                           "shared_init: true\n")
-                , HasSubstr("'shared_init' is only for the relatedness"));
-  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n"), HasSubstr("key 'shared_init': expected true or false, got 'maybe'"));
+                             "shared_init: true\n"),
+              HasSubstr("'shared_init' is only for the relatedness"));
+  EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nshared_init: maybe\n"),
+              HasSubstr("key 'shared_init': expected true or false, got 'maybe'"));
   EXPECT_THAT(usage_error_of("testbed: taskonomy\ndir: x\n"), HasSubstr("fingerprinting, unlearning or relatedness"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nepochs: 3\n"), HasSubstr("unknown key 'epochs'"));
 }
