@@ -74,7 +74,6 @@ class FeatureMoments {
   FeatureMoments() = default;
   explicit FeatureMoments(int64_t features);
   void add(const at::Tensor& field);  // n x S' x D
-  void merge(const FeatureMoments& other);
   // Standardizes a field: (F - mean) / std with the sample std (n - 1);
   // features with zero spread become 0. Returns float64.
   at::Tensor standardize(const at::Tensor& field) const;

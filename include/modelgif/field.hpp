@@ -67,9 +67,6 @@ class FieldEngine {
                      const at::Tensor& labels, int64_t first_ref = 0, const std::function<bool()>& keep_going = {},
                      int64_t* completed = nullptr) const;
 
-  // Number of model evaluations (forward+backward path points) per reference.
-  int64_t points_per_reference() const { return spec_.steps; }
-
  private:
   FieldSpec spec_;
   int64_t max_points_;

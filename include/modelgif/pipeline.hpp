@@ -1,9 +1,10 @@
 // One run, on P >= 1 MPI ranks (a single process is P = 1). Ranks form a grid
-// of model groups x reference shards. Phase 1: each rank computes the fields of
-// its (model, reference block) pieces into checkpoint shards. Phase 2: ranks of
+// of model groups x reference shards. Fields: each rank computes the fields of
+// its (model, reference block) pieces into checkpoint shards. Pairs: ranks of
 // the same reference shard pass their field blocks round a ring so that every
 // pair of models meets once per block; the per-block pair sums are reduced
-// and cached. Phase 3: all ranks write the result file with parallel HDF5.
+// and cached. Output: all ranks write the result file with parallel HDF5.
+// The phases, in order, are in src/run/phases.hpp.
 #pragma once
 
 #include <cstdint>

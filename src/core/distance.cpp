@@ -185,11 +185,6 @@ void FeatureMoments::add(const at::Tensor& field) {
   }
 }
 
-void FeatureMoments::merge(const FeatureMoments& other) {
-  if (other.sums_.size() != sums_.size()) throw_internal("distance: merging moments of different feature counts");
-  for (size_t i = 0; i < sums_.size(); ++i) sums_[i] += other.sums_[i];
-}
-
 at::Tensor FeatureMoments::standardize(const at::Tensor& field) const {
   const int64_t D = static_cast<int64_t>(sums_.size() - 1) / 2;
   const double n = sums_[0];

@@ -32,7 +32,5 @@ void install() {
 
 bool stop_requested() { return g_signal.load() != 0; }
 int stop_signal() { return g_signal.load(); }
-void request_stop_for_test(int sig) { g_signal.store(sig), g_count.store(1); }
-void reset_for_test() { g_signal.store(0), g_count.store(0); }
 
 }  // namespace modelgif::signals

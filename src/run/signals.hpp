@@ -10,7 +10,5 @@ namespace modelgif::signals {
 void install();         // idempotent
 bool stop_requested();  // async-signal-safe flag
 int stop_signal();      // the signal received, 0 if none
-void request_stop_for_test(int sig);
-void reset_for_test();
 
 }  // namespace modelgif::signals

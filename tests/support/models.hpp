@@ -3,6 +3,7 @@
 
 #include <torch/script.h>
 
+#include <functional>
 #include <string>
 
 #include "modelgif/field.hpp"
@@ -24,6 +25,17 @@ modelgif::ModelFn fn_of(torch::jit::Module& m);
 // Writes `n` seeded standard-normal references of shape 1 x 8 x 8 (the test
 // models' input) to FILE:/images; returns "FILE:/images".
 std::string write_random_refs(const std::string& file, int64_t n);
+// The message of the E that `fn` throws, or "(no error)".
+template <class E>
+std::string message_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // A fresh temporary folder for one test.
 std::string temp_dir(const std::string& name);
 

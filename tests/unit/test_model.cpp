@@ -17,14 +17,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-std::string input_error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string input_error_of(const std::function<void()>& fn) { return testsupport::message_of<InputError>(fn); }
 
 }  // namespace
 

@@ -20,14 +20,7 @@ using ::testing::StartsWith;
 
 namespace {
 
-std::string usage_error(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string usage_error(const std::function<void()>& fn) { return testsupport::message_of<UsageError>(fn); }
 
 std::string file_with(const std::string& dir, const std::string& name, const std::string& text) {
   std::ofstream(dir + "/" + name) << text;

@@ -35,7 +35,7 @@ rm rel/models/flip.pt
 # roles.yaml: 10 tasks and a 10 x 10 affinity.
 [ "$(grep -c '^    - \[' rel/roles.yaml)" = 10 ] || fail "affinity does not have 10 rows"
 awk -F, '/^    - \[/ { if (NF != 10) exit 1 }' rel/roles.yaml || fail "an affinity row does not have 10 columns"
-grep -q 'target: "topk:1", reduce_channels: mean' rel/run.yaml || fail "run.yaml does not use the Taskonomy setting"
+grep -Eq '^field: .*target: "?topk:1"?, reduce_channels: mean' rel/run.yaml || fail "run.yaml does not use the Taskonomy setting"
 "$bin" run --config rel/run.yaml > run.log 2>&1 || fail "run: $(tail -3 run.log)"
 "$bin" eval rel/out.h5 --roles rel/roles.yaml > eval.log 2>&1 || fail "eval: $(tail -3 eval.log)"
 cat eval.log
