@@ -62,6 +62,10 @@ class Comm {
 // call. `fn` itself must not make collective calls that a failing rank skips.
 void collective(const Comm& comm, const std::function<void()>& fn);
 
+// Runs `fn` on rank 0 of `comm` alone (or here, when `comm` is null); what it
+// throws, every rank of `comm` throws (shared).
+void on_root(const Comm* comm, const std::function<void()>& fn);
+
 // World rank and size without initializing MPI (0 and 1 when it is not).
 int world_rank();
 int world_size();

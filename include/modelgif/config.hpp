@@ -4,6 +4,7 @@
 // checked for type and range, and errors name the key.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -89,19 +90,28 @@ struct RunConfig {
   std::string grid = "auto";
   double progress_interval = 30.0;
   std::string resolved_yaml;  // the full resolved config, written into the output
+
+  bool wants(Metric m) const { return std::find(metrics.begin(), metrics.end(), m) != metrics.end(); }
 };
 
 // Parses YAML text (`origin` names it in errors), applies overrides given as
 // (dotted key, YAML value text), and validates. `zoo_override` entries are
 // "name=path" and replace the zoo list when non-empty.
+// `overrides_source` names where the overrides come from in errors.
 RunConfig load_config(const std::string& yaml_text, const std::string& origin,
                       const std::vector<std::pair<std::string, std::string>>& overrides = {},
-                      const std::vector<std::string>& zoo_override = {});
+                      const std::vector<std::string>& zoo_override = {},
+                      const std::string& overrides_source = "command line");
 RunConfig load_config_file(const std::string& path,
                            const std::vector<std::pair<std::string, std::string>>& overrides = {},
                            const std::vector<std::string>& zoo_override = {});
 
-// The valid key nearest to `key` (edit distance), for "did you mean" hints.
-std::string nearest_key(const std::string& key);
+// run.grid: "auto" (groups = shards = 0) or "GxR": G model groups x R
+// reference shards, both >= 1. Throws UsageError for anything else.
+struct GridSpec {
+  int groups = 0, shards = 0;
+  bool automatic() const { return groups == 0; }
+};
+GridSpec parse_grid(const std::string& spec);
 
 }  // namespace modelgif

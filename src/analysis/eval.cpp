@@ -9,8 +9,8 @@
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
+#include "modelgif/result.hpp"
 #include "modelgif/stats.hpp"
-#include "run/result_file.hpp"
 
 namespace modelgif {
 namespace {

@@ -74,11 +74,10 @@ std::string format_relatedness(const Roles& roles, const std::string& metric, co
   return out.str();
 }
 
-std::vector<std::string> write_eval_pictures(const std::string& result_path, const RunResult& result,
-                                             const std::string& metric, bool fingerprinting,
-                                             const std::vector<FingerprintRow>& rows, const std::string& folder) {
-  const auto mit = std::find(result.metrics.begin(), result.metrics.end(), metric);
-  const auto& m = result.matrices[static_cast<size_t>(mit - result.metrics.begin())];
+std::vector<std::string> write_eval_pictures(const std::string& result_path, const std::vector<std::string>& names,
+                                             const std::vector<double>& m, const std::string& metric,
+                                             bool fingerprinting, const std::vector<FingerprintRow>& rows,
+                                             const std::string& folder) {
   std::string stem;
   if (folder.empty()) {
     const bool h5 = result_path.size() > 3 && result_path.substr(result_path.size() - 3) == ".h5";
@@ -88,8 +87,8 @@ std::vector<std::string> write_eval_pictures(const std::string& result_path, con
     stem = folder + "/" + std::filesystem::path(result_path).stem().string();
   }
   std::vector<std::string> paths = {stem + "-heatmap-" + metric + ".svg", stem + "-tree-" + metric + ".svg"};
-  write_text_atomic(paths[0], heatmap_svg(result.names, m, metric + " distance: " + result_path));
-  write_text_atomic(paths[1], dendrogram_svg(result.names, average_linkage(m, result.names.size()),
+  write_text_atomic(paths[0], heatmap_svg(names, m, metric + " distance: " + result_path));
+  write_text_atomic(paths[1], dendrogram_svg(names, average_linkage(m, names.size()),
                                              "similarity tree (average linkage, " + metric + ")"));
   if (fingerprinting) {
     std::map<std::string, std::vector<std::pair<double, double>>> series;

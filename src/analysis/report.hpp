@@ -15,11 +15,12 @@ std::string format_selection(const SelectionReport& report);
 std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& report);
 std::string format_relatedness(const Roles& roles, const std::string& metric, const RelatednessReport& report);
 
-// The pictures of a result: heatmap and similarity tree of `metric`, and, for
+// The pictures of a result: heatmap and similarity tree of its `matrix` of `metric`, and, for
 // a fingerprinting zoo, the AUC against references of `rows`. `folder` "" puts them
 // beside the result (RESULT-heatmap-METRIC.svg, ...). Returns their paths.
-std::vector<std::string> write_eval_pictures(const std::string& result_path, const RunResult& result,
-                                             const std::string& metric, bool fingerprinting,
-                                             const std::vector<FingerprintRow>& rows, const std::string& folder);
+std::vector<std::string> write_eval_pictures(const std::string& result_path, const std::vector<std::string>& names,
+                                             const std::vector<double>& matrix, const std::string& metric,
+                                             bool fingerprinting, const std::vector<FingerprintRow>& rows,
+                                             const std::string& folder);
 
 }  // namespace modelgif

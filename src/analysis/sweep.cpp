@@ -112,7 +112,7 @@ Sweep load_sweep(const std::string& path) {
     auto overrides = set;
     overrides.emplace_back("output.path", s.dir + "/" + name + "/out.h5");
     try {
-      v.config = load_config(base_text, s.base, overrides);
+      v.config = load_config(base_text, s.base, overrides, {}, "its set");
     } catch (const UsageError& e) {
       doc.fail("variation '" + name + "': " + e.what());
     }

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace modelgif {
 namespace {
 
-// fsync of a file or folder by path; errors other than "cannot open" are reported.
+// fsync of a file or folder by path; returns errno (0 on success).
 int sync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -42,6 +42,12 @@ AtomicFile::~AtomicFile() {
   if (done_) return;
   std::error_code ec;
   fs::remove(temp_, ec);  // a destructor never throws
+}
+
+void AtomicFile::discard() {
+  std::error_code ec;
+  fs::remove(temp_, ec);
+  done_ = true;
 }
 
 void AtomicFile::commit() {
@@ -87,15 +93,28 @@ void require_file(const std::string& path, const std::string& what) {
   if (st.type() != fs::file_type::regular) throw_input(what + ": " + path + " is not a regular file");
 }
 
-std::string read_text_file(const std::string& path, const std::string& what) {
+namespace {
+
+template <class E>
+std::string read_whole(const std::string& path, const std::string& what) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) throw_usage(what + " " + path + ": cannot read the file (it is a folder)");
+  if (fs::is_directory(path, ec)) throw E(what + " " + path + ": cannot read the file (it is a folder)");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw_usage(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
+  if (!in) throw E(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) throw_usage(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
+  if (in.bad()) throw E(what + " " + path + ": cannot read the file (" + std::strerror(errno) + ")");
   return ss.str();
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  return read_whole<UsageError>(path, what);
+}
+
+std::string read_stored_text(const std::string& path, const std::string& what) {
+  return read_whole<InputError>(path, what);
 }
 
 }  // namespace modelgif

@@ -32,6 +32,8 @@ class AtomicFile {
   void commit();
   // Another process commits (or removes) the temporary: leave it alone.
   void release() { done_ = true; }
+  // Removes the temporary now (a failed write).
+  void discard();
 
  private:
   std::string path_, temp_;
@@ -51,9 +53,12 @@ void ensure_parent_dir(const std::string& path, const std::string& what);
 // folder, a loop of links) unless `path` is a regular file.
 void require_file(const std::string& path, const std::string& what);
 
-// The whole text of a file. Throws UsageError "WHAT PATH: cannot read the file
-// (reason)", with "is a folder" for a folder: these are files the user names
-// (configs, sweeps, roles).
+// The whole text of a file the user names (configs, sweeps, roles). Throws
+// UsageError "WHAT PATH: cannot read the file (reason)", with "it is a folder"
+// for a folder.
 std::string read_text_file(const std::string& path, const std::string& what);
+// The same for a file the program itself wrote (a cache stamp, a transfer
+// row): an unreadable one is an InputError.
+std::string read_stored_text(const std::string& path, const std::string& what);
 
 }  // namespace modelgif

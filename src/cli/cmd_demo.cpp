@@ -23,7 +23,9 @@ bool check(const std::string& metric, const std::vector<std::string>& names, con
            const Roles& roles, std::ostream& out) {
   const size_t M = names.size();
   const auto at = [&](const std::string& name) {
-    return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw_input("demo: the roles name model '" + name + "', which the result does not hold");
+    return static_cast<size_t>(it - names.begin());
   };
   const size_t src = at(roles.source);
   double worst_derived = 0, best_indep = 1e300;

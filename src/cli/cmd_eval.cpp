@@ -78,7 +78,7 @@ int cmd_eval(const Args& args, std::ostream& out) {
     if (o.selection) out << format_selection(fingerprint_selection(o.file, roles, o.counts));
   }
   if (!roles.reference.empty()) out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
-  const auto pictures = write_eval_pictures(o.file, r, o.metric, !roles.source.empty(), rows, o.pictures);
+  const auto pictures = write_eval_pictures(o.file, r.names, m, o.metric, !roles.source.empty(), rows, o.pictures);
   out << "pictures: ";
   for (size_t i = 0; i < pictures.size(); ++i) out << (i ? ", " : "") << pictures[i];
   out << "\n";

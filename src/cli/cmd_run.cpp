@@ -41,14 +41,7 @@ RunConfig load_run_config(const RunArgs& args) {
   std::string text, origin = "(command line)";
   if (!args.config.empty()) {
     origin = args.config;
-    std::string failure;
-    if (world.rank() == 0) try {
-        text = read_text_file(args.config, "config");
-      } catch (const Error& e) {
-        failure = e.what();
-      }
-    failure = world.bcast(failure);
-    if (!failure.empty()) throw_shared(UsageError(failure));
+    comm::on_root(&world, [&] { text = read_text_file(args.config, "config"); });
     text = world.bcast(text);
   }
   try {
@@ -72,10 +65,8 @@ int cmd_run(const Args& args, std::ostream& out) {
   const RunConfig cfg = load_run_config(run_args);
   RunOptions opt;
   opt.recompute = run_args.recompute;
-  std::ostringstream sink;
-  const bool rank0 = comm::Comm::world().rank() == 0;
-  const RunSummary s = run_pipeline(cfg, rank0 ? out : sink, opt);
-  if (rank0)
+  const RunSummary s = run_pipeline(cfg, out, opt);  // only rank 0 writes to `out`
+  if (comm::Comm::world().rank() == 0)
     for (size_t i = 0; i < s.metrics.size(); ++i)
       out << "\n" << to_string(s.metrics[i]) << " distance:\n" << format_matrix(s.names, s.matrices[i]);
   return kExitOk;

@@ -29,12 +29,7 @@ int cmd_zoo(const Args& args, std::ostream& out) {
   if (threads < 0) throw_usage("zoo: --threads must be >= 0 (0 = the cores divided by the ranks on the node)");
   const comm::Comm world = comm::Comm::world();  // starts MPI when launched under it
   TestbedConfig cfg;
-  try {
-    cfg = load_testbed(config);
-  } catch (Error& e) {
-    e.set_shared();  // every rank read the same file
-    throw;
-  }
+  comm::collective(world, [&] { cfg = load_testbed(config); });  // a rank that cannot read it stops them all
   set_threads(threads, world.split_shared().size());
   run_zoo(cfg, out);
   if (world.rank() == 0)

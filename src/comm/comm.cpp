@@ -181,6 +181,13 @@ void collective(const Comm& comm, const std::function<void()>& fn) {
   }
 }
 
+void on_root(const Comm* comm, const std::function<void()>& fn) {
+  if (!comm) return fn();
+  collective(*comm, [&] {
+    if (comm->rank() == 0) fn();
+  });
+}
+
 int world_rank() {
   int init = 0, r = 0;
   MPI_Initialized(&init);

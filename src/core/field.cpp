@@ -100,9 +100,15 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
     at::Tensor pts = (b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
                          .detach()
                          .requires_grad_(true);
-    at::Tensor out = model(pts);
-    at::Tensor y = (out * mask.index_select(0, ref)).sum();
-    at::Tensor g = torch::autograd::grad({y}, {pts})[0].detach() * bcast(weights.index_select(0, step));
+    at::Tensor g;
+    try {
+      at::Tensor out = model(pts);
+      at::Tensor y = (out * mask.index_select(0, ref)).sum();
+      g = torch::autograd::grad({y}, {pts})[0].detach() * bcast(weights.index_select(0, step));
+    } catch (const c10::OutOfMemoryError&) {
+      throw_input("model '" + name + "': out of memory on " + device_.str() + " with micro-batches of " +
+                  std::to_string(max_points_) + " path points (lower run.max_points)");
+    }
 
     if (!at::isfinite(g).all().item<bool>()) {
       const int64_t bad = at::nonzero(~at::isfinite(g).flatten(1).all(1))[0][0].item<int64_t>();
@@ -174,7 +180,14 @@ int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Dev
   double best_rate = 0;
   int worse = 0;
   for (int64_t n = 8; n <= std::max<int64_t>(limit, 8); n *= 2) {
-    const double rate = time_batch(n);
+    double rate = 0;
+    try {
+      rate = time_batch(n);
+    } catch (const c10::OutOfMemoryError&) {
+      if (n == 8)
+        throw_input("out of memory on " + device.str() + " with 8 path points: the model is too large for it");
+      break;  // the device is full: the sizes below fit
+    }
     if (rate > best_rate) {
       best = n, best_rate = rate, worse = 0;
     } else if (++worse == 2) {

@@ -53,18 +53,7 @@ void parse_device(const std::string& s) {
   throw_usage("expected auto, cpu, cuda or cuda:N, got '" + s + "'");
 }
 
-void parse_grid(const std::string& s) {
-  if (s == "auto") return;
-  const auto x = s.find('x');
-  const auto digits = [](const std::string& t) {
-    return !t.empty() && t.size() < 7 &&
-           std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  };
-  if (x != std::string::npos && digits(s.substr(0, x)) && digits(s.substr(x + 1)) && std::stoi(s.substr(0, x)) > 0 &&
-      std::stoi(s.substr(x + 1)) > 0)
-    return;
-  throw_usage("expected auto or GxR (model groups x reference shards), got '" + s + "'");
-}
+void parse_grid_text(const std::string& s) { parse_grid(s); }
 
 std::string kind_name(Kind k) {
   switch (k) {
@@ -128,8 +117,11 @@ YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& sou
   if (is_list(spec.kind) && n.IsScalar()) {  // "a,b,c" on the command line
     YAML::Node seq(YAML::NodeType::Sequence);
     std::stringstream ss(n.Scalar());
-    for (std::string item; std::getline(ss, item, ',');)
-      if (!item.empty()) seq.push_back(YAML::Load(item));
+    for (std::string item; std::getline(ss, item, ',');) try {
+        if (!item.empty()) seq.push_back(YAML::Load(item));
+      } catch (const YAML::Exception&) {
+        fail("cannot read '" + item + "' as a list item");
+      }
     n = seq;
   }
   if (is_list(spec.kind) && n.IsNull()) n = YAML::Node(YAML::NodeType::Sequence);
@@ -348,12 +340,24 @@ const std::vector<KeySpec>& config_keys() {
         "seconds between progress lines in a batch log (a terminal gets a live bar)")
           .above(0),
       K("run.grid", Kind::String, "auto", "MPI ranks as GxR: G model groups x R reference shards, or auto")
-          .parsed_by(parse_grid),
+          .parsed_by(parse_grid_text),
   };
   return keys;
 }
 
-std::string nearest_key(const std::string& key) { return yaml::nearest(key, all_keys()); }
+GridSpec parse_grid(const std::string& s) {
+  if (s == "auto") return {};
+  const auto x = s.find('x');
+  const auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() < 7 &&
+           std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  };
+  if (x != std::string::npos && digits(s.substr(0, x)) && digits(s.substr(x + 1))) {
+    const GridSpec g{std::stoi(s.substr(0, x)), std::stoi(s.substr(x + 1))};
+    if (g.groups > 0 && g.shards > 0) return g;
+  }
+  throw_usage("expected auto or GxR (model groups x reference shards), got '" + s + "'");
+}
 
 std::string BaselineConfig::str() const {
   switch (kind) {
@@ -372,16 +376,17 @@ std::string BaselineConfig::str() const {
 
 RunConfig load_config(const std::string& text, const std::string& origin,
                       const std::vector<std::pair<std::string, std::string>>& overrides,
-                      const std::vector<std::string>& zoo_override) {
+                      const std::vector<std::string>& zoo_override, const std::string& overrides_source) {
   std::map<std::string, Value> values;
   for (const auto& k : config_keys()) values[k.key] = {YAML::Load(k.default_yaml.empty() ? "''" : k.default_yaml), ""};
   const yaml::Document doc = yaml::Document::parse(text, "config", origin);
   YAML::Node zoo_node;
   if (!doc.root().IsNull()) flatten(doc, doc.root(), "", values, zoo_node);
   for (const auto& [key, value] : overrides) {
-    if (!find_key(key)) throw_usage("unknown option '--" + key + "' (did you mean '--" + nearest_key(key) + "'?)");
+    if (!find_key(key))
+      throw_usage("unknown option '--" + key + "' (did you mean '--" + yaml::nearest(key, all_keys()) + "'?)");
     try {
-      values[key] = {YAML::Load(value), "command line"};
+      values[key] = {YAML::Load(value), overrides_source};
     } catch (const YAML::Exception& e) {
       throw_usage("option '--" + key + "': cannot parse '" + value + "': " + e.msg);
     }

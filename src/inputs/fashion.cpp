@@ -12,7 +12,7 @@ namespace modelgif {
 void require_fashion(const std::string& folder) {
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                         "t10k-labels-idx1-ubyte.gz"})
-    if (!std::filesystem::exists(folder + "/" + f))
+    if (std::error_code ec; !std::filesystem::is_regular_file(folder + "/" + f, ec))
       throw_input("no Fashion-MNIST in " + folder + " (missing " + f + "; apt-get install dataset-fashion-mnist)");
 }
 

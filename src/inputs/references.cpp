@@ -120,12 +120,12 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
   std::vector<std::pair<fs::path, int64_t>> files;
   std::vector<fs::path> classes;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::error_code kind;
-    if (e.is_directory(kind))
-      classes.push_back(e.path());
-    else if (has_image_ext(e.path()))
-      files.emplace_back(e.path(), -1);
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code kind;  // a dangling link is no folder, not a failure of the listing
+    if (it->is_directory(kind))
+      classes.push_back(it->path());
+    else if (has_image_ext(it->path()))
+      files.emplace_back(it->path(), -1);
   }
   if (ec) throw_input("references " + dir + ": cannot list the folder: " + ec.message());
   std::sort(files.begin(), files.end());
@@ -134,8 +134,8 @@ at::Tensor read_image_folder(const std::string& dir, int64_t channels, const std
   if (by_class) {
     for (size_t c = 0; c < classes.size(); ++c) {
       std::vector<std::pair<fs::path, int64_t>> in_class;
-      for (const auto& e : fs::directory_iterator(classes[c], ec))
-        if (has_image_ext(e.path())) in_class.emplace_back(e.path(), static_cast<int64_t>(c));
+      for (fs::directory_iterator it(classes[c], ec), end; !ec && it != end; it.increment(ec))
+        if (has_image_ext(it->path())) in_class.emplace_back(it->path(), static_cast<int64_t>(c));
       if (ec) throw_input("references " + classes[c].string() + ": cannot list the folder: " + ec.message());
       std::sort(in_class.begin(), in_class.end());
       files.insert(files.end(), in_class.begin(), in_class.end());

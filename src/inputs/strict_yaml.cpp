@@ -88,6 +88,14 @@ int64_t Document::integer(const YAML::Node& node, const std::string& key) const 
   fail("key '" + key + "': expected an integer, got " + describe(node));
 }
 
+int64_t Document::integer(const YAML::Node& node, const std::string& key, int64_t min, int64_t max) const {
+  const int64_t v = integer(node, key);
+  if (v < min || v > max)
+    fail("key '" + key + "': must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+         std::to_string(v));
+  return v;
+}
+
 double Document::number(const YAML::Node& node, const std::string& key) const {
   if (!node.IsDefined()) fail("key '" + key + "' is missing");
   try {

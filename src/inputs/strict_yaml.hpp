@@ -23,17 +23,18 @@ class Document {
   static Document load(const std::string& path, const std::string& kind);
 
   const YAML::Node& root() const { return root_; }
-  const std::string& origin() const { return origin_; }
   // "<kind> <origin>", the prefix of every message about this file.
   std::string where() const { return kind_ + " " + origin_; }
   [[noreturn]] void fail(const std::string& what) const;
 
   // `node` (at dotted `key`, "" for the top level) must be a mapping whose keys
-  // are among `allowed`; `expected` describes it in the error ("name, base, dir").
+  // are among `allowed` (an unknown one is refused with the nearest allowed key).
   void expect_map(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed) const;
   // Conversions, failing with "key 'K': expected <kind>, got <what was there>".
   std::string string(const YAML::Node& node, const std::string& key) const;
   int64_t integer(const YAML::Node& node, const std::string& key) const;
+  // An integer in [min, max]: "key 'K': must be between MIN and MAX, got V".
+  int64_t integer(const YAML::Node& node, const std::string& key, int64_t min, int64_t max) const;
   double number(const YAML::Node& node, const std::string& key) const;
   bool boolean(const YAML::Node& node, const std::string& key) const;
   std::vector<std::string> strings(const YAML::Node& node, const std::string& key) const;

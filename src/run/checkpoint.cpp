@@ -89,9 +89,7 @@ Manifest Checkpoint::read_manifest() const {
 }
 
 void Checkpoint::write_manifest(const Manifest& m) const {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw_input("checkpoint " + dir_ + ": cannot create the folder: " + ec.message());
+  ensure_dir(dir_, "checkpoint");
   AtomicFile file(dir_ + "/MANIFEST.h5");
   {
     auto f = h5::File::create(file.temp());
@@ -184,11 +182,7 @@ void Checkpoint::write_field(const std::string& model, int64_t block, const std:
                              const at::Tensor& field, int64_t completed, int64_t rows,
                              const FeatureMoments* moments) const {
   const std::string path = field_path(model, block);
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec)
-    throw_input("checkpoint " + dir_ + ": cannot create " + fs::path(path).parent_path().string() + ": " +
-                ec.message());
+  ensure_parent_dir(path, "checkpoint " + dir_);
   const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
   AtomicFile file(path);

@@ -47,8 +47,7 @@ Matrices compute_matrices(RunState& run) {
   out.zero_norm_rows.assign(static_cast<size_t>(plan.M * plan.M), 0);
   comm::collective(run.world, [&] {
     if (plan.rank != 0) return;
-    const bool standardized =
-        std::find(cfg.metrics.begin(), cfg.metrics.end(), Metric::CosineStandardized) != cfg.metrics.end();
+    const bool standardized = cfg.wants(Metric::CosineStandardized);
     const DistanceAccumulator acc = gather_pairs("plain", run);
     const DistanceAccumulator std_acc = standardized ? gather_pairs("standardized", run) : DistanceAccumulator(plan.M);
     for (size_t i = 0; i < cfg.metrics.size(); ++i)
@@ -68,6 +67,7 @@ void write_result(RunState& run, const Matrices& matrices) {
   const Plan& plan = run.plan;
   const RunConfig& cfg = run.cfg;
   RunRecord record;
+  record.models = plan.M;
   record.zero_norm_rows = matrices.zero_norm_rows;
   record.reference_indices = run.refs.indices;
   if (run.refs.labels.defined()) {

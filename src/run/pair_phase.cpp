@@ -197,7 +197,7 @@ void compute_pairs(RunState& run) {
   // Not in collective(): the shard's ranks are inside their own collectives, so
   // an error on one rank ends the job through the CLI's MPI_Abort.
   PairCounts pc = pair_phase("plain", run, shard_comm, [](int64_t, const at::Tensor& f) { return f; });
-  if (std::find(run.cfg.metrics.begin(), run.cfg.metrics.end(), Metric::CosineStandardized) != run.cfg.metrics.end()) {
+  if (run.cfg.wants(Metric::CosineStandardized)) {
     // Global feature moments of each model: the shards' sums, reduced.
     const size_t per_model = static_cast<size_t>(1 + 2 * plan.D);
     std::vector<double> buf(static_cast<size_t>(plan.M) * per_model, 0.0);

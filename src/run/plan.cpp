@@ -5,6 +5,7 @@
 #include <string>
 #include <tuple>
 
+#include "modelgif/config.hpp"
 #include "modelgif/error.hpp"
 
 namespace modelgif {
@@ -16,8 +17,14 @@ std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i) {
 }
 
 Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks) {
+  GridSpec parsed;
+  try {
+    parsed = parse_grid(spec);
+  } catch (const UsageError& e) {
+    throw_usage("config key 'run.grid': " + std::string(e.what()));
+  }
   Grid g;
-  if (spec == "auto") {
+  if (parsed.automatic()) {
     // Use as many ranks as the work allows; among equal counts prefer more
     // reference shards: they need no exchange of fields between ranks.
     for (int shards = 1; shards <= std::min<int64_t>(ranks, blocks); ++shards) {
@@ -27,16 +34,7 @@ Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blo
     }
     return g;
   }
-  const auto x = spec.find('x');
-  try {
-    size_t a = 0, b = 0;
-    g.groups = std::stoi(spec.substr(0, x), &a);
-    g.shards = std::stoi(spec.substr(x + 1), &b);
-    if (x == std::string::npos || a != x || b != spec.size() - x - 1 || g.groups < 1 || g.shards < 1)
-      throw std::invalid_argument(spec);
-  } catch (const std::exception&) {
-    throw_usage("config key 'run.grid': expected auto or GxR (model groups x reference shards), got '" + spec + "'");
-  }
+  g = {parsed.groups, parsed.shards};
   if (g.used() > ranks)
     throw_usage("config key 'run.grid': " + spec + " needs " + std::to_string(g.used()) + " ranks, the job has " +
                 std::to_string(ranks));

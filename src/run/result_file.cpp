@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include <cmath>
 #include <exception>
 
 #include "modelgif/error.hpp"
@@ -24,14 +23,7 @@ std::string join(const std::string& group, const std::string& name) {
 ResultWriter::ResultWriter(std::string path, const comm::Comm* comm)
     : comm_(comm), rank_(comm ? comm->rank() : 0), file_(std::move(path), shared_pid(comm)) {
   if (rank_ != 0) file_.release();  // rank 0 renames or removes the temporary
-  std::string failure;
-  try {
-    if (rank_ == 0) ensure_parent_dir(file_.path(), "output " + file_.path());
-  } catch (const Error& e) {
-    failure = e.what();
-  }
-  if (comm_) failure = comm_->bcast(failure);
-  if (!failure.empty()) throw_shared(InputError(failure));
+  comm::on_root(comm_, [&] { ensure_parent_dir(file_.path(), "output " + file_.path()); });
   try {
     h5_ = comm_ ? h5::File::create_parallel(file_.temp(), comm_->get()) : h5::File::create(file_.temp());
   } catch (const StoreError&) {
@@ -77,7 +69,7 @@ void ResultWriter::set_attr(const std::string& object, const std::string& name, 
 void ResultWriter::write_record(const RunRecord& rec) {
   const hid_t x = transfer();
   const bool w = writer();
-  const auto M = static_cast<hsize_t>(std::llround(std::sqrt(static_cast<double>(rec.zero_norm_rows.size()))));
+  const auto M = static_cast<hsize_t>(rec.models);
   h5::write(h5_.id(), "/diagnostics/zero_norm_rows", h5::Type::I64, {M, M}, rec.zero_norm_rows.data(), x, w);
   const hsize_t N = rec.reference_indices.size();
   h5::write(h5_.id(), "/references/indices", h5::Type::I64, {N}, rec.reference_indices.data(), x, w);
@@ -107,16 +99,14 @@ void ResultWriter::write_field_block(const std::string& name, int64_t offset, co
 void ResultWriter::commit() {
   h5_.close();
   if (comm_) comm_->barrier();  // every rank's data is in the file
-  std::string failure;
-  if (rank_ == 0) {
+  comm::on_root(comm_, [&] {
     try {
       file_.commit();
-    } catch (const Error& e) {
-      failure = "output " + file_.path() + ": " + e.what();
+    } catch (...) {
+      file_.discard();  // no temporary left behind
+      throw;
     }
-  }
-  if (comm_) failure = comm_->bcast(failure);
-  if (!failure.empty()) throw_shared(InputError(failure));
+  });
 }
 
 RunResult read_result(const std::string& path, const std::string& group) {
@@ -137,6 +127,15 @@ RunResult read_result(const std::string& path, const std::string& group) {
     throw InputError(path + ": cannot read result file: " + e.what());
   }
   return r;
+}
+
+bool has_fields(const std::string& path, const std::string& model) {
+  try {
+    auto f = h5::File::open(path);
+    return h5::exists(f.id(), "/fields/" + model);
+  } catch (const StoreError& e) {
+    throw InputError(path + ": cannot read result file: " + e.what());
+  }
 }
 
 at::Tensor read_fields(const std::string& path, const std::string& model) {

@@ -22,6 +22,7 @@ namespace modelgif {
 
 // What a run adds to its matrices: diagnostics, references and attributes of "/".
 struct RunRecord {
+  int64_t models = 0;                       // M
   std::vector<int64_t> zero_norm_rows;      // M x M
   std::vector<int64_t> reference_indices;   // N
   std::vector<int64_t> labels;              // N, or empty

@@ -75,7 +75,8 @@ void print_status(const std::string& run, std::ostream& out) {
     std::vector<std::string> found;
     for (fs::recursive_directory_iterator it(run, ec), end; !ec && it != end; it.increment(ec)) {
       if (it.depth() > 2) it.disable_recursion_pending();
-      if (it->is_directory(ec) && it->path().extension() == ".ckpt") {
+      std::error_code kind;  // a dangling link is no folder, not a failure of the listing
+      if (it->is_directory(kind) && it->path().extension() == ".ckpt") {
         found.push_back(it->path().string());
         it.disable_recursion_pending();
       }

@@ -7,6 +7,7 @@
 //                   against unrelated seeds (§6.3);
 //   demo            the built-in default: a source, three derived copies and
 //                   three independent models, run on configs/demo.yaml.
+#include <map>
 #include <sstream>
 
 #include "base/files.hpp"
@@ -170,11 +171,17 @@ YAML::Node roles_of(const TestbedConfig& cfg, const std::vector<Recipe>& recipes
   YAML::Node f;
   f["source"] = "source";
   YAML::Node positives;
-  if (cfg.testbed == "demo") {
-    positives["finetune"] = yaml_list({"finetune-1", "finetune-2"});
-    positives["prune"] = yaml_list({"pruned-50"});
+  if (cfg.testbed == "demo") {  // derived from the source: positives by kind; trained apart: negatives
+    std::map<std::string, std::vector<std::string>> kinds;
+    std::vector<std::string> negatives;
+    for (const auto& r : recipes)
+      if (r.base == "source")
+        kinds[r.prune > 0 ? "prune" : r.kind].push_back(r.name);
+      else if (r.name != "source")
+        negatives.push_back(r.name);
+    for (const auto& [kind, names] : kinds) positives[kind] = yaml_list(names);
     f["positives"] = positives;
-    f["negatives"] = yaml_list({"indep-a1", "indep-a2", "indep-b1"});
+    f["negatives"] = yaml_list(negatives);
   } else {
     for (const char* kind : kFingerprintKinds)
       if (std::string(kind) != "negatives" && cfg.counts.count(kind) && cfg.counts.at(kind) > 0)
@@ -226,11 +233,11 @@ void run_classifier_zoo(const TestbedConfig& cfg, const comm::Comm& world, std::
       out << "zoo: training " << recipes.size() << " models into " << zoo.models() << " (once; cached)\n";
     train_missing(recipes, load_training_data(cfg.data, cfg.scale), zoo, world, out);
   }
-  if (world.rank() != 0) return;
-  out << "zoo: " << recipes.size() << " models in " << zoo.models() << (missing ? "\n" : " (cached)\n");
-  const auto names = names_of(recipes);
-  write_run_config(cfg, zoo, names);
-  zoo.write_yaml("roles.yaml", roles_of(cfg, recipes));
+  comm::on_root(&world, [&] {  // every rank returns once they are written
+    out << "zoo: " << recipes.size() << " models in " << zoo.models() << (missing ? "\n" : " (cached)\n");
+    write_run_config(cfg, zoo, names_of(recipes));
+    zoo.write_yaml("roles.yaml", roles_of(cfg, recipes));
+  });
 }
 
 }  // namespace modelgif

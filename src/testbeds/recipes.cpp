@@ -19,11 +19,9 @@ std::pair<at::Tensor, at::Tensor> part(const TrainingData& d, int64_t lo, int64_
   return {d.x.slice(0, lo, lo + m), d.y.slice(0, lo, lo + m)};
 }
 
-torch::jit::Module load_base(const Recipe& r, const std::string& dir) {
-  return torch::jit::load(dir + "/" + r.base + ".pt");
-}
+torch::jit::Module load_base(const Recipe& r, const ModelPath& path) { return torch::jit::load(path(r.base)); }
 
-torch::jit::Module train_fresh(const Recipe& r, const TrainingData& d, const std::string&) {
+torch::jit::Module train_fresh(const Recipe& r, const TrainingData& d, const ModelPath&) {
   auto m = make_classifier(r.arch, 10, r.init_seed);
   auto [x, y] = part(d, r.lo, r.count);
   if (r.drop_class >= 0) {
@@ -34,8 +32,8 @@ torch::jit::Module train_fresh(const Recipe& r, const TrainingData& d, const std
   return m;
 }
 
-torch::jit::Module finetune(const Recipe& r, const TrainingData& d, const std::string& dir) {
-  auto m = load_base(r, dir);
+torch::jit::Module finetune(const Recipe& r, const TrainingData& d, const ModelPath& path) {
+  auto m = load_base(r, path);
   const auto masks = r.prune > 0 ? prune_magnitude(m, r.prune) : std::vector<at::Tensor>{};
   auto [x, y] = part(d, r.lo, r.count);
   train_classifier(m, x, y, r.train, masks);
@@ -43,8 +41,8 @@ torch::jit::Module finetune(const Recipe& r, const TrainingData& d, const std::s
 }
 
 // A student of `base`: soft labels (distill) or its predicted labels (extract).
-torch::jit::Module student(const Recipe& r, const TrainingData& d, const std::string& dir) {
-  auto teacher = load_base(r, dir);
+torch::jit::Module student(const Recipe& r, const TrainingData& d, const ModelPath& path) {
+  auto teacher = load_base(r, path);
   teacher.eval();
   auto m = make_classifier(r.arch, 10, r.init_seed);
   auto [x, y] = part(d, r.lo, r.count);
@@ -67,8 +65,8 @@ torch::jit::Module student(const Recipe& r, const TrainingData& d, const std::st
   return m;
 }
 
-torch::jit::Module adversarial(const Recipe& r, const TrainingData& d, const std::string& dir) {
-  auto m = load_base(r, dir);
+torch::jit::Module adversarial(const Recipe& r, const TrainingData& d, const ModelPath& path) {
+  auto m = load_base(r, path);
   auto [x, y] = part(d, r.lo, r.count);
   const double eps = r.epsilon;
   train_loop(m, x.size(0), r.train, {}, [&](const at::Tensor& idx, const at::Tensor&) {
@@ -82,8 +80,8 @@ torch::jit::Module adversarial(const Recipe& r, const TrainingData& d, const std
   return m;
 }
 
-torch::jit::Module transfer(const Recipe& r, const TrainingData& d, const std::string& dir) {
-  auto m = load_base(r, dir);
+torch::jit::Module transfer(const Recipe& r, const TrainingData& d, const ModelPath& path) {
+  auto m = load_base(r, path);
   torch::manual_seed(r.init_seed);
   m.setattr("f2w", (torch::randn({r.classes, 64}) * std::sqrt(2.0 / 64)));
   m.setattr("f2b", torch::zeros({r.classes}));
@@ -92,8 +90,8 @@ torch::jit::Module transfer(const Recipe& r, const TrainingData& d, const std::s
   return m;
 }
 
-torch::jit::Module forget(const Recipe& r, const TrainingData& d, const std::string& dir) {
-  auto m = load_base(r, dir);
+torch::jit::Module forget(const Recipe& r, const TrainingData& d, const ModelPath& path) {
+  auto m = load_base(r, path);
   auto [x, y] = part(d, r.lo, r.count);
   torch::manual_seed(r.init_seed);
   const auto forgotten = y.eq(r.drop_class);
@@ -105,7 +103,7 @@ torch::jit::Module forget(const Recipe& r, const TrainingData& d, const std::str
   return m;
 }
 
-using Maker = torch::jit::Module (*)(const Recipe&, const TrainingData&, const std::string&);
+using Maker = torch::jit::Module (*)(const Recipe&, const TrainingData&, const ModelPath&);
 
 const std::map<std::string, Maker>& kinds() {
   static const std::map<std::string, Maker> table = {
@@ -125,10 +123,10 @@ TrainingData load_training_data(const std::string& folder, double scale) {
   return d;
 }
 
-torch::jit::Module make_model(const Recipe& recipe, const TrainingData& data, const std::string& dir) {
+torch::jit::Module make_model(const Recipe& recipe, const TrainingData& data, const ModelPath& path) {
   const auto it = kinds().find(recipe.kind);
   if (it == kinds().end()) throw_internal("zoo: unknown recipe kind '" + recipe.kind + "' for " + recipe.name);
-  return it->second(recipe, data, dir);
+  return it->second(recipe, data, path);
 }
 
 double test_accuracy(const Recipe& recipe, torch::jit::Module& model, const TrainingData& data) {

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,9 +44,11 @@ struct TrainingData {
 };
 TrainingData load_training_data(const std::string& folder, double scale);
 
-// Makes the model of `recipe` (its base, if any, already saved in `dir`).
-// Throws InternalError for a kind outside the table.
-torch::jit::Module make_model(const Recipe& recipe, const TrainingData& data, const std::string& dir);
+// Where the zoo keeps the model of a name (ZooFolder::model).
+using ModelPath = std::function<std::string(const std::string& name)>;
+// Makes the model of `recipe` (its base, if any, already saved where `path`
+// says). Throws InternalError for a kind outside the table.
+torch::jit::Module make_model(const Recipe& recipe, const TrainingData& data, const ModelPath& path);
 // Test accuracy (on the recipe's label set).
 double test_accuracy(const Recipe& recipe, torch::jit::Module& model, const TrainingData& data);
 

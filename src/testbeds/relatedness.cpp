@@ -331,55 +331,56 @@ void run_relatedness_zoo(const TestbedConfig& cfg, const comm::Comm& world, std:
           << ")" << std::endl;
     }
   });
-  if (rank != 0) return;
-  std::vector<std::vector<double>> affinity;
-  for (const auto& source : tasks) {
-    std::istringstream f(read_text_file(transfer_file(source), "zoo transfer row"));
-    std::vector<double> row(T);
-    for (auto& v : row) f >> v;
-    if (!f) throw_input("zoo: cannot read " + transfer_file(source) + " (remove it to measure that row again)");
-    affinity.push_back(row);
-  }
-
-  // The table: rows = frozen source encoder, columns = target task.
-  out << "zoo: transfer test loss (row: the frozen encoder of that task; column: the task probed; lower is better)\n"
-      << std::fixed << std::setprecision(4) << std::setw(12) << "";
-  for (const auto& t : tasks) out << std::setw(11) << t;
-  out << "\n";
-  for (size_t i = 0; i < T; ++i) {
-    out << std::left << std::setw(12) << tasks[i] << std::right;
-    for (double& v : affinity[i]) out << std::setw(11) << v, v = -v;  // affinity = -loss
-    out << "\n";
-  }
-  YAML::Node field;
-  field["target"] = "topk:1";
-  field["reduce_channels"] = "mean";
-  zoo.write_yaml("run.yaml", testbed_run_config(zoo, tasks, cfg.data, cfg.references, cfg.steps, field, false),
-                 "written by modelgif zoo: the relatedness testbed");
-  YAML::Node rel;
-  rel["tasks"] = yaml_list(tasks);
-  for (const auto& row : affinity) {
-    std::vector<std::string> cells;
-    for (double v : row) cells.push_back(yaml_number(v));
-    rel["affinity"].push_back(yaml_list(cells));
-  }
-  YAML::Node roles;
-  roles["relatedness"] = rel;
-  zoo.write_yaml("roles.yaml", roles,
-                 "affinity[i][j]: minus the test loss on task j of a head trained on task i's frozen encoder");
-  // Each column in its own scale (the scores differ by task): a heatmap of
-  // every column's rank, 0 = the worst source for that task.
-  std::vector<double> ranks_matrix(T * T);
-  for (size_t j = 0; j < T; ++j)
-    for (size_t i = 0; i < T; ++i) {
-      double below = 0;
-      for (size_t k = 0; k < T; ++k) below += affinity[k][j] < affinity[i][j] ? 1.0 : 0.0;
-      ranks_matrix[i * T + j] = below / static_cast<double>(T - 1);
+  comm::on_root(&world, [&] {  // rank 0 writes; every rank returns once it is done
+    std::vector<std::vector<double>> affinity;
+    for (const auto& source : tasks) {
+      std::istringstream f(read_stored_text(transfer_file(source), "zoo transfer row"));
+      std::vector<double> row(T);
+      for (auto& v : row) f >> v;
+      if (!f) throw_input("zoo: cannot read " + transfer_file(source) + " (remove it to measure that row again)");
+      affinity.push_back(row);
     }
-  const std::string picture = zoo.dir() + "/affinity.svg";
-  write_text_atomic(picture,
-                    heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
-  out << "zoo: " << T << " encoders in " << zoo.models() << "; affinity picture " << picture << "\n";
+
+    // The table: rows = frozen source encoder, columns = target task.
+    out << "zoo: transfer test loss (row: the frozen encoder of that task; column: the task probed; lower is better)\n"
+        << std::fixed << std::setprecision(4) << std::setw(12) << "";
+    for (const auto& t : tasks) out << std::setw(11) << t;
+    out << "\n";
+    for (size_t i = 0; i < T; ++i) {
+      out << std::left << std::setw(12) << tasks[i] << std::right;
+      for (double& v : affinity[i]) out << std::setw(11) << v, v = -v;  // affinity = -loss
+      out << "\n";
+    }
+    YAML::Node field;
+    field["target"] = "topk:1";
+    field["reduce_channels"] = "mean";
+    zoo.write_yaml("run.yaml", testbed_run_config(zoo, tasks, cfg.data, cfg.references, cfg.steps, field, false),
+                   "written by modelgif zoo: the relatedness testbed");
+    YAML::Node rel;
+    rel["tasks"] = yaml_list(tasks);
+    for (const auto& row : affinity) {
+      std::vector<std::string> cells;
+      for (double v : row) cells.push_back(yaml_number(v));
+      rel["affinity"].push_back(yaml_list(cells));
+    }
+    YAML::Node roles;
+    roles["relatedness"] = rel;
+    zoo.write_yaml("roles.yaml", roles,
+                   "affinity[i][j]: minus the test loss on task j of a head trained on task i's frozen encoder");
+    // Each column in its own scale (the scores differ by task): a heatmap of
+    // every column's rank, 0 = the worst source for that task.
+    std::vector<double> ranks_matrix(T * T);
+    for (size_t j = 0; j < T; ++j)
+      for (size_t i = 0; i < T; ++i) {
+        double below = 0;
+        for (size_t k = 0; k < T; ++k) below += affinity[k][j] < affinity[i][j] ? 1.0 : 0.0;
+        ranks_matrix[i * T + j] = below / static_cast<double>(T - 1);
+      }
+    const std::string picture = zoo.dir() + "/affinity.svg";
+    write_text_atomic(picture,
+                      heatmap_svg(tasks, ranks_matrix, "transfer affinity: rank of each source encoder per task"));
+    out << "zoo: " << T << " encoders in " << zoo.models() << "; affinity picture " << picture << "\n";
+  });
 }
 
 }  // namespace modelgif

@@ -28,7 +28,7 @@ void ZooFolder::prepare(const comm::Comm& world, std::ostream& out) const {
     std::error_code ec;
     std::string old;
     if (fs::is_regular_file(dir_ + "/RECIPE", ec)) {
-      old = read_text_file(dir_ + "/RECIPE", "zoo stamp");
+      old = read_stored_text(dir_ + "/RECIPE", "zoo stamp");
       old = old.substr(0, old.find('\n'));
     }
     if (old != stamp_ && fs::exists(models(), ec)) {
@@ -69,19 +69,14 @@ std::string seconds_since(std::chrono::steady_clock::time_point t0) {
 void train_missing(const std::vector<Recipe>& recipes, const TrainingData& data, const ZooFolder& zoo,
                    const comm::Comm& world, std::ostream& out) {
   const int rank = world.rank(), ranks = world.size();
-  // Waves: a recipe's wave is one more than its base's.
+  // Waves: a recipe's wave is one more than its base's (bases come first in the list).
   std::map<std::string, int> wave;
   int waves = 0;
-  for (size_t pass = 0; pass <= recipes.size() && wave.size() < recipes.size(); ++pass)
-    for (const auto& r : recipes) {
-      if (wave.count(r.name)) continue;
-      if (r.base.empty())
-        wave[r.name] = 0;
-      else if (wave.count(r.base))
-        wave[r.name] = wave[r.base] + 1;
-      if (wave.count(r.name)) waves = std::max(waves, wave[r.name] + 1);
-    }
-  if (wave.size() != recipes.size()) throw_internal("zoo: a recipe's base is not in the zoo");
+  for (const auto& r : recipes) {
+    const auto base = wave.find(r.base);
+    if (!r.base.empty() && base == wave.end()) throw_internal("zoo: " + r.name + " comes before its base " + r.base);
+    waves = std::max(waves, (wave[r.name] = r.base.empty() ? 0 : base->second + 1) + 1);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   for (int w = 0; w < waves; ++w) {
     std::vector<const Recipe*> todo;
@@ -91,7 +86,7 @@ void train_missing(const std::vector<Recipe>& recipes, const TrainingData& data,
       for (size_t i = static_cast<size_t>(rank); i < todo.size(); i += static_cast<size_t>(ranks)) {
         const Recipe& r = *todo[i];
         if (zoo.has(r.name)) continue;
-        auto m = make_model(r, data, zoo.models());
+        auto m = make_model(r, data, [&](const std::string& name) { return zoo.model(name); });
         zoo.save(m, r.name);
         std::ostringstream line;
         line << "zoo: " << std::left << std::setw(14) << r.name << std::right << " test accuracy " << std::fixed

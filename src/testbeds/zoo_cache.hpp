@@ -44,7 +44,8 @@ std::string seconds_since(std::chrono::steady_clock::time_point t0);
 
 // Trains every recipe whose model is missing, one model per rank at a time:
 // recipes with no base first, then those that derive from them, and so on
-// (every rank waits for a wave's bases). One log line per model.
+// (every rank waits for a wave's bases; a recipe comes after its base in the
+// list). One log line per model.
 void train_missing(const std::vector<Recipe>& recipes, const TrainingData& data, const ZooFolder& zoo,
                    const comm::Comm& world, std::ostream& out);
 
