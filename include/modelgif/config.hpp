@@ -90,6 +90,7 @@ struct RunConfig {
   std::string grid = "auto";
   double progress_interval = 30.0;
   std::string resolved_yaml;  // the full resolved config, written into the output
+  std::string origin;         // the config file it was read from ("" when none): an input of the run
 
   bool wants(Metric m) const { return std::find(metrics.begin(), metrics.end(), m) != metrics.end(); }
 };

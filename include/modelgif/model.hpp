@@ -24,10 +24,13 @@ class Model {
   const std::string& name() const { return name_; }
   const std::string& path() const { return path_; }
   ModelFn fn() const;
-  // Throws InputError naming the model and both shapes when references of
-  // shape C x H x W are not accepted (declared `input_shape` attribute, or a
-  // failed trial forward pass).
-  void check_accepts(const std::vector<int64_t>& ref_shape) const;
+  // A trial forward pass on `sample` (1 x C x H x W, a reference): returns
+  // the output (detached). Throws InputError naming the model when the
+  // references are not accepted (a declared `input_shape` attribute that
+  // differs, or a failing forward pass) or the output cannot give a field:
+  // not one tensor, an integer tensor, not one row per input, no values, or
+  // detached from the input.
+  at::Tensor probe(const at::Tensor& sample) const;
 
  private:
   struct Impl;

@@ -49,9 +49,16 @@ std::string error_line(const std::string& what) {
     const size_t nl = std::min(what.find('\n', pos), what.size());
     std::string line = what.substr(pos, nl - pos);
     line.erase(0, line.find_first_not_of(' '));
-    const size_t colon = line.find("Error: ");
+    // "RuntimeError: ...", "builtins.ValueError: ...", "torch.jit.Error: ...", "MyException: ...".
+    const size_t colon = line.find(": ");
     bool typed = colon != std::string::npos && colon > 0;
-    for (size_t i = 0; typed && i < colon; ++i) typed = std::isalnum(static_cast<unsigned char>(line[i])) != 0;
+    for (size_t i = 0; typed && i < colon; ++i) {
+      const unsigned char c = static_cast<unsigned char>(line[i]);
+      typed = std::isalnum(c) != 0 || c == '_' || c == '.';
+    }
+    const std::string type = typed ? line.substr(0, colon) : "";
+    typed = typed && (type.size() >= 5 && (type.compare(type.size() - 5, 5, "Error") == 0 ||
+                                           (type.size() >= 9 && type.compare(type.size() - 9, 9, "Exception") == 0)));
     if (typed) found = line.rfind("RuntimeError: ", 0) == 0 ? line.substr(14) : line;
     if (first.empty()) first = line;
     pos = nl + 1;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <set>
@@ -37,8 +38,15 @@ BaselineConfig parse_baseline(const std::string& s, uint64_t seed) {
     try {
       size_t used = 0;
       b.value = std::stod(s.substr(9), &used);
-      if (used == s.size() - 9) return b;
-    } catch (const std::exception&) {
+      if (used == s.size() - 9) {
+        // The baseline is an image in the models' input space: float32.
+        if (!std::isfinite(b.value) || std::fabs(b.value) > std::numeric_limits<float>::max())
+          throw_usage("constant:V needs a finite float32 value V, got '" + s.substr(9) + "'");
+        return b;
+      }
+    } catch (const std::invalid_argument&) {
+    } catch (const std::out_of_range&) {
+      throw_usage("constant:V needs a finite float32 value V, got '" + s.substr(9) + "'");
     }
   }
   throw_usage("expected zeros, constant:V or shuffle, got '" + s + "'");
@@ -108,8 +116,20 @@ struct Value {
   std::string source;  // "config FILE", "command line", or "" (the default)
 };
 
-// Checks one value against its row; returns it normalized ("a,b" on the
-// command line becomes a list). Failures name the source and the key.
+// The canonical text of a number: how it is stored in the resolved config and
+// fingerprinted, so that `1e1`, `10` and `10.0` are one setting (integral
+// doubles keep a ".0").
+std::string canonical_double(double v) {
+  char buf[64];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  std::string s(buf, end);
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+// Checks one value against its row; returns it normalized: "a,b" on the
+// command line becomes a list, and every scalar its canonical text (`yes`
+// and `true` are one setting). Failures name the source and the key.
 YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& source) {
   const auto fail = [&](const std::string& what) -> void {
     throw_usage((source.empty() ? std::string("config") : source) + ": key '" + spec.key + "': " + what);
@@ -144,41 +164,50 @@ YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& sou
         fail(e.what());
       }
   };
-  const auto check_scalar = [&](const YAML::Node& e) {
+  // Checks a scalar; returns its canonical text.
+  const auto check_scalar = [&](const YAML::Node& e) -> std::string {
     if (!e.IsScalar()) bad_type();
+    std::string text;
     try {
       switch (spec.kind) {
         case Kind::Int:
         case Kind::IntList: {
           const long long v = e.as<long long>();
-          check_number(static_cast<double>(v), std::to_string(v));
-          check_text(std::to_string(v));
+          text = std::to_string(v);
+          check_number(static_cast<double>(v), text);
+          check_text(text);
           break;
         }
         case Kind::Double:
-        case Kind::DoubleList:
-          check_number(e.as<double>(), e.Scalar());
+        case Kind::DoubleList: {
+          const double v = e.as<double>();
+          if (!std::isfinite(v)) fail("must be a finite number, got " + e.Scalar());
+          check_number(v, e.Scalar());
+          text = canonical_double(v);
           break;
+        }
         case Kind::Bool:
-          e.as<bool>();
+          text = e.as<bool>() ? "true" : "false";
           break;
         case Kind::String:
         case Kind::StringList:
-          check_text(e.Scalar());
+          text = e.Scalar();
+          check_text(text);
           break;
       }
     } catch (const YAML::Exception&) {
       bad_type();
     }
+    return text;
   };
   if (!is_list(spec.kind)) {
     if (spec.kind == Kind::String && n.IsNull()) {  // "key:" with no value: kept as given, read as ""
       if (spec.required) fail("is required: " + spec.help);
       return n;
     }
-    check_scalar(n);
-    if (spec.required && n.Scalar().empty()) fail("is required: " + spec.help);
-    return n;
+    const std::string text = check_scalar(n);
+    if (spec.required && text.empty()) fail("is required: " + spec.help);
+    return YAML::Node(text);
   }
   if (!n.IsSequence()) bad_type();
   if (!spec.lengths.empty() && std::find(spec.lengths.begin(), spec.lengths.end(), n.size()) == spec.lengths.end()) {
@@ -187,12 +216,15 @@ YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& sou
     fail("expected " + list + " values, got " + std::to_string(n.size()));
   }
   std::set<std::string> seen;
+  YAML::Node out(YAML::NodeType::Sequence);
   for (const auto& e : n) {
-    check_scalar(e);
-    if (spec.unique && !seen.insert(e.Scalar()).second) fail("'" + e.Scalar() + "' listed twice");
+    const std::string text = check_scalar(e);
+    if (spec.unique && !seen.insert(text).second) fail("'" + text + "' listed twice");
+    out.push_back(text);
   }
   if (spec.required && n.size() == 0) fail("list at least one value");
-  return n;
+  out.SetStyle(n.Style());
+  return out;
 }
 
 // Walks a mapping into dotted keys; "zoo" is kept whole.
@@ -457,6 +489,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.grid = str("run.grid");
   c.progress_interval = dbl("run.progress_interval");
   c.resolved_yaml = resolved_yaml(values, c.zoo);
+  c.origin = origin;
   return c;
 }
 

@@ -51,8 +51,9 @@ ModelFn Model::fn() const {
   };
 }
 
-void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
+at::Tensor Model::probe(const at::Tensor& sample) const {
   auto& m = impl_->module;
+  const std::vector<int64_t> ref_shape(sample.sizes().begin() + 1, sample.sizes().end());
   if (m.hasattr("input_shape")) {
     std::vector<int64_t> want;
     try {
@@ -64,19 +65,29 @@ void Model::check_accepts(const std::vector<int64_t>& ref_shape) const {
       throw_input("model '" + name_ + "' expects inputs of shape " + shape_str(want) + ", references are " +
                   shape_str(ref_shape));
   }
-  std::vector<int64_t> one = {1};
-  one.insert(one.end(), ref_shape.begin(), ref_shape.end());
-  const auto device = impl_->device;
+  const at::Tensor x = sample.to(impl_->device, at::kFloat).detach().requires_grad_(true);
+  c10::IValue out;
   try {
-    torch::NoGradGuard no_grad;
-    auto out = m.forward({torch::zeros(one, torch::TensorOptions().device(device))});
-    if (!out.isTensor()) throw_input("model '" + name_ + "': forward must return one tensor");
-  } catch (const Error&) {
-    throw;
+    out = m.forward({x});
   } catch (const std::exception& e) {
     throw_input("model '" + name_ + "' does not accept references of shape " + shape_str(ref_shape) + ": " +
                 error_line(e.what()));
   }
+  const std::string who = "model '" + name_ + "': ";
+  if (!out.isTensor())
+    throw_input(who + "forward must return one tensor, it returns " + out.tagKind() +
+                " (wrap it: return the logits or feature map only)");
+  const at::Tensor y = out.toTensor();
+  if (!at::isFloatingType(y.scalar_type()))
+    throw_input(who + "its output is an integer tensor (" + std::string(c10::toString(y.scalar_type())) +
+                "): a gradient field needs floating-point logits or feature maps");
+  if (y.dim() < 1 || y.size(0) != x.size(0))
+    throw_input(who + "its output of shape " + shape_str(y.sizes()) + " does not have one row per input (" +
+                std::to_string(x.size(0)) + " inputs)");
+  if (y.numel() == 0) throw_input(who + "its output of shape " + shape_str(y.sizes()) + " holds no values");
+  if (!y.requires_grad())
+    throw_input(who + "its output does not depend on its input (no gradient flows back: is it detached?)");
+  return y.detach();
 }
 
 std::string model_file_hash(const ZooEntry& entry) {

@@ -43,6 +43,7 @@ at::Tensor resize_float(const at::Tensor& x, const std::vector<int64_t>& hw) {
 }
 
 std::vector<int64_t> select_indices(int64_t available, const ReferenceConfig& cfg) {
+  if (available == 0) throw_input("references " + cfg.source + ": no references (the source holds no images)");
   const int64_t n = cfg.count == 0 ? available : cfg.count;
   if (n > available)
     throw_input("references " + cfg.source + ": references.count is " + std::to_string(n) + " but the source holds " +

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <yaml-cpp/yaml.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <iomanip>
@@ -10,6 +9,7 @@
 #include <sstream>
 
 #include "base/files.hpp"
+#include "run/checksum.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
 
@@ -19,15 +19,7 @@ namespace modelgif {
 namespace {
 
 int64_t checksum(const at::Tensor& field, const std::vector<double>& moments) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  auto add = [&crc](const void* p, size_t n) {  // in pieces: zlib takes 32-bit lengths
-    const auto* b = static_cast<const Bytef*>(p);
-    for (size_t off = 0; off < n; off += (size_t{1} << 30))
-      crc = crc32(crc, b + off, static_cast<uInt>(std::min(n - off, size_t{1} << 30)));
-  };
-  add(field.data_ptr(), static_cast<size_t>(field.numel()) * 4);
-  add(moments.data(), moments.size() * 8);
-  return static_cast<int64_t>(crc);
+  return Crc32().add(field.data_ptr(), static_cast<size_t>(field.numel()) * 4).add(moments).value();
 }
 
 }  // namespace
@@ -114,8 +106,13 @@ void Checkpoint::write_manifest(const Manifest& m) const {
 
 void Checkpoint::wipe() const {
   std::error_code ec;
-  fs::remove_all(dir_, ec);
-  if (ec) throw_input("checkpoint " + dir_ + ": cannot remove: " + ec.message());
+  std::vector<fs::path> entries;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != "LOCK") entries.push_back(it->path());  // the lock stays where a second run looks
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw_input("checkpoint " + dir_ + ": cannot list it: " + ec.message());
+  for (const auto& p : entries)
+    if (fs::remove_all(p, ec), ec) throw_input("checkpoint " + dir_ + ": cannot remove " + p.string() + ": " + ec.message());
 }
 
 void Checkpoint::remove_model(const std::string& name) const {

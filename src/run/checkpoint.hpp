@@ -53,7 +53,7 @@ class Checkpoint {
   bool has_manifest() const;
   Manifest read_manifest() const;  // throws InputError when unreadable
   void write_manifest(const Manifest& m) const;
-  void wipe() const;  // removes everything under dir
+  void wipe() const;  // removes everything under dir but the run's lock
   void remove_model(const std::string& name) const;
   // Whether any finished work is stored (for one model, or at all): a
   // checkpoint without any can be replaced without losing anything.

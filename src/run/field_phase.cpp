@@ -17,7 +17,6 @@ namespace {
 struct FieldCounts {
   int64_t computed = 0, reused = 0, resumed = 0, corrupt = 0, points = 0;
   bool stopped = false;
-  std::vector<std::string> notes;  // corrupt shards, reported by rank 0
 };
 
 // One piece: reuse, resume or compute its shard. Returns false when a signal stopped it.
@@ -36,7 +35,7 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
     return true;
   }
   if (st.kind == ShardStatus::Corrupt)
-    ++n.corrupt, n.notes.push_back("checkpoint shard " + ckpt.field_path(model.name(), k) + " is corrupt (" +
+    ++n.corrupt, run.notes.push_back("checkpoint shard " + ckpt.field_path(model.name(), k) + " is corrupt (" +
                                    st.reason + "): recomputing");
   at::Tensor field;
   int64_t from = 0;
@@ -86,9 +85,7 @@ void compute_fields(RunState& run) {
       if (n.stopped) break;
     }
   });
-  std::string notes;
-  for (const auto& line : n.notes) notes += line + "\n";
-  for (const auto& line : run.world.allgather(notes)) run.log << line;
+  run.print_notes();
   progress.finish();
   RunSummary& sum = run.summary;
   sum.pieces_computed = run.world.allreduce_sum(n.computed);

@@ -6,6 +6,7 @@
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "run/checksum.hpp"
 
 namespace fs = std::filesystem;
 
@@ -24,22 +25,32 @@ std::string pair_cache_path(const Checkpoint& ckpt, const std::string& kind, int
 }
 
 PairCache read_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block,
-                          const std::string& fingerprint) {
-  PairCache c;
+                          const std::string& fingerprint, std::string* problem) {
   const std::string path = pair_cache_path(ckpt, kind, block);
   std::error_code ec;
-  if (!fs::exists(path, ec)) return c;
+  if (!fs::exists(path, ec)) return {};
+  std::string why;
+  PairCache c;
   try {
     auto f = h5::File::open(path);
-    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint)
-      return {};
-    c.keys = h5::read_strings(f.id(), "/keys");
-    c.sums = h5::read_f64(f.id(), "/sums");
-    if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size()) c = {};
-  } catch (const StoreError&) {
-    c = {};  // an unreadable cache only costs recomputation
+    if (!h5::has_attr(f.id(), "/", "fingerprint") || h5::get_attr_string(f.id(), "/", "fingerprint") != fingerprint) {
+      why = "made for another run";
+    } else if (!h5::has_attr(f.id(), "/", "checksum")) {
+      why = "it has no checksum (an older modelgif made it)";
+    } else {
+      c.keys = h5::read_strings(f.id(), "/keys");
+      c.sums = h5::read_f64(f.id(), "/sums");
+      if (c.sums.size() != static_cast<size_t>(DistanceAccumulator::kSums) * c.keys.size() * c.keys.size())
+        why = "it holds " + std::to_string(c.sums.size()) + " sums for " + std::to_string(c.keys.size()) + " models";
+      else if (Crc32().add(c.keys).add(c.sums).value() != h5::get_attr_int(f.id(), "/", "checksum"))
+        why = "checksum mismatch";
+    }
+  } catch (const StoreError& e) {
+    why = std::string("unreadable: ") + e.what();
   }
-  return c;
+  if (why.empty()) return c;
+  if (problem) *problem = "pair cache " + path + " is not used (" + why + ")";
+  return {};
 }
 
 void write_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block, const PairCache& cache,
@@ -53,6 +64,7 @@ void write_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t b
     h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
               cache.sums.data());
     h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
+    h5::set_attr(f.id(), "/", "checksum", Crc32().add(cache.keys).add(cache.sums).value());
     f.close();
   }
   file.commit();

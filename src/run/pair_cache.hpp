@@ -1,7 +1,8 @@
 // Per-block pair sums, cached in the checkpoint (pairs/<kind>-b<k>.h5; kind:
 // plain or standardized), keyed by model identity (name@filehash), so a grown
-// zoo computes only the pairs that involve its new models. A cache made for
-// another run fingerprint is ignored; an unreadable one only costs recomputation.
+// zoo computes only the pairs that involve its new models. Each cache carries
+// the run's fingerprint and a CRC-32 of its keys and sums; a cache that fails
+// either (or is unreadable) is reported and its pairs are computed again.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +26,10 @@ struct PairCache {
 };
 
 std::string pair_cache_path(const Checkpoint& ckpt, const std::string& kind, int64_t block);
-// Empty when missing, unreadable, or made for another run fingerprint.
+// Empty when missing or unusable; then `problem` (when given) says why an
+// existing file is not used ("" for a missing one).
 PairCache read_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block,
-                          const std::string& fingerprint);
+                          const std::string& fingerprint, std::string* problem = nullptr);
 void write_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block, const PairCache& cache,
                       const std::string& fingerprint);
 

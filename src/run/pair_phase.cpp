@@ -56,11 +56,13 @@ void unpack(const std::vector<char>& buf, int64_t steps, int64_t features, std::
 
 // Shard rank 0 reads the block's cache and shares it, so that every rank of
 // the shard decides alike which pairs are left.
-PairCache shared_cache(const std::string& kind, const RunState& run, const comm::Comm& shard_comm, int64_t k) {
+PairCache shared_cache(const std::string& kind, RunState& run, const comm::Comm& shard_comm, int64_t k) {
   PairCache cache;
   std::string keys_text;
   if (shard_comm.rank() == 0) {
-    cache = read_pair_cache(run.ckpt, kind, k, run.plan.fingerprint);
+    std::string problem;
+    cache = read_pair_cache(run.ckpt, kind, k, run.plan.fingerprint, &problem);
+    if (!problem.empty()) run.notes.push_back(problem + ": its pairs are computed again");
     for (const auto& key : cache.keys) keys_text += key + "\n";
   }
   keys_text = shard_comm.bcast(keys_text);
@@ -173,7 +175,9 @@ DistanceAccumulator gather_pairs(const std::string& kind, const RunState& run) {
   const Plan& plan = run.plan;
   DistanceAccumulator acc(plan.M);
   for (int64_t k = 0; k < plan.B; ++k) {
-    const PairCache cache = read_pair_cache(run.ckpt, kind, k, plan.fingerprint);
+    std::string problem;
+    const PairCache cache = read_pair_cache(run.ckpt, kind, k, plan.fingerprint, &problem);
+    if (!problem.empty()) throw_input(problem + "; rerun to compute its pairs again");
     const auto index = cache.index();
     for (int64_t a = 0; a < plan.M; ++a)
       for (int64_t b = 0; b < plan.M; ++b) {
@@ -222,6 +226,7 @@ void compute_pairs(RunState& run) {
     });
     pc.computed += sc.computed, pc.reused += sc.reused;
   }
+  run.print_notes();
   if (run.world.allreduce_max(signals::stop_requested() ? 1 : 0)) throw_stopped(run);
   // Each shard's ranks all counted their blocks' pairs: count them once, from group 0.
   run.summary.pairs_computed = run.world.allreduce_sum(plan.active() && plan.group == 0 ? pc.computed : 0);

@@ -24,6 +24,7 @@
 #include "modelgif/pipeline.hpp"
 #include "modelgif/references.hpp"
 #include "run/checkpoint.hpp"
+#include "run/lock.hpp"
 #include "run/plan.hpp"
 
 namespace modelgif {
@@ -47,6 +48,11 @@ struct RunState {
   std::string fingerprint_text;  // what the run's fingerprint hashes
   int64_t max_points = 0;        // micro-batch bound, the same on every rank
   RunSummary summary;
+  std::vector<std::string> notes;  // this rank's lines for the log (corrupt shards, caches)
+  RunLock lock;                    // rank 0: the run's lock on its checkpoint, held to the end
+
+  // Every rank: rank 0 prints every rank's notes, which are then cleared.
+  void print_notes();
 
  private:
   std::ostringstream sink_;
@@ -55,6 +61,10 @@ struct RunState {
 // 1. Placement: the node-local rank picks the device; CPU ranks share the
 //    node's cores. Every rank's line is gathered for the log and the output.
 void place(RunState& run);
+// 2. Output: rank 0 checks that output.path names a file that is no input
+//    of the run, takes the run's lock (refusing at once when another run
+//    holds it) and removes the temporaries of interrupted runs.
+void claim_output(RunState& run);
 // 2. Inputs: references (every rank loads them) and baselines; model
 //    identities (rank 0 hashes the files: name@hash keys for every rank).
 void load_inputs(RunState& run);

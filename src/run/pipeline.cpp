@@ -10,6 +10,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOption
   signals::install();
   RunState run(cfg, opt, log);
   place(run);
+  claim_output(run);
   load_inputs(run);
   plan_work(run);
   load_models(run);

@@ -1,7 +1,10 @@
 // The phases before any field work: placement, inputs, plan, models.
 #include <sstream>
 
+#include <ATen/ATen.h>
+
 #include "modelgif/error.hpp"
+#include "modelgif/target.hpp"
 #include "run/phases.hpp"
 
 namespace modelgif {
@@ -12,6 +15,13 @@ RunState::RunState(const RunConfig& config, const RunOptions& options, std::ostr
       world(comm::Comm::world()),
       log(world.rank() == 0 ? rank0_log : sink_),
       ckpt(Checkpoint::dir_for(config.output_path)) {}
+
+void RunState::print_notes() {
+  std::string mine;
+  for (const auto& line : notes) mine += line + "\n";
+  notes.clear();
+  for (const auto& lines : world.allgather(mine)) log << lines;
+}
 
 void place(RunState& run) {
   auto& plan = run.plan;
@@ -73,12 +83,32 @@ void plan_work(RunState& run) {
   plan.D = shape.features(run.refs.shape());
 }
 
+namespace {
+
+// The target fits the model's output on a trial reference, and every label
+// (target: label) is one of its classes: found here, before any field work.
+void check_target(const RunState& run, const std::string& model, const at::Tensor& out) {
+  const Target& target = run.cfg.field.target;
+  const at::Tensor& labels = run.refs.labels;
+  target_mask(target, out, labels.defined() ? labels.slice(0, 0, 1) : labels, model);
+  if (target.kind != Target::Kind::Label) return;
+  const int64_t classes = out.size(1);
+  const at::Tensor bad = labels.lt(0).logical_or(labels.ge(classes)).nonzero();
+  if (bad.numel() == 0) return;
+  const int64_t i = bad[0][0].item<int64_t>();
+  throw_input("references.labels: reference " + std::to_string(run.refs.indices[static_cast<size_t>(i)]) +
+              " has label " + std::to_string(labels[i].item<int64_t>()) + ", out of range for model '" + model +
+              "' with " + std::to_string(classes) + " classes");
+}
+
+}  // namespace
+
 void load_models(RunState& run) {
   const auto& plan = run.plan;
   comm::collective(run.world, [&] {
     for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
       Model model(run.cfg.zoo[static_cast<size_t>(m)], run.device);
-      model.check_accepts(run.refs.shape());
+      check_target(run, model.name(), model.probe(run.refs.images.slice(0, 0, 1)));
       run.models.emplace(m, std::move(model));
     }
   });

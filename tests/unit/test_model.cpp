@@ -30,7 +30,7 @@ TEST(Model, LoadsFrozenInEvalModeAndComputesItsFunction) {
   const at::Tensor x = at::randn({2, 1, 8, 8});
   const at::Tensor want = cnn.forward({x}).toTensor();
   EXPECT_TRUE(at::allclose(m.fn()(x), want));
-  m.check_accepts({1, 8, 8});
+  m.probe(at::zeros({1, 1, 8, 8}));
   // Input gradients flow although no parameter requires grad.
   const at::Tensor p = x.clone().requires_grad_(true);
   m.fn()(p).sum().backward();
@@ -51,7 +51,7 @@ TEST(Model, MissingJunkAndMisshapenModelsNameTheModel) {
   testsupport::tanh_cnn(1).save(dir + "/cnn.pt");
   const Model m({"cnn", dir + "/cnn.pt"}, c10::kCPU);
   EXPECT_THAT(input_error_of([&] {
-                m.check_accepts({3, 8, 8});
+                m.probe(at::zeros({1, 3, 8, 8}));
               }),
               HasSubstr("model 'cnn' does not accept references of shape 3x8x8"));
   EXPECT_THAT(input_error_of([&] {
@@ -64,7 +64,7 @@ TEST(Model, MissingJunkAndMisshapenModelsNameTheModel) {
   declared.save(dir + "/declared.pt");
   const Model d({"declared", dir + "/declared.pt"}, c10::kCPU);
   EXPECT_THAT(input_error_of([&] {
-                d.check_accepts({1, 9, 9});
+                d.probe(at::zeros({1, 1, 9, 9}));
               }),
               HasSubstr("model 'declared' expects inputs of shape 1x8x8, references are 1x9x9"));
 }
@@ -87,4 +87,51 @@ TEST(Model, DeviceAndThreads) {
   EXPECT_EQ(at::get_num_threads(), 3);
   EXPECT_GE(set_threads(0, 1000), 1);  // more ranks than cores: still one thread each
   set_threads(2);
+}
+
+TEST(Model, AnExceptionInsideForwardKeepsItsOwnMessage) {
+  const std::string dir = testsupport::temp_dir("model-raise");
+  torch::jit::Module m("Raiser");
+  m.define(R"(
+def forward(self, x):
+    assert bool(x.sum() < -1.0e30), "boom inside forward"
+    return x
+)");
+  m.save(dir + "/raise.pt");
+  const Model model({"raiser", dir + "/raise.pt"}, c10::kCPU);
+  const std::string e = input_error_of([&] { model.fn()(at::zeros({1, 1, 8, 8})); });
+  EXPECT_THAT(e, HasSubstr("model 'raiser': forward failed on input of shape 1x1x8x8: "));
+  EXPECT_THAT(e, HasSubstr("boom inside forward"));
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  // What a model scripted in Python that raises ValueError("...") gives.
+  const std::string scripted =
+      "The following operation failed in the TorchScript interpreter.\n"
+      "Traceback of TorchScript, serialized code (most recent call last):\n"
+      "  File \"code/__torch__.py\", line 8, in forward\n"
+      "    _0 = uninitialized(Tensor)\n"
+      "    ops.prim.RaiseException(\"boom inside forward\", \"builtins.ValueError\")\n"
+      "    ~~~~~~~~~~~~~~~~~~~~~~~ <--- HERE\n"
+      "builtins.ValueError: boom inside forward\n";
+  EXPECT_EQ(error_line(scripted), "builtins.ValueError: boom inside forward");
+}
+
+TEST(Model, OutputsThatCannotGiveAFieldAreRefusedNamingTheModel) {
+  const std::string dir = testsupport::temp_dir("model-outputs");
+  const auto save = [&](const std::string& name, const std::string& body) {
+    torch::jit::Module m("Odd");
+    m.define("def forward(self, x):\n    " + body + "\n");
+    m.save(dir + "/" + name + ".pt");
+    return Model({name, dir + "/" + name + ".pt"}, c10::kCPU);
+  };
+  const at::Tensor x = at::randn({1, 1, 8, 8});
+  EXPECT_THAT(input_error_of([&] { save("ints", "return torch.flatten(x, 1).argmax(1, keepdim=True)").probe(x); }),
+              HasSubstr("model 'ints': its output is an integer tensor (Long)"));
+  EXPECT_THAT(input_error_of([&] { save("detached", "return torch.flatten(x, 1).detach()").probe(x); }),
+              HasSubstr("model 'detached': its output does not depend on its input"));
+  EXPECT_THAT(input_error_of([&] { save("empty", "return torch.flatten(x, 1)[:, 0:0]").probe(x); }),
+              HasSubstr("model 'empty': its output of shape 1x0 holds no values"));
+  EXPECT_THAT(input_error_of([&] { save("tuple", "return (x, x)").probe(x); }),
+              HasSubstr("model 'tuple': forward must return one tensor, it returns Tuple"));
+  EXPECT_THAT(input_error_of([&] { save("rows", "return torch.flatten(x, 0)").probe(x); }),
+              HasSubstr("model 'rows': its output of shape 64 does not have one row per input"));
 }
