@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,13 @@ class File {
   Handle dxpl_;
   std::string path_;
 };
+
+// Writes a whole HDF5 file so that it appears complete or not at all
+// (base/files.hpp): `fill` writes the content into the file at its temporary
+// name, which is then closed, synced and renamed to `path`. A failure is an
+// InputError naming `path` (with the system's reason, e.g. "No space left on
+// device"), and no temporary is left behind.
+void write_file(const std::string& path, const std::function<void(hid_t file)>& fill);
 
 // Object existence, by absolute path ("/distance/cosine").
 bool exists(hid_t loc, const std::string& path);

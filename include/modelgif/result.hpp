@@ -20,6 +20,8 @@ struct RunResult {
 
 // Throws InputError naming the file when it is not a modelgif result.
 RunResult read_result(const std::string& path, const std::string& group = "/");
+// Whether `path` is a readable modelgif result file (names and distances).
+bool is_result(const std::string& path);
 // Whether a result file stores the fields of `model`.
 bool has_fields(const std::string& path, const std::string& model);
 // Fields of one model (N x S' x D, float32) from a result file.

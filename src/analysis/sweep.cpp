@@ -37,7 +37,10 @@ std::optional<RunResult> Variation::result() const {
   if (!fs::is_regular_file(config.output_path, ec)) return std::nullopt;
   try {
     RunResult r = read_result(config.output_path);
-    if (r.config == config.resolved_yaml) return r;
+    // The same config, also when the result's was written before values were normalized.
+    if (r.config == config.resolved_yaml ||
+        load_config(r.config, "the result's config").resolved_yaml == config.resolved_yaml)
+      return r;
   } catch (const Error&) {
   }
   return std::nullopt;
@@ -103,8 +106,8 @@ Sweep load_sweep(const std::string& path) {
   const std::string base_text = read_text_file(s.base, "sweep base config");
   std::set<std::string> names;
   for (const auto& [name, set] : list) {
-    if (name != folder_name(name) || name.empty())
-      doc.fail("variation name '" + name + "' must be a plain folder name");
+    if (name != folder_name(name) || name.empty() || name == "." || name == "..")
+      doc.fail("variation name '" + name + "' must be a plain folder name (letters, digits, - _ . = +; not . or ..)");
     if (!names.insert(name).second) doc.fail("variation '" + name + "' appears twice");
     Variation v;
     v.name = name;

@@ -3,6 +3,7 @@
 #include "modelgif/cli.hpp"
 
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "cli/commands.hpp"
@@ -64,9 +65,14 @@ int report_failure(const std::exception_ptr& error, const std::string& program, 
 bool parse_command(const Args& args, const po::options_description& desc,
                    const po::positional_options_description* positional, const std::string& usage, std::ostream& out,
                    po::variables_map& vm) {
+  // Arguments beyond the positional ones the command takes land in a hidden
+  // option, so that a stray word is refused by name, not silently ignored.
+  po::options_description all;
+  all.add(desc).add_options()("modelgif-stray-argument", po::value<std::vector<std::string>>());
+  po::positional_options_description pos = positional ? *positional : po::positional_options_description();
+  if (pos.max_total_count() != std::numeric_limits<unsigned>::max()) pos.add("modelgif-stray-argument", -1);
   po::command_line_parser parser(args);
-  parser.options(desc).style(kStyle);
-  if (positional) parser.positional(*positional);
+  parser.options(all).style(kStyle).positional(pos);
   try {
     po::store(parser.run(), vm);
   } catch (const po::unknown_option& e) {
@@ -80,6 +86,9 @@ bool parse_command(const Args& args, const po::options_description& desc,
     out << usage << "\n\n" << desc;
     return false;
   }
+  if (vm.count("modelgif-stray-argument"))
+    throw_usage("unexpected argument '" + vm["modelgif-stray-argument"].as<std::vector<std::string>>().front() +
+                "' (options are --KEY VALUE; see --help)");
   po::notify(vm);
   return true;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "base/files.hpp"
 #include "cli/commands.hpp"
@@ -26,15 +27,28 @@ int cmd_compare(const Args& args, std::ostream& out) {
                      "Compares two result files: the same models and metrics, every distance within\n"
                      "relative R, and the stored fields of models both files hold (relative to the\n"
                      "field's largest value). Prints the largest differences; exit 0 when they agree,\n"
-                     "5 when they do not.",
+                     "5 when they do not (other models or metrics included).",
                      out, vm))
     return kExitOk;
   const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (files.size() != 2) throw_usage("compare: give two result files");
   for (const auto& f : files) require_file(f, "compare");
   const RunResult a = read_result(files[0]), b = read_result(files[1]);
-  if (a.names != b.names) throw_input("compare: " + files[0] + " and " + files[1] + " hold different models");
-  if (a.metrics != b.metrics) throw_input("compare: " + files[0] + " and " + files[1] + " hold different metrics");
+  if (!(rtol >= 0)) throw_usage("compare: --rtol must be >= 0, got " + std::to_string(rtol));
+  const auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return "[" + s + "]";
+  };
+  // Results of other zoos or metrics differ: said, with the exit code of a difference.
+  for (const auto& [what, x, y] :
+       {std::tuple<std::string, std::vector<std::string>, std::vector<std::string>>{"models", a.names, b.names},
+        {"metrics", a.metrics, b.metrics}})
+    if (x != y) {
+      out << "DIFFERENT " << what << ": " << files[0] << " holds " << list(x) << ", " << files[1] << " holds "
+          << list(y) << "\n";
+      return kExitDifferent;
+    }
   bool same = true;
   for (size_t i = 0; i < a.metrics.size(); ++i) {
     double worst = 0;

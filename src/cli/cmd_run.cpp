@@ -62,6 +62,10 @@ int cmd_run(const Args& args, std::ostream& out) {
                      out, vm))
     return kExitOk;
   const RunArgs run_args = run_args_of(vm);
+  if (run_args.config.empty() && run_args.zoo.empty())
+    throw_usage(
+        "run: give a config (modelgif run --config FILE.yaml), or the zoo and keys on the command line "
+        "(--zoo NAME=PATH ... --references.source ...)");
   const RunConfig cfg = load_run_config(run_args);
   RunOptions opt;
   opt.recompute = run_args.recompute;

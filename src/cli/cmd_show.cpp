@@ -23,14 +23,16 @@ int cmd_show(const Args& args, std::ostream& out) {
                      out, vm))
     return kExitOk;
   if (!vm.count("file")) throw_usage("show: give a result file (modelgif show RESULT.h5)");
+  const int precision = vm["precision"].as<int>();
+  if (precision < 0 || precision > 17)
+    throw_usage("show: --precision must be between 0 and 17, got " + std::to_string(precision));
   const std::string path = vm["file"].as<std::string>();
   require_file(path, "show");
   const RunResult r = read_result(path);
   bool shown = false;
   for (size_t i = 0; i < r.metrics.size(); ++i) {
     if (vm.count("metric") && vm["metric"].as<std::string>() != r.metrics[i]) continue;
-    out << (shown ? "\n" : "") << r.metrics[i] << " distance:\n"
-        << format_matrix(r.names, r.matrices[i], vm["precision"].as<int>());
+    out << (shown ? "\n" : "") << r.metrics[i] << " distance:\n" << format_matrix(r.names, r.matrices[i], precision);
     shown = true;
   }
   if (!shown) throw_usage("show: " + path + " has no metric " + vm["metric"].as<std::string>());

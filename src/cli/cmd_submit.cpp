@@ -35,6 +35,7 @@ int cmd_submit(const Args& args, std::ostream& out) {
                      out, vm))
     return kExitOk;
   if (config.empty()) throw_usage("submit: give a run config (modelgif submit CONFIG.yaml)");
+  check_resources(r);
   // Validate now, with the options the job's `modelgif run` will get, parsed as `run` parses them.
   po::variables_map run_vm;
   std::ostringstream help;

@@ -34,6 +34,7 @@ int cmd_sweep(const Args& args, std::ostream& out) {
     return kExitOk;
   if (path.empty() || (action != "submit" && action != "collect" && action != "list"))
     throw_usage("sweep: expected 'modelgif sweep submit|collect|list SWEEP.yaml'");
+  check_resources(r);
   const Sweep sweep = load_sweep(path);
   if (action == "collect") {
     out << collect_sweep(sweep).table;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
+#include <tuple>
 
 #include "base/files.hpp"
 #include "modelgif/error.hpp"
@@ -31,6 +33,29 @@ void add_resource_options(po::options_description& d, Resources& r) {
       "requeues at most (a job that makes no progress stops)")(
       "launcher", po::value(&r.launcher)->default_value("auto"), "auto (srun --mpi=pmix, else mpirun), srun, mpirun")(
       "sbatch", po::value(&r.extra)->composing(), "extra sbatch option, e.g. --sbatch=--qos=long (repeatable)");
+}
+
+void check_resources(const Resources& r) {
+  if (r.launcher != "auto" && r.launcher != "srun" && r.launcher != "mpirun")
+    throw_usage("--launcher: expected auto, srun or mpirun, got '" + r.launcher + "'");
+  if (r.signal_seconds < 1) throw_usage("--signal-seconds: must be >= 1, got " + std::to_string(r.signal_seconds));
+  if (r.nodes < 1) throw_usage("--nodes: must be >= 1, got " + std::to_string(r.nodes));
+  for (const auto& [name, value, min] : {std::tuple<const char*, int, int>{"--tasks-per-node", r.tasks_per_node, 0},
+                                         {"--cpus-per-task", r.cpus_per_task, 0},
+                                         {"--gpus-per-task", r.gpus_per_task, -1},
+                                         {"--max-requeues", r.max_requeues, 0}})
+    if (value < min)
+      throw_usage(std::string(name) + ": must be >= " + std::to_string(min) + ", got " + std::to_string(value));
+  // SLURM's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+  static const std::regex time(R"((\d+-)?\d+(:\d+){0,2})");
+  const bool days = r.time.find('-') != std::string::npos;
+  const auto colons = std::count(r.time.begin(), r.time.end(), ':');
+  if (!std::regex_match(r.time, time) || (!days && colons > 2) || r.time.find_first_not_of("0:-") == std::string::npos)
+    throw_usage("--time: expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (more than zero), got '" +
+                r.time + "'");
+  for (const auto& extra : r.extra)
+    if (extra.rfind("--", 0) != 0)
+      throw_usage("--sbatch: expected an sbatch option (--NAME=VALUE), got '" + extra + "'");
 }
 
 std::string quote(const std::string& s) {
@@ -62,7 +87,6 @@ std::vector<std::string> sbatch_options(const RunConfig& cfg, Resources r, const
   if (r.tasks_per_node <= 0) r.tasks_per_node = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pieces, 4)));
   if (r.gpus_per_task < 0) r.gpus_per_task = cfg.device.rfind("cuda", 0) == 0 ? 1 : 0;
   if (r.cpus_per_task <= 0) r.cpus_per_task = cfg.threads > 0 ? static_cast<int>(cfg.threads) : 1;
-  if (r.nodes < 1) throw_usage("submit: --nodes must be >= 1");
   std::vector<std::string> o = {"--job-name=" + name,
                                 "--nodes=" + std::to_string(r.nodes),
                                 "--ntasks-per-node=" + std::to_string(r.tasks_per_node),

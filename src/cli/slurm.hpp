@@ -16,6 +16,10 @@ struct Resources {
   std::vector<std::string> extra;
 };
 void add_resource_options(boost::program_options::options_description& desc, Resources& r);
+// Refuses, naming the option, what sbatch or the batch script would only
+// refuse later: --launcher outside auto/srun/mpirun, a non-positive
+// --signal-seconds, a --time SLURM cannot read, negative counts.
+void check_resources(const Resources& r);
 
 // Shell quoting (single quotes) where a word needs it.
 std::string quote(const std::string& s);

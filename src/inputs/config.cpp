@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -277,6 +278,25 @@ std::vector<ZooEntry> parse_zoo_override(const std::vector<std::string>& items) 
   return out;
 }
 
+// A name with its control characters shown as \n, \t or \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else
+      out += c;
+  }
+  return out;
+}
+
 void check_zoo(std::vector<ZooEntry>& zoo) {
   if (zoo.empty()) throw_usage("config: 'zoo' is empty (list at least one model as {name, path})");
   std::set<std::string> names;
@@ -289,6 +309,11 @@ void check_zoo(std::vector<ZooEntry>& zoo) {
     }
     if (z.name.find('/') != std::string::npos || z.name == "." || z.name == "..")
       throw_usage("config: zoo model name '" + z.name + "' may not contain '/' or be '.'/'..'");
+    // A name heads table rows and names a folder: printable, one line (UTF-8 bytes are fine).
+    for (const char c : z.name)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        throw_usage("config: zoo model name '" + printable(z.name) +
+                    "' holds a control character (a newline, a tab, ...): names must be one printable line");
     if (!names.insert(z.name).second) throw_usage("config: zoo model name '" + z.name + "' is used twice");
   }
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "base/files.hpp"
 #include "core/shape.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
@@ -63,6 +64,7 @@ std::vector<int64_t> select_indices(int64_t available, const ReferenceConfig& cf
 at::Tensor read_h5(const std::string& spec, const std::string& what, bool as_labels) {
   std::string file, dataset;
   if (!split_h5_spec(spec, file, dataset)) throw_input(what + " " + spec + ": expected FILE.h5:/dataset");
+  require_file(file, what + " " + spec);
   try {
     auto f = h5::File::open(file);
     if (!h5::exists(f.id(), dataset)) throw_input(what + " " + spec + ": no dataset " + dataset + " in " + file);

@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "base/files.hpp"
-#include "run/checksum.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "run/checksum.hpp"
 
 namespace fs = std::filesystem;
 
@@ -73,6 +73,10 @@ Manifest Checkpoint::read_manifest() const {
     const auto names = h5::read_strings(f.id(), "/models/names");
     const auto hashes = h5::read_strings(f.id(), "/models/hashes");
     for (size_t i = 0; i < names.size() && i < hashes.size(); ++i) m.models[names[i]] = hashes[i];
+    if (h5::exists(f.id(), "/models/paths")) {  // older manifests did not keep them
+      const auto paths = h5::read_strings(f.id(), "/models/paths");
+      for (size_t i = 0; i < names.size() && i < paths.size(); ++i) m.paths[names[i]] = paths[i];
+    }
     m.order = h5::read_strings(f.id(), "/models/order");
   } catch (const StoreError& e) {
     throw InputError("checkpoint " + path + " is unreadable (" + e.what() + "); remove it or run with --recompute");
@@ -82,26 +86,27 @@ Manifest Checkpoint::read_manifest() const {
 
 void Checkpoint::write_manifest(const Manifest& m) const {
   ensure_dir(dir_, "checkpoint");
-  AtomicFile file(dir_ + "/MANIFEST.h5");
-  {
-    auto f = h5::File::create(file.temp());
-    h5::set_attr(f.id(), "/", "fingerprint", m.fingerprint);
-    h5::set_attr(f.id(), "/", "fingerprint_text", m.text);
-    h5::set_attr(f.id(), "/", "config", m.config);
-    h5::set_attr(f.id(), "/", "references", m.references);
-    h5::set_attr(f.id(), "/", "block", m.block);
-    h5::set_attr(f.id(), "/", "blocks", m.blocks);
-    h5::set_attr(f.id(), "/", "steps_kept", m.steps_kept);
-    h5::set_attr(f.id(), "/", "features", m.features);
-    h5::set_attr(f.id(), "/", "max_points", m.max_points);
-    std::vector<std::string> names, hashes;
-    for (const auto& [n, h] : m.models) names.push_back(n), hashes.push_back(h);
-    h5::write_strings(f.id(), "/models/names", names);
-    h5::write_strings(f.id(), "/models/hashes", hashes);
-    h5::write_strings(f.id(), "/models/order", m.order);
-    f.close();
-  }
-  file.commit();
+  h5::write_file(dir_ + "/MANIFEST.h5", [&](hid_t f) {
+    h5::set_attr(f, "/", "fingerprint", m.fingerprint);
+    h5::set_attr(f, "/", "fingerprint_text", m.text);
+    h5::set_attr(f, "/", "config", m.config);
+    h5::set_attr(f, "/", "references", m.references);
+    h5::set_attr(f, "/", "block", m.block);
+    h5::set_attr(f, "/", "blocks", m.blocks);
+    h5::set_attr(f, "/", "steps_kept", m.steps_kept);
+    h5::set_attr(f, "/", "features", m.features);
+    h5::set_attr(f, "/", "max_points", m.max_points);
+    std::vector<std::string> names, hashes, paths;
+    for (const auto& [n, h] : m.models) {
+      names.push_back(n), hashes.push_back(h);
+      const auto p = m.paths.find(n);
+      paths.push_back(p == m.paths.end() ? "" : p->second);
+    }
+    h5::write_strings(f, "/models/names", names);
+    h5::write_strings(f, "/models/hashes", hashes);
+    h5::write_strings(f, "/models/paths", paths);
+    h5::write_strings(f, "/models/order", m.order);
+  });
 }
 
 void Checkpoint::wipe() const {
@@ -112,7 +117,8 @@ void Checkpoint::wipe() const {
   if (ec && ec != std::errc::no_such_file_or_directory)
     throw_input("checkpoint " + dir_ + ": cannot list it: " + ec.message());
   for (const auto& p : entries)
-    if (fs::remove_all(p, ec), ec) throw_input("checkpoint " + dir_ + ": cannot remove " + p.string() + ": " + ec.message());
+    if (fs::remove_all(p, ec), ec)
+      throw_input("checkpoint " + dir_ + ": cannot remove " + p.string() + ": " + ec.message());
 }
 
 void Checkpoint::remove_model(const std::string& name) const {
@@ -182,23 +188,19 @@ void Checkpoint::write_field(const std::string& model, int64_t block, const std:
   ensure_parent_dir(path, "checkpoint " + dir_);
   const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
-  AtomicFile file(path);
-  {
-    auto f = h5::File::create(file.temp());
+  h5::write_file(path, [&](hid_t f) {
     h5::write(
-        f.id(), "/field", h5::Type::F32,
+        f, "/field", h5::Type::F32,
         {static_cast<hsize_t>(completed), static_cast<hsize_t>(field.size(1)), static_cast<hsize_t>(field.size(2))},
         done.data_ptr());
-    if (!mom.empty()) h5::write(f.id(), "/moments", h5::Type::F64, {mom.size()}, mom.data());
-    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
-    h5::set_attr(f.id(), "/", "model", model);
-    h5::set_attr(f.id(), "/", "block", block);
-    h5::set_attr(f.id(), "/", "rows", rows);
-    h5::set_attr(f.id(), "/", "completed", completed);
-    h5::set_attr(f.id(), "/", "checksum", checksum(done, mom));
-    f.close();
-  }
-  file.commit();
+    if (!mom.empty()) h5::write(f, "/moments", h5::Type::F64, {mom.size()}, mom.data());
+    h5::set_attr(f, "/", "fingerprint", fingerprint);
+    h5::set_attr(f, "/", "model", model);
+    h5::set_attr(f, "/", "block", block);
+    h5::set_attr(f, "/", "rows", rows);
+    h5::set_attr(f, "/", "completed", completed);
+    h5::set_attr(f, "/", "checksum", checksum(done, mom));
+  });
 }
 
 at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, FeatureMoments* moments) const {

@@ -34,6 +34,7 @@ struct Manifest {
   std::string text;         // fingerprint_text
   int64_t references = 0, block = 0, blocks = 0, steps_kept = 0, features = 0, max_points = 0;
   std::map<std::string, std::string> models;  // name -> file hash
+  std::map<std::string, std::string> paths;   // name -> model file of the latest run
   std::vector<std::string> order;             // zoo order of the latest run
   std::string config;                         // resolved config of the latest run
 };

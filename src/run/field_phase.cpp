@@ -36,7 +36,7 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
   }
   if (st.kind == ShardStatus::Corrupt)
     ++n.corrupt, run.notes.push_back("checkpoint shard " + ckpt.field_path(model.name(), k) + " is corrupt (" +
-                                   st.reason + "): recomputing");
+                                     st.reason + "): recomputing");
   at::Tensor field;
   int64_t from = 0;
   if (st.kind == ShardStatus::Partial) {

@@ -86,7 +86,8 @@ RunLock RunLock::take(const std::string& ckpt_dir) {
   const std::string path = lock_path(ckpt_dir);
   RunLock lock;
   lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock.fd_ < 0) throw_input("checkpoint " + ckpt_dir + ": cannot open its lock " + path + ": " + std::strerror(errno));
+  if (lock.fd_ < 0)
+    throw_input("checkpoint " + ckpt_dir + ": cannot open its lock " + path + ": " + std::strerror(errno));
   struct flock fl = whole_file(F_WRLCK);
   if (lock_call(lock.fd_, F_OFD_SETLK, F_SETLK, &fl) != 0) {
     const int err = errno;
@@ -98,8 +99,10 @@ RunLock RunLock::take(const std::string& ckpt_dir) {
   }
   char host[256] = "unknown host";
   ::gethostname(host, sizeof host - 1);
-  const std::string text = "host " + std::string(host) + ", pid " + std::to_string(::getpid()) + ", since " + now_text() + "\n";
-  if (::ftruncate(lock.fd_, 0) != 0 || ::pwrite(lock.fd_, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+  const std::string text =
+      "host " + std::string(host) + ", pid " + std::to_string(::getpid()) + ", since " + now_text() + "\n";
+  if (::ftruncate(lock.fd_, 0) != 0 ||
+      ::pwrite(lock.fd_, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
     throw_input("checkpoint " + ckpt_dir + ": cannot write its lock " + path + ": " + std::strerror(errno));
   return lock;
 }

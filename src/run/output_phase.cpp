@@ -37,6 +37,26 @@ void write_fields(RunState& run, ResultWriter& out) {
     }
 }
 
+// float16 fields are stored as the user asked only when they fit: a value
+// beyond float16's range would become Inf. Found before the file is made.
+void check_half_range(RunState& run) {
+  const Plan& plan = run.plan;
+  constexpr double kHalfMax = 65504.0;
+  comm::collective(run.world, [&] {
+    if (!plan.active()) return;
+    for (const int64_t k : plan.blocks)
+      for (int64_t m = plan.model_lo; m < plan.model_hi; ++m) {
+        const std::string& name = plan.names[static_cast<size_t>(m)];
+        const at::Tensor field = run.ckpt.read_field(name, k);
+        const double peak = field.numel() ? field.abs().max().item<double>() : 0.0;
+        if (peak > kHalfMax)
+          throw_input("output.field_dtype float16 cannot hold the fields of model '" + name + "': they reach " +
+                      std::to_string(peak) + " (float16's largest value is 65504); store them as float32 " +
+                      "(--output.field_dtype float32: the checkpoint keeps every field, nothing is recomputed)");
+      }
+  });
+}
+
 }  // namespace
 
 Matrices compute_matrices(RunState& run) {
@@ -91,6 +111,7 @@ void write_result(RunState& run, const Matrices& matrices) {
                     {"features", plan.D},  {"max_points", run.max_points}, {"points", run.summary.points}};
   RunResult result{plan.names, {}, matrices.per_metric, cfg.resolved_yaml};
   for (const auto m : cfg.metrics) result.metrics.push_back(to_string(m));
+  if (cfg.store_fields && cfg.half_fields) check_half_range(run);
   // Not wrapped in collective(): a failure inside HDF5's collective calls
   // cannot be agreed on; the CLI aborts the job instead (MPI_Abort).
   ResultWriter out(cfg.output_path, &run.world);

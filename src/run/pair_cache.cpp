@@ -56,18 +56,13 @@ PairCache read_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64
 void write_pair_cache(const Checkpoint& ckpt, const std::string& kind, int64_t block, const PairCache& cache,
                       const std::string& fingerprint) {
   ensure_dir(ckpt.dir() + "/pairs", "checkpoint " + ckpt.dir());
-  AtomicFile file(pair_cache_path(ckpt, kind, block));
-  {
-    auto f = h5::File::create(file.temp());
-    h5::write_strings(f.id(), "/keys", cache.keys);
+  h5::write_file(pair_cache_path(ckpt, kind, block), [&](hid_t f) {
+    h5::write_strings(f, "/keys", cache.keys);
     const hsize_t K = cache.keys.size();
-    h5::write(f.id(), "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K},
-              cache.sums.data());
-    h5::set_attr(f.id(), "/", "fingerprint", fingerprint);
-    h5::set_attr(f.id(), "/", "checksum", Crc32().add(cache.keys).add(cache.sums).value());
-    f.close();
-  }
-  file.commit();
+    h5::write(f, "/sums", h5::Type::F64, {static_cast<hsize_t>(DistanceAccumulator::kSums), K, K}, cache.sums.data());
+    h5::set_attr(f, "/", "fingerprint", fingerprint);
+    h5::set_attr(f, "/", "checksum", Crc32().add(cache.keys).add(cache.sums).value());
+  });
 }
 
 }  // namespace modelgif

@@ -26,12 +26,27 @@ std::string describe_mismatch(const std::string& old_text, const std::string& ne
   return diff.empty() ? "fingerprints differ" : diff;
 }
 
+// A checkpoint whose configuration is this run's, spelled otherwise: made
+// before values were normalized (`0.2860` for `0.286`, `yes` for `true`).
+// Its stored config, read again, gives this run's fingerprint text.
+bool same_config_spelled_otherwise(const Manifest& man, const std::string& text) {
+  const std::string key = "references.data_hash: ";
+  const auto at = man.text.find(key);
+  if (man.config.empty() || at == std::string::npos) return false;
+  const std::string data = man.text.substr(at + key.size(), man.text.find('\n', at) - at - key.size());
+  try {
+    return fingerprint_text(load_config(man.config, "the checkpoint's config"), data) == text;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 // Rank 0: the manifest found in the checkpoint, with whatever does not belong
 // to this run refused (or, with --recompute, discarded).
 Manifest reconciled_manifest(RunState& run) {
   const Checkpoint& ckpt = run.ckpt;
   const RunConfig& cfg = run.cfg;
-  const Plan& plan = run.plan;
+  Plan& plan = run.plan;
   Manifest man;
   if (!ckpt.has_manifest()) return man;
   try {
@@ -39,6 +54,12 @@ Manifest reconciled_manifest(RunState& run) {
   } catch (const InputError&) {
     if (!run.opt.recompute) throw;
     ckpt.wipe();
+  }
+  if (!man.fingerprint.empty() && man.fingerprint != plan.fingerprint &&
+      same_config_spelled_otherwise(man, run.fingerprint_text)) {
+    if (man.text != run.fingerprint_text)  // said once: the manifest is rewritten with this spelling
+      run.log << "checkpoint: its configuration is this run's, spelled otherwise: its shards are reused\n";
+    plan.fingerprint = man.fingerprint;  // the shards and pair caches are keyed by it
   }
   if (!man.fingerprint.empty() && man.fingerprint != plan.fingerprint) {
     const std::string diff = describe_mismatch(man.text, run.fingerprint_text);
@@ -55,10 +76,14 @@ Manifest reconciled_manifest(RunState& run) {
     const std::string hash = key.substr(key.rfind('@') + 1);
     const auto it = man.models.find(name);
     if (it == man.models.end() || it->second == hash) continue;
+    const auto was = man.paths.find(name);
+    const bool moved = was != man.paths.end() && !was->second.empty() && was->second != cfg.zoo[i].path;
     if (!run.opt.recompute && ckpt.holds_work(name))
-      throw_input("model '" + name + "': " + cfg.zoo[i].path + " changed since checkpoint " + ckpt.dir() +
-                  " was made (file hash " + it->second + ", now " + hash +
-                  "); rerun with --recompute to recompute its fields");
+      throw_input("model '" + name + "': " +
+                  (moved ? "now " + cfg.zoo[i].path + ", another file than " + was->second + " that checkpoint " +
+                               ckpt.dir() + " was made with"
+                         : cfg.zoo[i].path + " changed since checkpoint " + ckpt.dir() + " was made") +
+                  " (file hash " + it->second + ", now " + hash + "); rerun with --recompute to recompute its fields");
     run.log << "checkpoint: model '" << name << "' changed: its shards are discarded\n";
     ckpt.remove_model(name);
   }
@@ -91,11 +116,14 @@ void reconcile_checkpoint(RunState& run) {
     man.references = plan.N, man.block = cfg.block, man.blocks = plan.B, man.max_points = run.max_points;
     man.steps_kept = plan.S, man.features = plan.D;
     man.order = plan.names;
-    for (size_t i = 0; i < cfg.zoo.size(); ++i)
+    for (size_t i = 0; i < cfg.zoo.size(); ++i) {
       man.models[cfg.zoo[i].name] = plan.keys[i].substr(plan.keys[i].rfind('@') + 1);
+      man.paths[cfg.zoo[i].name] = cfg.zoo[i].path;
+    }
     run.ckpt.write_manifest(man);
   });
   run.max_points = run.world.bcast(run.max_points);
+  plan.fingerprint = run.world.bcast(plan.fingerprint);  // rank 0 may have kept the checkpoint's
 }
 
 }  // namespace modelgif

@@ -120,6 +120,9 @@ RunResult read_result(const std::string& path, const std::string& group) {
     for (const auto& m : h5::list(f.id(), join(group, "distance"))) {
       r.metrics.push_back(m);
       r.matrices.push_back(h5::read_f64(f.id(), join(group, "distance/" + m)));
+      if (r.matrices.back().size() != r.names.size() * r.names.size())
+        throw_input(path + ": " + join(group, "distance/" + m) + " holds " + std::to_string(r.matrices.back().size()) +
+                    " values for " + std::to_string(r.names.size()) + " models (a damaged result file)");
     }
     const std::string object = group.empty() ? "/" : group;
     if (h5::has_attr(f.id(), object, "config")) r.config = h5::get_attr_string(f.id(), object, "config");
@@ -127,6 +130,15 @@ RunResult read_result(const std::string& path, const std::string& group) {
     throw InputError(path + ": cannot read result file: " + e.what());
   }
   return r;
+}
+
+bool is_result(const std::string& path) {
+  try {
+    auto f = h5::File::open(path);
+    return h5::exists(f.id(), "/models/names") && h5::exists(f.id(), "/distance");
+  } catch (const StoreError&) {
+    return false;
+  }
 }
 
 bool has_fields(const std::string& path, const std::string& model) {

@@ -1,7 +1,7 @@
 // The phases before any field work: placement, inputs, plan, models.
-#include <sstream>
-
 #include <ATen/ATen.h>
+
+#include <sstream>
 
 #include "modelgif/error.hpp"
 #include "modelgif/target.hpp"

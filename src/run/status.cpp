@@ -4,6 +4,7 @@
 #include <iomanip>
 
 #include "modelgif/error.hpp"
+#include "modelgif/result.hpp"
 #include "run/checkpoint.hpp"
 #include "run/pair_cache.hpp"
 
@@ -29,11 +30,21 @@ RunStatus read_status(const std::string& run) {
   }
   st.checkpoint = dir;
   std::error_code ec;
-  st.output_complete = fs::is_regular_file(st.output, ec);
+  const bool output_exists = fs::is_regular_file(st.output, ec);
+  st.output_complete = output_exists && is_result(st.output);
+  st.holder = lock_holder(dir);
+  st.temporaries = find_temporaries(st.output);
   const Checkpoint ckpt(dir);
-  if (!ckpt.has_manifest())
-    throw_input("status: no checkpoint at " + dir +
-                (st.output_complete ? " (the output exists: the run finished and its checkpoint was removed)" : ""));
+  if (!ckpt.has_manifest()) {
+    st.has_manifest = false;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".h5")
+        ++(it->path().parent_path().filename() == "pairs" ? st.loose_caches : st.loose_shards);
+    if (st.loose_shards + st.loose_caches > 0 || st.output_complete) return st;
+    if (output_exists)
+      throw_input("status: " + st.output + " is not a modelgif result, and there is no checkpoint " + dir);
+    throw_input("status: no checkpoint at " + dir);
+  }
   const Manifest man = ckpt.read_manifest();
   st.fingerprint = man.fingerprint, st.fingerprint_text = man.text;
   st.references = man.references, st.blocks = man.blocks, st.block = man.block, st.max_points = man.max_points;
@@ -67,28 +78,24 @@ RunStatus read_status(const std::string& run) {
   return st;
 }
 
-void print_status(const std::string& run, std::ostream& out) {
-  std::error_code ec;
-  if (fs::is_directory(run, ec) && !(run.size() > 5 && run.substr(run.size() - 5) == ".ckpt") &&
-      !fs::exists(Checkpoint::dir_for(run), ec)) {
-    // A folder of runs (a sweep): every checkpoint one or two levels below.
-    std::vector<std::string> found;
-    for (fs::recursive_directory_iterator it(run, ec), end; !ec && it != end; it.increment(ec)) {
-      if (it.depth() > 2) it.disable_recursion_pending();
-      std::error_code kind;  // a dangling link is no folder, not a failure of the listing
-      if (it->is_directory(kind) && it->path().extension() == ".ckpt") {
-        found.push_back(it->path().string());
-        it.disable_recursion_pending();
-      }
+namespace {
+
+void print_one(const RunStatus& st, std::ostream& out) {
+  out << "run " << st.output << ": " << (st.output_complete ? "output written" : "output not written yet") << "\n";
+  if (!st.holder.empty()) out << "  in use by   " << st.holder << "\n";
+  if (st.temporaries.count > 0)
+    out << "  temporaries " << st.temporaries.count << " (" << (st.temporaries.bytes + 999999) / 1000000
+        << " MB) left by interrupted runs; the next run removes them\n";
+  if (!st.has_manifest) {
+    if (st.loose_shards + st.loose_caches == 0) {
+      out << "  its checkpoint was removed\n";
+      return;
     }
-    if (ec) throw_input("status: cannot list " + run + ": " + ec.message());
-    std::sort(found.begin(), found.end());
-    if (found.empty()) throw_input("status: no run checkpoints under " + run);
-    for (const auto& f : found) print_status(f, out);
+    out << "  checkpoint  " << st.checkpoint << " has no manifest, but holds " << st.loose_shards
+        << " field shards and " << st.loose_caches
+        << " pair caches: rerunning the same config reuses the ones that match it\n";
     return;
   }
-  const RunStatus st = read_status(run);
-  out << "run " << st.output << ": " << (st.output_complete ? "output written" : "output not written yet") << "\n";
   out << "  checkpoint  " << st.checkpoint << "\n";
   out << "  fingerprint " << st.fingerprint << "  (" << st.references << " references in " << st.blocks << " blocks of "
       << st.block << ", max_points " << st.max_points << ")\n";
@@ -108,6 +115,40 @@ void print_status(const std::string& run, std::ostream& out) {
   if (left == 0 && st.pair_blocks == st.blocks)
     out << (st.output_complete ? "; done" : "; only the output is left to write");
   out << "\n";
+}
+
+}  // namespace
+
+void print_status(const std::string& run, std::ostream& out) {
+  std::error_code ec;
+  if (fs::is_directory(run, ec) && !(run.size() > 5 && run.substr(run.size() - 5) == ".ckpt") &&
+      !fs::exists(Checkpoint::dir_for(run), ec)) {
+    // A folder of runs (a sweep): every checkpoint one or two levels below.
+    std::vector<std::string> found;
+    for (fs::recursive_directory_iterator it(run, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it.depth() > 2) it.disable_recursion_pending();
+      std::error_code kind;  // a dangling link is no folder, not a failure of the listing
+      if (it->is_directory(kind) && it->path().extension() == ".ckpt") {
+        found.push_back(it->path().string());
+        it.disable_recursion_pending();
+      }
+    }
+    if (ec) throw_input("status: cannot list " + run + ": " + ec.message());
+    std::sort(found.begin(), found.end());
+    if (found.empty()) throw_input("status: no run checkpoints under " + run);
+    size_t unreadable = 0;
+    for (const auto& f : found) try {
+        print_one(read_status(f), out);
+      } catch (const Error& e) {
+        out << "run " << f.substr(0, f.size() - 5) << ": cannot be read: " << e.what() << "\n";
+        ++unreadable;
+      }
+    if (unreadable > 0)
+      throw_input("status: " + std::to_string(unreadable) + " of " + std::to_string(found.size()) + " runs under " +
+                  run + " could not be read (see above)");
+    return;
+  }
+  print_one(read_status(run), out);
 }
 
 }  // namespace modelgif

@@ -6,11 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "run/lock.hpp"
+
 namespace modelgif {
 
 struct RunStatus {
   std::string checkpoint, output;
-  bool output_complete = false;
+  bool output_complete = false;                // the output exists and is a modelgif result
+  bool has_manifest = true;                    // false: a checkpoint without its manifest, or none at all
+  int64_t loose_shards = 0, loose_caches = 0;  // files of a checkpoint without a manifest
+  std::string holder;                          // the run holding the lock, "" when none
+  Temporaries temporaries;                     // left by interrupted runs
   std::string fingerprint, fingerprint_text;
   int64_t references = 0, blocks = 0, block = 0, max_points = 0;
   struct ModelProgress {
@@ -24,7 +30,9 @@ struct RunStatus {
 
 // RUN: an output file (its checkpoint is RUN.ckpt), a .ckpt folder.
 RunStatus read_status(const std::string& run);
-// Prints one run, or every run found one level below a folder (sweeps).
+// Prints one run, or every run found one or two levels below a folder (a
+// sweep): a run whose checkpoint cannot be read gets its line, the others are
+// listed, and then an InputError says how many could not be read.
 void print_status(const std::string& run, std::ostream& out);
 
 }  // namespace modelgif

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/files.hpp"
 #include "modelgif/error.hpp"
 
 namespace modelgif::h5 {
@@ -16,19 +17,34 @@ struct Silencer {
 };
 void silence() { static Silencer s; }
 
+struct Stack {
+  std::string top;     // the first descriptions: what HDF5 was doing
+  std::string system;  // the operating system's reason, when HDF5 names one
+};
+
 herr_t collect(unsigned n, const H5E_error2_t* e, void* out) {
-  auto* s = static_cast<std::string*>(out);
+  auto* s = static_cast<Stack*>(out);
+  const std::string desc = e->desc ? e->desc : "?";
+  const auto at = desc.find("error message = '");
+  if (at != std::string::npos && s->system.empty()) {
+    const auto from = at + 17, to = desc.find('\'', from);
+    s->system = desc.substr(from, to == std::string::npos ? std::string::npos : to - from);
+  }
   if (n > 2) return 0;  // the top of the stack says enough
-  if (!s->empty()) s->append("; ");
-  s->append(e->desc ? e->desc : "?");
+  if (!s->top.empty()) s->top.append("; ");
+  s->top.append(desc);
   return 0;
 }
 
+// One line: the system's reason first ("No space left on device"), then HDF5's own words.
 std::string error_stack() {
-  std::string s;
+  Stack s;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &s);
   H5Eclear2(H5E_DEFAULT);
-  return s.empty() ? "unknown HDF5 error" : s;
+  std::string text = s.top.empty() ? "unknown HDF5 error" : s.top;
+  if (!s.system.empty()) text = s.system + " (" + text + ")";
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
 }
 
 Handle lcpl() {
@@ -168,6 +184,18 @@ void File::close() {
   if (!h_.valid()) return;
   const hid_t id = h_.release();  // closed here, checked, not by the destructor
   check_status(H5Fclose(id), "closing file " + path_);
+}
+
+void write_file(const std::string& path, const std::function<void(hid_t file)>& fill) {
+  AtomicFile file(path);
+  try {
+    auto f = File::create(file.temp());
+    fill(f.id());
+    f.close();
+  } catch (const StoreError& e) {
+    throw_input("cannot write " + path + ": " + e.what());
+  }
+  file.commit();
 }
 
 bool exists(hid_t loc, const std::string& path) {

@@ -24,7 +24,7 @@ namespace {
 
 // Bump when a kind of the recipe table changes what it makes (the recipes
 // themselves are part of the stamp).
-const char* const kRecipesVersion = "classifier recipes 2";
+const char* const kRecipesVersion = "classifier recipes 3";
 
 const char* const kFingerprintKinds[] = {"finetune",    "prune",    "distill",  "extract",
                                          "adversarial", "transfer", "negatives"};
@@ -45,14 +45,20 @@ Recipe derived(const std::string& name, const std::string& kind, const std::stri
   return r;
 }
 
-// The i-th model of a kind (0-based): its seed, and the third of the other
-// half of train its fine-tuning data comes from.
-uint64_t kind_seed(int i) { return 1000 + static_cast<uint64_t>(i) * 17; }
+// Every model of a zoo gets a seed of its own: the fields of these small
+// models carry their initialization, so two models that shared one (a
+// distilled and an extracted student, say) would look related for that
+// reason alone. `place` is the model's place in the zoo after its base
+// (0-based); the base has seeds 1 and 11, which no 1000 + 17 k (nor one more)
+// reaches.
+uint64_t zoo_seed(int place) { return 1000 + static_cast<uint64_t>(place) * 17; }
+// The third of the other half of train that the i-th model of a kind is fine-tuned on.
 int64_t other_third(int i) { return 30000 + (i % 3) * 10000; }
 
-Recipe fingerprint_recipe(const std::string& kind, int i) {
+// The i-th model of a kind (0-based; it sets the kind's own variations) at `place` in the zoo.
+Recipe fingerprint_recipe(const std::string& kind, int i, int place) {
   const std::string name = kind + "-" + std::to_string(i + 1);
-  const uint64_t seed = kind_seed(i);
+  const uint64_t seed = zoo_seed(place);
   if (kind == "finetune")
     return derived(name, "finetune", "source", other_third(i), 10000, {1, 3e-4 * (1 + i % 3), 128, seed, i % 2 == 1},
                    "source fine-tuned on 10k other images");
@@ -87,9 +93,9 @@ Recipe fingerprint_recipe(const std::string& kind, int i) {
   return fresh(name, arch, seed, (i % 2) * 30000, 30000, {2, 1e-3, 128, seed, false}, arch + " trained independently");
 }
 
-Recipe unlearning_recipe(const std::string& kind, int i, int forget) {
+Recipe unlearning_recipe(const std::string& kind, int i, int place, int forget) {
   const std::string name = kind + "-" + std::to_string(i + 1);
-  const uint64_t seed = kind_seed(i);
+  const uint64_t seed = zoo_seed(place);
   if (kind == "approximate") {  // the reference fine-tuned with random wrong labels on the forgotten class
     Recipe r = derived(name, "forget", "reference", 0, 60000, {1, 3e-4, 128, seed, false},
                        "reference fine-tuned with random labels on class " + std::to_string(forget));
@@ -120,24 +126,6 @@ std::vector<Recipe> demo_recipes() {
                 "cnn_a, seed 2, train[30000:60000], 2 epochs"),
           fresh("indep-a2", "cnn_a", 3, 0, 30000, {2, 1e-3, 128, 31, false}, "cnn_a, seed 3, train[0:30000], 2 epochs"),
           fresh("indep-b1", "cnn_b", 4, 0, 60000, {1, 1e-3, 128, 41, false}, "cnn_b, seed 4, train[0:60000], 1 epoch")};
-}
-
-// Every recipe of the zoo, its base first.
-std::vector<Recipe> recipes_of(const TestbedConfig& cfg) {
-  if (cfg.testbed == "demo") return demo_recipes();
-  std::vector<Recipe> out;
-  if (cfg.testbed == "unlearning") {
-    out.push_back(fresh("reference", "cnn_a", 1, 0, 60000, {2, 1e-3, 128, 11, false}, "cnn_a trained on all of train"));
-    for (const char* kind : kUnlearningKinds)
-      for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i)
-        out.push_back(unlearning_recipe(kind, i, cfg.forget_class));
-    return out;
-  }
-  out.push_back(fresh("source", "cnn_a", 1, 0, 30000, {2, 1e-3, 128, 11, false}, "cnn_a trained on train[0:30000]"));
-  for (const char* kind : kFingerprintKinds)
-    for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i)
-      out.push_back(fingerprint_recipe(kind, i));
-  return out;
 }
 
 // Everything a recipe says, as text: part of the zoo's cache stamp.
@@ -214,6 +202,23 @@ void write_run_config(const TestbedConfig& cfg, const ZooFolder& zoo, const std:
 
 }  // namespace
 
+std::vector<Recipe> zoo_recipes(const TestbedConfig& cfg) {
+  if (cfg.testbed == "demo") return demo_recipes();
+  std::vector<Recipe> out;
+  if (cfg.testbed == "unlearning") {
+    out.push_back(fresh("reference", "cnn_a", 1, 0, 60000, {2, 1e-3, 128, 11, false}, "cnn_a trained on all of train"));
+    for (const char* kind : kUnlearningKinds)
+      for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i)
+        out.push_back(unlearning_recipe(kind, i, static_cast<int>(out.size()) - 1, cfg.forget_class));
+    return out;
+  }
+  out.push_back(fresh("source", "cnn_a", 1, 0, 30000, {2, 1e-3, 128, 11, false}, "cnn_a trained on train[0:30000]"));
+  for (const char* kind : kFingerprintKinds)
+    for (int i = 0; i < (cfg.counts.count(kind) ? cfg.counts.at(kind) : 0); ++i)
+      out.push_back(fingerprint_recipe(kind, i, static_cast<int>(out.size()) - 1));
+  return out;
+}
+
 std::vector<std::string> zoo_kinds() {
   std::vector<std::string> v(std::begin(kFingerprintKinds), std::end(kFingerprintKinds));
   v.insert(v.end(), std::begin(kUnlearningKinds), std::end(kUnlearningKinds));
@@ -221,7 +226,7 @@ std::vector<std::string> zoo_kinds() {
 }
 
 void run_classifier_zoo(const TestbedConfig& cfg, const comm::Comm& world, std::ostream& out) {
-  const std::vector<Recipe> recipes = recipes_of(cfg);
+  const std::vector<Recipe> recipes = zoo_recipes(cfg);
   const ZooFolder zoo(cfg.dir,
                       hex64(fnv1a(cfg.text)) + " " + kRecipesVersion + " " + hex64(fnv1a(recipe_text(recipes))));
   zoo.prepare(world, out);

@@ -11,6 +11,7 @@
 #include "modelgif/h5.hpp"
 #include "modelgif/references.hpp"
 #include "run/result_file.hpp"
+#include "support/cli.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -18,67 +19,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run_cli(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = cli::run(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-// A tiny zoo (two functions, one a channel-permuted copy) and 7 references.
-class TinyZoo : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir = testsupport::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    auto a = testsupport::tanh_cnn(1);
-    a.save(dir + "/a.pt");
-    testsupport::permuted_copy(a).save(dir + "/a-perm.pt");
-    testsupport::tanh_cnn(2).save(dir + "/b.pt");
-    testsupport::sqrt_model().save(dir + "/sqrt.pt");
-    std::ofstream(dir + "/junk.pt") << "this is not a zip archive";
-    testsupport::write_random_refs(dir + "/refs.h5", 7);
-    auto f = h5::File::open(dir + "/refs.h5", true);
-    const auto x2 = at::randn({7, 2, 8, 8});
-    h5::write(f.id(), "/two_channel", h5::Type::F32, {7, 2, 8, 8}, x2.data_ptr());
-    f.close();
-    config = dir + "/run.yaml";
-    std::ofstream(config) << "zoo:\n"
-                          << "  - {name: a, path: " << dir << "/a.pt}\n"
-                          << "  - {name: a-perm, path: " << dir << "/a-perm.pt}\n"
-                          << "  - {name: b, path: " << dir << "/b.pt}\n"
-                          << "references:\n  source: " << dir << "/refs.h5:/images\n"
-                          << "field:\n  steps: 6\n"
-                          << "distance:\n  metrics: [cosine, euclidean, cosine_frechet, euclidean_frechet, "
-                             "cosine_standardized]\n"
-                          << "output:\n  path: " << dir << "/out/result.h5\n  store_fields: true\n"
-                          << "run:\n  block: 3\n  max_points: 10\n";
-    output = dir + "/out/result.h5";
-  }
-  // Runs and checks the failure contract: exit code, one line naming `needle`, no output left.
-  void expect_failure(std::vector<std::string> extra, int code, const std::string& needle) {
-    std::vector<std::string> args = {"run", "--config", config};
-    args.insert(args.end(), extra.begin(), extra.end());
-    const Result r = run_cli(args);
-    EXPECT_EQ(r.code, code) << r.err;
-    EXPECT_THAT(r.err, HasSubstr(needle)) << "error was: " << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("modelgif: error: ", 0), 0u) << r.err;
-    EXPECT_FALSE(fs::exists(output)) << "a failed run left " << output;
-    // Only the checkpoint may stay (it keeps finished work); no file that looks like a result.
-    if (fs::exists(dir + "/out"))
-      for (const auto& e : fs::directory_iterator(dir + "/out"))
-        if (e.path().extension() != ".ckpt") ADD_FAILURE() << "leftover " << e.path();
-  }
-  std::string dir, config, output;
-};
-
-}  // namespace
+using testsupport::Result;
+using testsupport::run_cli;
+using testsupport::TinyZoo;
 
 TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
   const Result r = run_cli({"run", "--config", config});
@@ -298,4 +241,32 @@ TEST(Cli, AnyExceptionBecomesOneLineWithItsExitCode) {
   EXPECT_EQ(shared.exit_code, kExitInput);
   EXPECT_EQ(report([] { throw_shared(kExitNumeric, "nan"); }).exit_code, kExitNumeric);
   EXPECT_EQ(report([] { throw_internal("broken"); }).message, "internal error: broken");
+}
+
+TEST_F(TinyZoo, CompareAndShowCheckTheirOptionsAndTheFile) {
+  ASSERT_EQ(run_cli({"run", "--config", config}).code, 0);
+  Result r = run_cli({"compare", output, output, "--rtol", "-1"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--rtol must be >= 0"));
+  r = run_cli({"show", output, "--precision", "-1"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--precision must be between 0 and 17"));
+  // Other models: the results differ (exit 5), as compare's help says.
+  ASSERT_EQ(run_cli({"run", "--config", config, "--zoo", "a=" + dir + "/a.pt", "--zoo", "b=" + dir + "/b.pt",
+                     "--output.path", dir + "/two.h5"})
+                .code,
+            0);
+  r = run_cli({"compare", output, dir + "/two.h5"});
+  EXPECT_EQ(r.code, kExitDifferent);
+  EXPECT_THAT(r.out,
+              HasSubstr("DIFFERENT models: " + output + " holds [a, a-perm, b], " + dir + "/two.h5 holds [a, b]"));
+  // A matrix that does not match the names is a damaged file, for show and eval alike.
+  {
+    auto f = h5::File::open(dir + "/two.h5", true);
+    const std::vector<double> three(3, 0.5);
+    h5::write(f.id(), "/distance/short", h5::Type::F64, {3}, three.data());
+  }
+  r = run_cli({"show", dir + "/two.h5"});
+  EXPECT_EQ(r.code, kExitInput);
+  EXPECT_THAT(r.err, HasSubstr("/distance/short holds 3 values for 2 models"));
 }

@@ -152,3 +152,23 @@ TEST(Config, TheReadmeDocumentsEveryKey) {
   ss << in.rdbuf();
   for (const auto& k : config_keys()) EXPECT_THAT(ss.str(), HasSubstr("`" + k.key + "`")) << k.key;
 }
+
+TEST(Config, ValuesAreCanonicalSoEqualSettingsFingerprintAlike) {
+  const auto a = load_config(kMinimal, "t",
+                             {{"field.cumulative", "yes"},
+                              {"references.scale", "1e0"},
+                              {"references.mean", "0.2860"},
+                              {"references.std", "0.353"}});
+  const auto b = load_config(kMinimal, "t",
+                             {{"field.cumulative", "true"},
+                              {"references.scale", "1.0"},
+                              {"references.mean", "0.286"},
+                              {"references.std", "0.3530"}});
+  EXPECT_EQ(a.resolved_yaml, b.resolved_yaml);
+  EXPECT_THAT(a.resolved_yaml, HasSubstr("cumulative: true"));
+  EXPECT_THAT(a.resolved_yaml, HasSubstr("scale: 1.0"));
+  EXPECT_THAT(a.resolved_yaml, HasSubstr("- 0.286"));
+  // A list item the command line cannot read is a usage error naming the key, not an internal one.
+  EXPECT_THAT(usage_error_of(kMinimal, {{"distance.metrics", "cosine,[x"}}),
+              HasSubstr("key 'distance.metrics': cannot read '[x' as a list item"));
+}

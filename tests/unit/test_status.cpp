@@ -2,12 +2,17 @@
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
+#include "modelgif/h5.hpp"
 #include "run/checkpoint.hpp"
+#include "run/lock.hpp"
 #include "run/pair_cache.hpp"
 #include "run/status.hpp"
 #include "support/models.hpp"
@@ -78,4 +83,51 @@ TEST(Status, AFolderOfRunsListsEveryRunAndNoCheckpointIsAnInputError) {
   EXPECT_THROW(read_status(dir + "/nothing.h5"), InputError);
   std::ostringstream none;
   EXPECT_THROW(print_status(testsupport::temp_dir("status-empty"), none), InputError);
+}
+
+TEST(Status, AFolderWithOneBadManifestListsTheOthersAndSaysHowManyFailed) {
+  const std::string dir = testsupport::temp_dir("status-bad");
+  make_run(dir + "/x", "out");
+  make_run(dir + "/y", "out");
+  std::ofstream(dir + "/x/out.h5.ckpt/MANIFEST.h5", std::ios::trunc) << "garbage";
+  std::ostringstream text;
+  try {
+    print_status(dir, text);
+    FAIL() << "a damaged manifest went unreported";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("1 of 2 runs under " + dir + " could not be read"));
+  }
+  EXPECT_THAT(text.str(), HasSubstr("run " + dir + "/x/out.h5: cannot be read: "));
+  EXPECT_THAT(text.str(), HasSubstr("run " + dir + "/y/out.h5: output not written yet"));
+}
+
+TEST(Status, ACheckpointWithoutItsManifestAndAForeignFileAreToldApart) {
+  const std::string dir = testsupport::temp_dir("status-nomanifest");
+  const std::string out = make_run(dir, "run");
+  std::filesystem::remove(out + ".ckpt/MANIFEST.h5");
+  std::ostringstream text;
+  print_status(out, text);
+  EXPECT_THAT(text.str(), HasSubstr("has no manifest, but holds 3 field shards and 1 pair caches"));
+  // Any HDF5 file is not a finished run.
+  auto f = h5::File::create(dir + "/other.h5");
+  h5::set_attr(f.id(), "/", "x", std::string("y"));
+  f.close();
+  try {
+    read_status(dir + "/other.h5");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr(dir + "/other.h5 is not a modelgif result"));
+  }
+}
+
+TEST(Status, TemporariesAndTheLockHolderAreShown) {
+  const std::string dir = testsupport::temp_dir("status-temp");
+  const std::string out = make_run(dir, "run");
+  std::ofstream(out + ".tmp-4242") << std::string(2000000, 'x');
+  std::ostringstream text;
+  print_status(out, text);
+  EXPECT_THAT(text.str(), HasSubstr("temporaries 1 (2 MB) left by interrupted runs; the next run removes them"));
+  const RunLock lock = RunLock::take(out + ".ckpt");
+  // A lock held by this process: open-file-description locks conflict even here.
+  EXPECT_THAT(read_status(out).holder, HasSubstr("pid " + std::to_string(::getpid())));
 }

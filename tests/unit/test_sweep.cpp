@@ -76,6 +76,15 @@ TEST(Sweep, BadSweepFilesNameTheVariationAndKey) {
   EXPECT_THAT(usage_error(f.sweep), HasSubstr("unknown key 'sweep.nmae'"));
   std::ofstream(f.sweep) << "variations:\n  - {name: x, set: {}}\n";
   EXPECT_THAT(usage_error(f.sweep), HasSubstr("sweep.base"));
+  // A variation is a folder below the sweep's: never the sweep's own, never above it.
+  for (const char* name : {"..", ".", "../x", "a b"}) {
+    std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\nvariations:\n  - {name: '" << name << "', set: {}}\n";
+    EXPECT_THAT(usage_error(f.sweep),
+                HasSubstr("variation name '" + std::string(name) + "' must be a plain folder name"));
+  }
+  // A bad value in a variation's set names the variation and the set.
+  std::ofstream(f.sweep) << "sweep: {base: " << f.base << "}\nvariations:\n  - {name: x, set: {field.steps: 0}}\n";
+  EXPECT_THAT(usage_error(f.sweep), HasSubstr("variation 'x': its set: key 'field.steps': must be >= 1, got 0"));
 }
 
 TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
@@ -133,4 +142,27 @@ TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
   std::ostringstream bad, berr;
   EXPECT_EQ(cli::run({"submit", f.base, "--dry-run", "--", "--field.steps", "zero"}, bad, berr), kExitUsage);
   EXPECT_THAT(berr.str(), HasSubstr("field.steps")) << berr.str();
+  // The run options are parsed as `run` parses them: --key=value too.
+  std::ostringstream eq, eqerr;
+  ASSERT_EQ(cli::run({"submit", f.base, "--dry-run", "--", "--field.steps=7"}, eq, eqerr), 0) << eqerr.str();
+  EXPECT_THAT(eq.str(), HasSubstr("--field.steps=7"));
+  EXPECT_EQ(cli::run({"submit", f.base, "--dry-run", "--", "--field.steps=0"}, eq, eqerr), kExitUsage);
+}
+
+TEST(Submit, ResourcesThatSlurmOrTheScriptWouldRefuseAreRefusedNow) {
+  SweepFiles f("submit-bad", "grid: {field.steps: [2]}\n");
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--launcher", "foo"}, "--launcher: expected auto, srun or mpirun, got 'foo'"},
+           {{"--signal-seconds", "-5"}, "--signal-seconds: must be >= 1, got -5"},
+           {{"--nodes", "0"}, "--nodes: must be >= 1, got 0"},
+           {{"--time", "soon"}, "--time: expected minutes"},
+           {{"--time", "0"}, "--time: expected minutes"},
+           {{"--max-requeues", "-1"}, "--max-requeues: must be >= 0"},
+           {{"--sbatch", "qos=long"}, "--sbatch: expected an sbatch option"}}) {
+    std::vector<std::string> cmd = {"submit", f.base, "--dry-run"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::run(cmd, out, err), kExitUsage) << args[0];
+    EXPECT_THAT(err.str(), HasSubstr(needle));
+  }
 }

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "modelgif/error.hpp"
 #include "support/models.hpp"
 #include "testbeds/testbed.hpp"
+#include "testbeds/zoos.hpp"
 
 using namespace modelgif;
 using ::testing::HasSubstr;
@@ -83,4 +85,31 @@ TEST(Testbed, BadConfigsNameTheKeyOrTask) {
               HasSubstr("key 'shared_init': expected true or false, got 'maybe'"));
   EXPECT_THAT(usage_error_of("testbed: taskonomy\ndir: x\n"), HasSubstr("fingerprinting, unlearning or relatedness"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\nepochs: 3\n"), HasSubstr("unknown key 'epochs'"));
+}
+
+// Every model of a classifier zoo starts from a seed no other model has:
+// the fields of these small models carry their initialization, so a shared
+// seed would make two models look related for that reason alone.
+TEST(Testbed, EveryModelOfAZooHasItsOwnSeeds) {
+  for (const char* name : {"testbed-fingerprint.yaml", "testbed-unlearning.yaml", "testbed-fingerprint-small.yaml"}) {
+    const auto cfg = load_testbed(std::string(MODELGIF_SOURCE_DIR) + "/configs/" + name);
+    const auto recipes = zoo_recipes(cfg);
+    EXPECT_EQ(
+        static_cast<int>(recipes.size()), 1 +
+                                              [&] {
+                                                int n = 0;
+                                                for (const auto& [kind, count] : cfg.counts) n += count;
+                                                return n;
+                                              }())
+        << name;
+    std::map<uint64_t, std::string> train_seeds, init_seeds;
+    for (const auto& r : recipes) {
+      EXPECT_TRUE(train_seeds.emplace(r.train.seed, r.name).second)
+          << name << ": " << r.name << " shares its training seed with " << train_seeds[r.train.seed];
+      // Kinds that draw parameters of their own: fresh models, students, new heads, relabelling.
+      if (r.kind != "finetune" && r.kind != "adversarial")
+        EXPECT_TRUE(init_seeds.emplace(r.init_seed, r.name).second)
+            << name << ": " << r.name << " shares its initialization seed with " << init_seeds[r.init_seed];
+    }
+  }
 }
