@@ -58,6 +58,7 @@ class File {
   const std::string& path() const { return path_; }
   void flush();
   void close();  // closes and reports errors (destructor swallows them)
+  friend void write_file(const std::string& path, const std::function<void(hid_t file)>& fill);
   // Forgets the file without closing it (a parallel file whose other ranks are
   // elsewhere: closing would wait for them). The process is about to abort.
   void abandon() noexcept {

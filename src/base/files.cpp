@@ -61,14 +61,25 @@ void AtomicFile::commit() {
 }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
+  write_bytes_atomic(path, text.data(), text.size());
+}
+
+void write_bytes_atomic(const std::string& path, const void* data, size_t size) {
   AtomicFile file(path);
-  {
-    std::ofstream out(file.temp(), std::ios::binary | std::ios::trunc);
-    if (!out) throw_input("cannot write " + path + ": " + std::strerror(errno));
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (out.fail()) throw_input("cannot write " + path + ": " + std::strerror(errno));
+  const int fd = ::open(file.temp().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_input("cannot write " + path + ": " + std::strerror(errno));
+  const auto* p = static_cast<const char*>(data);
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, p + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw_input("cannot write " + path + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
   }
+  if (::close(fd) != 0) throw_input("cannot write " + path + ": " + std::strerror(errno));
   file.commit();
 }
 

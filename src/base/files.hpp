@@ -40,8 +40,9 @@ class AtomicFile {
   bool done_ = false;
 };
 
-// Writes `text` to `path` atomically (the folder must exist).
+// Writes `text` (or `size` bytes) to `path` atomically (the folder must exist).
 void write_text_atomic(const std::string& path, const std::string& text);
+void write_bytes_atomic(const std::string& path, const void* data, size_t size);
 
 // Creates `dir` and its parents when missing; `what` says what it is for in
 // the error ("output", "checkpoint", ...).

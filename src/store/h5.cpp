@@ -3,6 +3,8 @@
 #include <H5Epublic.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "base/files.hpp"
 #include "modelgif/error.hpp"
@@ -150,6 +152,9 @@ File File::create(const std::string& path) {
   // HDF5 1.8+ format: attributes over 64 KiB (a big zoo's config) go to dense storage.
   Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "setting format bounds");
+  // Closing the file closes whatever is still open in it, also after a failed
+  // write (a full disk): nothing is left for the library's exit to trip on.
+  check_status(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "setting the close degree");
   f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "creating file " + path));
   return f;
 }
@@ -186,16 +191,69 @@ void File::close() {
   check_status(H5Fclose(id), "closing file " + path_);
 }
 
+namespace {
+
+// The final image of an in-memory file, handed over when HDF5 frees it at
+// close (the documented way to get a closed, consistent file image).
+struct Image {
+  std::vector<char> bytes;
+  size_t size = 0;
+};
+void* image_malloc(size_t n, H5FD_file_image_op_t, void* udata) {
+  static_cast<Image*>(udata)->size = n;
+  return std::malloc(n);
+}
+void* image_memcpy(void* dst, const void* src, size_t n, H5FD_file_image_op_t, void*) {
+  return std::memcpy(dst, src, n);
+}
+void* image_realloc(void* p, size_t n, H5FD_file_image_op_t, void* udata) {
+  static_cast<Image*>(udata)->size = n;
+  return std::realloc(p, n);
+}
+herr_t image_free(void* p, H5FD_file_image_op_t op, void* udata) {
+  auto* image = static_cast<Image*>(udata);
+  if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && p)
+    image->bytes.assign(static_cast<char*>(p), static_cast<char*>(p) + image->size);
+  std::free(p);
+  return 0;
+}
+void* image_udata_copy(void* udata) { return udata; }
+herr_t image_udata_free(void*) { return 0; }
+
+}  // namespace
+
 void write_file(const std::string& path, const std::function<void(hid_t file)>& fill) {
-  AtomicFile file(path);
+  // Built in memory (HDF5's core driver, no backing file) and written out by
+  // us: HDF5 never meets a full disk half-way through a file (which can leave
+  // its state broken), and a failed write names the file and the reason.
+  Image image;
   try {
-    auto f = File::create(file.temp());
+    silence();
+    Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"));
+    check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "setting format bounds");
+    check_status(H5Pset_fapl_core(fapl.get(), size_t{1} << 16, false), "building a file in memory");
+    H5FD_file_image_callbacks_t callbacks = {image_malloc,     image_memcpy,     image_realloc, image_free,
+                                             image_udata_copy, image_udata_free, &image};
+    check_status(H5Pset_file_image_callbacks(fapl.get(), &callbacks), "capturing the file image");
+    File f;
+    f.path_ = path;
+    f.h_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "creating file " + path));
     fill(f.id());
     f.close();
   } catch (const StoreError& e) {
     throw_input("cannot write " + path + ": " + e.what());
   }
-  file.commit();
+  if (image.bytes.size() < 36) throw_internal("HDF5 gave no image of " + path);
+  // The core driver grows in 64 KiB steps: the file ends where its superblock
+  // (version 2 or 3, which the format bounds give) says, at byte 28.
+  size_t end = image.bytes.size();
+  if (image.bytes[8] == 2 || image.bytes[8] == 3) {
+    uint64_t eoa = 0;
+    for (int i = 7; i >= 0; --i)
+      eoa = (eoa << 8) | static_cast<unsigned char>(image.bytes[28 + static_cast<size_t>(i)]);
+    if (eoa > 0 && eoa <= end) end = static_cast<size_t>(eoa);
+  }
+  write_bytes_atomic(path, image.bytes.data(), end);
 }
 
 bool exists(hid_t loc, const std::string& path) {

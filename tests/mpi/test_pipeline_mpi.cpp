@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -374,4 +375,30 @@ TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_THAT(resumed.out, Not(HasSubstr("corrupt"))) << resumed.out;
   expect_same(out("twice"), out("full"), 4);
+}
+
+// One run at a time on an output, under mpirun: rank 0 takes the lock, every
+// rank learns that a second run is refused, and the refusal names the holder.
+TEST_F(Pipeline, ASecondRunOnTheSameOutputIsRefusedUnderMpi) {
+  // A first run long enough to be caught in the middle (4096 steps).
+  const std::string cfg = config(4, "locked", 4096);
+  Background first(mpiexec(2) + MODELGIF_BIN + " run --config " + cfg, dir + "/locked.log");
+  ASSERT_TRUE(wait_for_shards(out("locked") + ".ckpt", 1)) << first.output();
+  const Job second = run(2, cfg);
+  EXPECT_EQ(second.code, 3) << second.out;
+  EXPECT_THAT(second.out, HasSubstr("modelgif: error: output " + out("locked") + " is in use by another run (host "));
+  size_t lines = 0;  // rank 0 alone reports (mpiexec adds its own banner)
+  for (size_t p = second.out.find("modelgif: error"); p != std::string::npos;
+       p = second.out.find("modelgif: error", p + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << second.out;
+  const Job status = sh(std::string(MODELGIF_BIN) + " status " + out("locked"));
+  EXPECT_THAT(status.out, HasSubstr("in use by   host ")) << status.out;
+  // Once the first run is killed, its lock goes with it.
+  for (pid_t r : ranks_of(first.pid)) kill(r, SIGKILL);
+  first.wait();
+  const Job after = sh(std::string(MODELGIF_BIN) + " status " + out("locked"));
+  EXPECT_THAT(after.out, Not(HasSubstr("in use by"))) << after.out;
+  const Job resumed = run(2, cfg, "--field.steps 4096");
+  EXPECT_EQ(resumed.code, 0) << resumed.out;
 }

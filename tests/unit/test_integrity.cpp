@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -24,10 +25,10 @@
 #include "support/models.hpp"
 
 using namespace modelgif;
+using ::testing::HasSubstr;
 using testsupport::Result;
 using testsupport::run_cli;
 using testsupport::TinyZoo;
-using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 namespace {
@@ -50,8 +51,8 @@ double max_relative_difference(const RunResult& a, const RunResult& b) {
   double worst = 0;
   for (size_t i = 0; i < a.matrices.size(); ++i)
     for (size_t j = 0; j < a.matrices[i].size(); ++j)
-      worst = std::max(worst, std::fabs(a.matrices[i][j] - b.matrices[i][j]) /
-                                  std::max(1e-300, std::fabs(a.matrices[i][j])));
+      worst = std::max(worst,
+                       std::fabs(a.matrices[i][j] - b.matrices[i][j]) / std::max(1e-300, std::fabs(a.matrices[i][j])));
   return worst;
 }
 
@@ -62,18 +63,20 @@ TEST_F(TinyZoo, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
   const RunResult truth = read_result(output);
   const Checkpoint ckpt(output + ".ckpt");
   const std::string cache = pair_cache_path(ckpt, "plain", 1);
-  const PairCache before = read_pair_cache(ckpt, "plain", 1, h5::get_attr_string(h5::File::open(output).id(), "/", "fingerprint"));
+  const PairCache before =
+      read_pair_cache(ckpt, "plain", 1, h5::get_attr_string(h5::File::open(output).id(), "/", "fingerprint"));
   ASSERT_FALSE(before.sums.empty());
   // One bit of one pair sum: the checksum catches it, the pairs are computed again.
   fs::remove(output);
   flip_double(cache, before.sum(0, 0, 1));
   Result r = run_cli({"run", "--config", config});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("pair cache " + cache + " is not used (checksum mismatch): its pairs are computed again"));
+  EXPECT_THAT(r.out,
+              HasSubstr("pair cache " + cache + " is not used (checksum mismatch): its pairs are computed again"));
   EXPECT_EQ(max_relative_difference(truth, read_result(output)), 0.0);
-  // The end of the file garbled: unreadable, computed again too.
+  // The file cut short: unreadable, computed again too.
   fs::remove(output);
-  fs::resize_file(cache, fs::file_size(cache) - 40);
+  fs::resize_file(cache, 2000);
   r = run_cli({"run", "--config", config});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("pair cache " + cache + " is not used ("));
@@ -81,7 +84,8 @@ TEST_F(TinyZoo, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
 }
 
 TEST_F(TinyZoo, ANonFiniteBaselineOrScaleIsAConfigError) {
-  expect_failure({"--field.baseline", "constant:nan"}, kExitUsage, "key 'field.baseline': constant:V needs a finite float32");
+  expect_failure({"--field.baseline", "constant:nan"}, kExitUsage,
+                 "key 'field.baseline': constant:V needs a finite float32");
   expect_failure({"--field.baseline", "constant:inf"}, kExitUsage, "key 'field.baseline'");
   expect_failure({"--field.baseline", "constant:1e39"}, kExitUsage, "needs a finite float32 value V, got '1e39'");
   expect_failure({"--references.scale", ".nan"}, kExitUsage, "key 'references.scale': must be a finite number");
@@ -91,8 +95,8 @@ TEST_F(TinyZoo, ANonFiniteBaselineOrScaleIsAConfigError) {
 TEST_F(TinyZoo, Float16FieldsThatWouldOverflowAreRefusedBeforeTheFileIsMade) {
   // A linear model's field is a * x: with x scaled by 1e8 it leaves float16's range.
   testsupport::linear_model(at::full({1, 8, 8}, 2.0)).save(dir + "/linear.pt");
-  const std::vector<std::string> zoo = {"--zoo", "lin=" + dir + "/linear.pt", "--zoo", "a=" + dir + "/a.pt",
-                                        "--references.scale", "1e8"};
+  const std::vector<std::string> zoo = {
+      "--zoo", "lin=" + dir + "/linear.pt", "--zoo", "a=" + dir + "/a.pt", "--references.scale", "1e8"};
   std::vector<std::string> half = zoo;
   half.insert(half.end(), {"--output.field_dtype", "float16"});
   expect_failure(half, kExitInput, "output.field_dtype float16 cannot hold the fields of model 'lin'");
@@ -112,8 +116,8 @@ TEST_F(TinyZoo, AnOutputThatIsAnInputOfTheRunIsRefused) {
   expect_failure({"--output.path", config}, kExitInput, "is the config");
   fs::create_directories(dir + "/x.h5.ckpt");
   fs::copy_file(dir + "/b.pt", dir + "/x.h5.ckpt/b.pt");
-  const Result inside = run_cli({"run", "--config", config, "--output.path", dir + "/x.h5", "--zoo", "a=" + dir + "/a.pt",
-                                 "--zoo", "b=" + dir + "/x.h5.ckpt/b.pt"});
+  const Result inside = run_cli({"run", "--config", config, "--output.path", dir + "/x.h5", "--zoo",
+                                 "a=" + dir + "/a.pt", "--zoo", "b=" + dir + "/x.h5.ckpt/b.pt"});
   EXPECT_EQ(inside.code, kExitInput);
   EXPECT_THAT(inside.err, HasSubstr("lies inside the run's checkpoint " + dir + "/x.h5.ckpt"));
   EXPECT_EQ(hash_file(dir + "/a.pt"), model_hash);
@@ -144,7 +148,8 @@ TEST_F(TinyZoo, NoReferencesIsRefusedUpFront) {
   auto f = h5::File::open(dir + "/refs.h5", true);
   h5::write(f.id(), "/none", h5::Type::F32, {0, 1, 8, 8}, nullptr);
   f.close();
-  expect_failure({"--references.source", dir + "/refs.h5:/none"}, kExitInput, "no references (the source holds no images)");
+  expect_failure({"--references.source", dir + "/refs.h5:/none"}, kExitInput,
+                 "no references (the source holds no images)");
 }
 
 TEST_F(TinyZoo, ModelNamesAreOnePrintableLine) {
@@ -223,4 +228,40 @@ TEST_F(TinyZoo, StrayArgumentsAndAMissingConfigAreUsageErrors) {
   r = run_cli({"run", "--config", dir});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("cannot read the file (it is a folder)"));
+}
+
+namespace {
+
+// A small file system of our own (tmpfs), or why there is none.
+struct Mount {
+  std::string path, why_not;
+  Mount(const std::string& at, const std::string& options) : path(at) {
+    fs::create_directories(at);
+    const std::string cmd = "mount -t tmpfs -o " + options + " modelgif-test " + at + " 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) why_not = "cannot mount a tmpfs here (not root, or no mount rights)";
+  }
+  ~Mount() {
+    if (why_not.empty() && std::getenv("KEEP_MOUNT") == nullptr)
+      std::system(("umount " + path + " 2>/dev/null").c_str());
+  }
+};
+
+}  // namespace
+
+// A full disk or a read-only folder is said in one line that names the file and the reason.
+TEST_F(TinyZoo, AFullDiskAndAReadOnlyFolderAreNamed) {
+  const Mount full(dir + "/full", "size=64k");
+  if (!full.why_not.empty()) GTEST_SKIP() << full.why_not;
+  const Mount ro(dir + "/ro", "size=64k,ro");
+  std::vector<std::string> big = {"--output.path", dir + "/full/out.h5", "--field.steps", "60"};
+  Result r = run_cli({"run", "--config", config, "--output.path", dir + "/full/out.h5", "--field.steps", "60"});
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot write " + dir + "/full/out.h5.ckpt/"));
+  EXPECT_THAT(r.err, HasSubstr("No space left on device"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(find_temporaries(dir + "/full/out.h5").count, 0) << "a failed write left its temporary";
+  r = run_cli({"run", "--config", config, "--output.path", dir + "/ro/out.h5"});
+  EXPECT_EQ(r.code, kExitInput) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(dir + "/ro/out.h5.ckpt"));
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
 }

@@ -3,7 +3,8 @@
 # localhost with a generated configuration in a temporary folder. Checks:
 #   A. a 2-task run submitted with `modelgif submit` (sbatch, srun --mpi=pmix) equals a local mpirun run;
 #   B. a run longer than its time limit is signalled, checkpoints, requeues, resumes, and
-#      ends with the uninterrupted run's matrices, after more than one start;
+#      ends with the uninterrupted run's matrices, after more than one start; while it
+#      runs, a second srun run on its output is refused (the run lock);
 #   C. a sweep of 3 variations as a job array plus a collect job: summary table and CSV;
 #      resubmitting skips the complete variations;
 #   D. a testbed zoo trained with srun --mpi=pmix on 2 tasks, one model per rank.
@@ -146,6 +147,16 @@ mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/fu
 out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 1 --signal-seconds 45 --max-requeues 10 \
         -- --output.path runs/b/out.h5 "${long[@]}") || fail "submit B: $out"
 id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+# While B runs, a second run on its output (srun, 2 tasks) is refused at once, naming the holder.
+for i in $(seq 120); do
+  [ "$(job_state "$id")" = RUNNING ] && ls runs/b/out.h5.ckpt/fields/*/*.h5 > /dev/null 2>&1 && break
+  sleep 1
+done
+srun --mpi=pmix -n 2 --time 5 "$bin" run --config demo.yaml --output.path runs/b/out.h5 "${long[@]}" > "$T/second.log" 2>&1
+code=$?
+[ "$code" = 3 ] || fail "a second run on job B's output exited $code, not 3: $(tail -3 "$T/second.log")"
+grep -q "is in use by another run (host" "$T/second.log" || fail "the second run did not name the lock's holder"
+[ "$(grep -c 'modelgif: error' "$T/second.log")" = 1 ] || fail "the refusal was not one line: $(cat "$T/second.log")"
 wait_job "$id" 1200
 log=runs/b/out.h5.slurm-$id.log
 [ "$(job_state "$id")" = COMPLETED ] || fail "job B ended $(job_state "$id"): $(tail -5 "$log")"
