@@ -60,7 +60,11 @@ Roles load_roles(const std::string& path) {
     r.tasks = doc.strings(t["tasks"], "relatedness.tasks");
     if (const YAML::Node a = t["affinity"]) {
       if (!a.IsSequence()) doc.fail("key 'relatedness.affinity': expected a list of rows, got " + yaml::describe(a));
-      for (const auto& row : a) r.affinity.push_back(doc.numbers(row, "relatedness.affinity"));
+      for (const auto& row : a) {
+        r.affinity.push_back(doc.numbers(row, "relatedness.affinity"));
+        for (const double v : r.affinity.back())
+          if (!std::isfinite(v)) doc.fail("key 'relatedness.affinity': every value must be a finite number");
+      }
     }
   }
   const std::string n = std::to_string(r.tasks.size());

@@ -52,9 +52,9 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
     try {
       size_t used = 0;
       o.counts.push_back(std::stoll(c, &used));
-      if (used != c.size()) throw std::invalid_argument(c);
+      if (used != c.size() || o.counts.back() < 1) throw std::invalid_argument(c);
     } catch (const std::exception&) {
-      throw_usage("eval: --counts must be integers separated by commas, got '" + c + "'");
+      throw_usage("eval: --counts must be positive integers separated by commas, got '" + c + "'");
     }
   }
   return true;

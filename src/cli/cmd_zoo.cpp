@@ -30,7 +30,10 @@ int cmd_zoo(const Args& args, std::ostream& out) {
   const comm::Comm world = comm::Comm::world();  // starts MPI when launched under it
   TestbedConfig cfg;
   comm::collective(world, [&] { cfg = load_testbed(config); });  // a rank that cannot read it stops them all
-  set_threads(threads, world.split_shared().size());
+  const int used = set_threads(threads, world.split_shared().size());
+  if (world.rank() == 0)
+    out << "zoo: " << world.size() << " rank" << (world.size() > 1 ? "s" : "") << " x " << used << " thread"
+        << (used > 1 ? "s" : "") << " each (a zoo is the same bytes again for the same ranks and threads)\n";
   run_zoo(cfg, out);
   if (world.rank() == 0)
     out << "next: modelgif run --config " << cfg.dir << "/run.yaml\n      modelgif eval " << cfg.dir

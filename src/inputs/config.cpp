@@ -390,7 +390,8 @@ const std::vector<KeySpec>& config_keys() {
       K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)")
           .at_least(1),
       K("run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)")
-          .at_least(0),
+          .at_least(0)
+          .at_most(1024),
       K("run.device", Kind::String, "auto", "auto (node-local rank's CUDA device when available), cpu, cuda or cuda:N")
           .parsed_by(parse_device),
       K("run.progress_interval", Kind::Double, "30",

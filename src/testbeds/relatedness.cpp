@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -337,7 +338,9 @@ void run_relatedness_zoo(const TestbedConfig& cfg, const comm::Comm& world, std:
       std::istringstream f(read_stored_text(transfer_file(source), "zoo transfer row"));
       std::vector<double> row(T);
       for (auto& v : row) f >> v;
-      if (!f) throw_input("zoo: cannot read " + transfer_file(source) + " (remove it to measure that row again)");
+      if (!f || !std::all_of(row.begin(), row.end(), [](double v) { return std::isfinite(v); }))
+        throw_input("zoo: " + transfer_file(source) + " does not hold " + std::to_string(T) +
+                    " finite losses (remove it to measure that row again)");
       affinity.push_back(row);
     }
 

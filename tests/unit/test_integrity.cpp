@@ -265,3 +265,13 @@ TEST_F(TinyZoo, AFullDiskAndAReadOnlyFolderAreNamed) {
   EXPECT_THAT(r.err, HasSubstr(dir + "/ro/out.h5.ckpt"));
   EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
 }
+
+TEST_F(TinyZoo, MissingAndOddInputFilesAreNamedForWhatTheyAre) {
+  expect_failure({"--references.source", dir + "/gone.h5:/images"}, kExitInput,
+                 "references " + dir + "/gone.h5:/images: no such file " + dir + "/gone.h5");
+  fs::create_directories(dir + "/folder.pt");
+  expect_failure({"--zoo", "f=" + dir + "/folder.pt"}, kExitInput,
+                 "model 'f': " + dir + "/folder.pt is a folder, not a file");
+  expect_failure({"--zoo", "n=/dev/null"}, kExitInput, "model 'n': /dev/null is not a regular file");
+  expect_failure({"--run.threads", "100000"}, kExitUsage, "key 'run.threads': at most 1024");
+}
