@@ -18,6 +18,19 @@ namespace fs = std::filesystem;
 namespace modelgif {
 namespace {
 
+// A manifest's CRC-32: every field it holds, in a fixed order.
+int64_t checksum(const Manifest& m) {
+  std::vector<std::string> lines = {m.fingerprint, m.text, m.config};
+  for (const int64_t v : {m.references, m.block, m.blocks, m.steps_kept, m.features, m.max_points})
+    lines.push_back(std::to_string(v));
+  for (const auto& [name, hash] : m.models) {
+    const auto p = m.paths.find(name);
+    lines.push_back(name + "@" + hash + " " + (p == m.paths.end() ? "" : p->second));
+  }
+  lines.insert(lines.end(), m.order.begin(), m.order.end());
+  return Crc32().add(lines).value();
+}
+
 int64_t checksum(const at::Tensor& field, const std::vector<double>& moments) {
   return Crc32().add(field.data_ptr(), static_cast<size_t>(field.numel()) * 4).add(moments).value();
 }
@@ -78,6 +91,10 @@ Manifest Checkpoint::read_manifest() const {
       for (size_t i = 0; i < names.size() && i < paths.size(); ++i) m.paths[names[i]] = paths[i];
     }
     m.order = h5::read_strings(f.id(), "/models/order");
+    // Manifests of older modelgif versions have no checksum: read as they are.
+    if (h5::has_attr(f.id(), "/", "checksum") && h5::get_attr_int(f.id(), "/", "checksum") != checksum(m))
+      throw InputError("checkpoint " + path +
+                       " is damaged (checksum mismatch); run with --recompute to start it again");
   } catch (const StoreError& e) {
     throw InputError("checkpoint " + path + " is unreadable (" + e.what() + "); remove it or run with --recompute");
   }
@@ -106,6 +123,7 @@ void Checkpoint::write_manifest(const Manifest& m) const {
     h5::write_strings(f, "/models/hashes", hashes);
     h5::write_strings(f, "/models/paths", paths);
     h5::write_strings(f, "/models/order", m.order);
+    h5::set_attr(f, "/", "checksum", checksum(m));
   });
 }
 

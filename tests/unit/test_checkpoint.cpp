@@ -163,3 +163,31 @@ TEST(PairCache, RoundTripsIsKeyedByFingerprintAndSaysWhichPairsItCovers) {
   EXPECT_TRUE(read_pair_cache(ckpt, "plain", 0, "another run").keys.empty());
   EXPECT_TRUE(read_pair_cache(ckpt, "standardized", 0, "fp").keys.empty());
 }
+
+TEST(Checkpoint, AManifestWithAFlippedBitIsRefused) {
+  const Checkpoint ckpt(testsupport::temp_dir("ckpt-manifest-flip") + "/out.h5.ckpt");
+  Manifest m;
+  m.fingerprint = "0123456789abcdef";
+  m.text = "field.steps: 50\n";
+  m.max_points = 32;
+  m.models = {{"a", "aaaa"}};
+  m.paths = {{"a", "zoo/a.pt"}};
+  m.order = {"a"};
+  ckpt.write_manifest(m);
+  EXPECT_EQ(ckpt.read_manifest().paths.at("a"), "zoo/a.pt");
+  // A model's path, held as data (not in HDF5's checksummed headers), changes on disk.
+  const std::string path = ckpt.dir() + "/MANIFEST.h5";
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const size_t at = bytes.find("zoo/a.pt");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 4] = 'b';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    ckpt.read_manifest();
+    FAIL() << "a damaged manifest was trusted";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("is damaged (checksum mismatch)"));
+  }
+}
