@@ -118,24 +118,23 @@ std::string lock_holder(const std::string& ckpt_dir) {
   return holder;
 }
 
-Temporaries find_temporaries(const std::string& output_path) {
+namespace {
+
+Temporaries sweep_temporaries(const std::string& output_path, bool remove) {
   Temporaries t;
   for (const auto& p : temporaries_of(output_path)) {
     std::error_code ec;
     const auto size = fs::file_size(p, ec);
+    if (remove && !fs::remove(p, ec)) continue;
     ++t.count, t.bytes += ec ? 0 : static_cast<int64_t>(size);
   }
   return t;
 }
 
-Temporaries remove_temporaries(const std::string& output_path) {
-  Temporaries t;
-  for (const auto& p : temporaries_of(output_path)) {
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    if (fs::remove(p, ec)) ++t.count, t.bytes += static_cast<int64_t>(size);
-  }
-  return t;
-}
+}  // namespace
+
+Temporaries find_temporaries(const std::string& output_path) { return sweep_temporaries(output_path, false); }
+
+Temporaries remove_temporaries(const std::string& output_path) { return sweep_temporaries(output_path, true); }
 
 }  // namespace modelgif
