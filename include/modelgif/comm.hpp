@@ -41,6 +41,7 @@ class Comm {
   void allreduce_sum(double* data, size_t n) const;
   void allreduce_sum(std::vector<double>& v) const { allreduce_sum(v.data(), v.size()); }
   int64_t allreduce_max(int64_t v) const;
+  void allreduce_max(std::vector<double>& v) const;  // small vectors
   int64_t allreduce_sum(int64_t v) const;
   std::string bcast(const std::string& s, int root = 0) const;
   int64_t bcast(int64_t v, int root = 0) const;

@@ -85,7 +85,9 @@ struct RunConfig {
   bool half_fields = false;
   int64_t max_points = 0;  // 0 = tuned at start (tune_max_points)
   int64_t block = 64;
-  int64_t threads = 0;  // 0 = all cores
+  int64_t threads = 0;                    // 0 = all cores
+  at::ScalarType precision = at::kFloat;  // the model's: float32 or bfloat16
+  std::string memory_format = "auto";     // auto, contiguous or channels_last
   std::string device = "auto";
   std::string grid = "auto";
   double progress_interval = 30.0;

@@ -7,6 +7,8 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <c10/core/MemoryFormat.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <functional>
@@ -43,13 +45,28 @@ struct FieldSpec {
 // A model as the engine sees it: a differentiable function of a batch.
 using ModelFn = std::function<at::Tensor(const at::Tensor&)>;
 
+// How the model is evaluated (run.precision, run.memory_format). In bfloat16
+// the path points go to the model in bfloat16 (its parameters must be too);
+// its gradient is converted to float32 before the quadrature weights, and the
+// cumulative sum, the multiplication by x - b and everything after stay
+// float32 (distances are float64 sums). Channels-last changes only the
+// memory layout the model's convolutions see.
+struct Numerics {
+  at::ScalarType dtype = at::kFloat;  // kFloat or kBFloat16
+  at::MemoryFormat format = at::MemoryFormat::Contiguous;
+};
+std::string precision_name(at::ScalarType dtype);         // "float32", "bfloat16"
+std::string memory_format_name(at::MemoryFormat format);  // "contiguous", "channels_last"
+at::ScalarType parse_precision(const std::string& name);  // UsageError for others
+at::MemoryFormat parse_memory_format(const std::string& name);
+
 // Computes fields for one model, in micro-batches of at most `max_points`
 // path points. When a micro-batch ends inside a reference's steps, the running
 // cumulative sum is carried into the next micro-batch (adding chunk results,
 // as a popular attribution library does, would be wrong for cumulative fields).
 class FieldEngine {
  public:
-  FieldEngine(FieldSpec spec, int64_t max_points, c10::Device device);
+  FieldEngine(FieldSpec spec, int64_t max_points, c10::Device device, Numerics numerics = {});
 
   const FieldSpec& spec() const { return spec_; }
   const Quadrature& quadrature() const { return quad_; }
@@ -63,24 +80,39 @@ class FieldEngine {
   // `keep_going`, when set, is asked after every micro-batch; when it says
   // false the computation stops there and `*completed` tells how many leading
   // references have their whole field (the rest of the result is undefined).
+  // `target_model`, when given, is the model whose float32 output at x fixes
+  // the target (the same function in float32, for a bfloat16 `model`: a
+  // near-tie must not pick another class than a float32 run would).
   at::Tensor compute(const ModelFn& model, const std::string& model_name, const at::Tensor& x, const at::Tensor& b,
                      const at::Tensor& labels, int64_t first_ref = 0, const std::function<bool()>& keep_going = {},
-                     int64_t* completed = nullptr) const;
+                     int64_t* completed = nullptr, const ModelFn* target_model = nullptr) const;
 
  private:
   FieldSpec spec_;
   int64_t max_points_;
   c10::Device device_;
+  Numerics numerics_;
   Quadrature quad_;
   std::vector<int64_t> kept_;
 };
 
-// Picks a micro-batch size for `model` on this device: times forward+backward
-// on batches of 8, 16, 32, ... points (copies of `sample`, 1 x C x H x W) up to
-// `limit` and returns the fastest per point. Small batches keep activations in
-// cache on CPUs; GPUs prefer large ones. Results do not depend on the choice
-// beyond rounding (tested to 1e-6).
-int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Device device, int64_t limit,
-                        double* points_per_second = nullptr);
+// Picks a micro-batch size for `model` on this device: times the field loop
+// (FieldEngine::compute of `spec`, in `numerics`) on the first references of
+// `samples` (K x C x H x W) with micro-batches of 8, 16, 32, ... path points
+// up to `limit`, or of `only` points when `only` > 0, and returns the fastest
+// per point with its rate. Small batches keep activations in cache on CPUs;
+// GPUs prefer large ones. Results do not depend on the choice beyond rounding
+// (tested to 1e-6).
+// The largest micro-batch tuning tries: 8192 path points on a GPU; 256 on a
+// CPU, where beyond a few hundred points the loop gains nothing once freed
+// memory is kept (within 5 % from 32 to 1024 on the bench's CNNs) and timing
+// the large ones costs the most.
+int64_t tuning_limit(c10::Device device);
+struct Tuning {
+  int64_t max_points = 0;
+  double points_per_second = 0;
+};
+Tuning tune_max_points(const ModelFn& model, const std::string& name, const FieldSpec& spec, const at::Tensor& samples,
+                       c10::Device device, int64_t limit, Numerics numerics = {}, int64_t only = 0);
 
 }  // namespace modelgif

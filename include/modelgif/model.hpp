@@ -31,6 +31,14 @@ class Model {
   // not one tensor, an integer tensor, not one row per input, no values, or
   // detached from the input.
   at::Tensor probe(const at::Tensor& sample) const;
+  // Puts the model's parameters and buffers in `numerics`' precision and its
+  // convolution weights in its memory format, then checks that it still runs
+  // on `sample` (1 x C x H x W): InputError naming the model otherwise ("cannot
+  // run in bfloat16: ...").
+  void convert(const Numerics& numerics, const at::Tensor& sample);
+  // The model in float32 (its loaded parameters: a copy is kept when it is
+  // converted to another precision), for fixing targets at the references.
+  ModelFn float32_fn() const;
 
  private:
   struct Impl;

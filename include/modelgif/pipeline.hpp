@@ -34,6 +34,14 @@ struct RunSummary {
   std::string grid;  // "GxR"
   int64_t pieces_computed = 0, pieces_reused = 0, pieces_resumed = 0, pieces_corrupt = 0;
   int64_t pairs_computed = 0, pairs_reused = 0;  // (pair, block) units
+  // Wall seconds per phase ("load", "tune", "fields", "pairs", "output"),
+  // over the ranks; "fields work" is the field phase without waiting for the
+  // slowest rank.
+  struct PhaseTime {
+    std::string phase;
+    double max = 0, mean = 0;
+  };
+  std::vector<PhaseTime> phase_seconds;
 };
 
 RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOptions& opt = {});

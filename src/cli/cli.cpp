@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 
+#include "base/allocator.hpp"
 #include "cli/commands.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/comm.hpp"
@@ -94,6 +95,7 @@ bool parse_command(const Args& args, const po::options_description& desc,
 }
 
 int run(const Args& args, std::ostream& out, std::ostream& err) {
+  keep_freed_memory();  // before the first tensor
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       out << kUsage;

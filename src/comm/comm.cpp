@@ -108,6 +108,10 @@ int64_t Comm::allreduce_max(int64_t v) const {
   return out;
 }
 
+void Comm::allreduce_max(std::vector<double>& v) const {
+  check(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_MAX, c_), "reducing maxima");
+}
+
 int64_t Comm::allreduce_sum(int64_t v) const {
   int64_t out = 0;
   check(MPI_Allreduce(&v, &out, 1, MPI_INT64_T, MPI_SUM, c_), "reducing a sum");

@@ -51,8 +51,26 @@ std::vector<int64_t> kept_step_indices(KeptSteps kept, int steps) {
   return idx;
 }
 
-FieldEngine::FieldEngine(FieldSpec spec, int64_t max_points, c10::Device device)
-    : spec_(std::move(spec)), max_points_(max_points), device_(device) {
+std::string precision_name(at::ScalarType dtype) { return dtype == at::kBFloat16 ? "bfloat16" : "float32"; }
+
+std::string memory_format_name(at::MemoryFormat format) {
+  return format == at::MemoryFormat::ChannelsLast ? "channels_last" : "contiguous";
+}
+
+at::ScalarType parse_precision(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  throw_usage("unknown precision '" + name + "' (expected float32 or bfloat16)");
+}
+
+at::MemoryFormat parse_memory_format(const std::string& name) {
+  if (name == "contiguous") return at::MemoryFormat::Contiguous;
+  if (name == "channels_last") return at::MemoryFormat::ChannelsLast;
+  throw_usage("unknown memory format '" + name + "' (expected contiguous or channels_last)");
+}
+
+FieldEngine::FieldEngine(FieldSpec spec, int64_t max_points, c10::Device device, Numerics numerics)
+    : spec_(std::move(spec)), max_points_(max_points), device_(device), numerics_(numerics) {
   if (max_points_ < 1) throw_usage("run.max_points must be >= 1, got " + std::to_string(max_points_));
   quad_ = make_quadrature(spec_.rule, spec_.steps);
   kept_ = kept_step_indices(spec_.kept, spec_.steps);
@@ -65,7 +83,8 @@ int64_t FieldEngine::features(const std::vector<int64_t>& s) const {
 
 at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, const at::Tensor& x_in,
                                 const at::Tensor& b_in, const at::Tensor& labels, int64_t first_ref,
-                                const std::function<bool()>& keep_going, int64_t* completed) const {
+                                const std::function<bool()>& keep_going, int64_t* completed,
+                                const ModelFn* target_model) const {
   const int64_t n = x_in.size(0), S = spec_.steps;
   const auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
   const at::Tensor x = x_in.to(opts), b = b_in.to(opts);
@@ -73,12 +92,17 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
   const std::vector<int64_t> shape(x.sizes().begin() + 1, x.sizes().end());
   const int64_t D = features(shape);
 
+  // What the model is given: its precision and memory layout.
+  const auto to_model = [this](const at::Tensor& t) { return t.to(numerics_.dtype).contiguous(numerics_.format); };
   // Target masks at the real inputs, in micro-batches of references.
   at::Tensor mask;
   {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> outs;
-    for (int64_t i = 0; i < n; i += max_points_) outs.push_back(model(x.slice(0, i, std::min(n, i + max_points_))));
+    for (int64_t i = 0; i < n; i += max_points_) {
+      const at::Tensor xi = x.slice(0, i, std::min(n, i + max_points_));
+      outs.push_back(target_model ? (*target_model)(xi) : model(to_model(xi)).to(at::kFloat));
+    }
     mask = target_mask(spec_.target, at::cat(outs), labels.defined() ? labels.to(device_) : labels, name);
   }
 
@@ -97,14 +121,15 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
     const auto flat = at::arange(start, start + len, at::TensorOptions().dtype(at::kLong).device(device_));
     const auto ref = flat.div(S, "floor"), step = flat.remainder(S);
     const auto bcast = [](const at::Tensor& v) { return v.view({-1, 1, 1, 1}); };
-    at::Tensor pts = (b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
+    at::Tensor pts = to_model(b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
                          .detach()
                          .requires_grad_(true);
     at::Tensor g;
     try {
       at::Tensor out = model(pts);
-      at::Tensor y = (out * mask.index_select(0, ref)).sum();
-      g = torch::autograd::grad({y}, {pts})[0].detach() * bcast(weights.index_select(0, step));
+      at::Tensor y = (out.to(at::kFloat) * mask.index_select(0, ref)).sum();
+      g = torch::autograd::grad({y}, {pts})[0].detach().to(at::kFloat).contiguous() *
+          bcast(weights.index_select(0, step));
     } catch (const c10::OutOfMemoryError&) {
       throw_input("model '" + name + "': out of memory on " + device_.str() + " with micro-batches of " +
                   std::to_string(max_points_) + " path points (lower run.max_points)");
@@ -155,46 +180,56 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
   return result.to(at::kCPU);
 }
 
-int64_t tune_max_points(const ModelFn& model, const at::Tensor& sample, c10::Device device, int64_t limit,
-                        double* points_per_second) {
-  const at::Tensor one = sample.to(device, at::kFloat);
+int64_t tuning_limit(c10::Device device) { return device.is_cuda() ? 8192 : 256; }
+
+Tuning tune_max_points(const ModelFn& model, const std::string& name, const FieldSpec& spec, const at::Tensor& samples,
+                       c10::Device device, int64_t limit, Numerics numerics, int64_t only) {
+  // The loop that runs, on the first references (distinct images: copies of
+  // one would flatter data-dependent kernels such as max-pooling, whose
+  // branches then repeat exactly), from black baselines. The target is their
+  // sum: the same work without labels.
+  FieldSpec tuning = spec;
+  tuning.target = Target::parse("sum");
+  const int64_t S = spec.steps;
+  // The fastest of a few passes: interference from the rest of the machine
+  // only ever slows a pass down.
   auto time_batch = [&](int64_t n) {
-    const at::Tensor x = one.expand({n, one.size(1), one.size(2), one.size(3)}).contiguous();
-    auto step = [&] {
-      at::Tensor p = x.detach().requires_grad_(true);
-      at::Tensor g = torch::autograd::grad({model(p).sum()}, {p})[0];
-      if (device.is_cuda()) g.cpu();  // wait for the device
-    };
-    step();  // warm-up: allocator, kernels
-    const auto t0 = std::chrono::steady_clock::now();
-    int reps = 0;
-    double secs = 0;
-    do {
-      step();
-      ++reps;
-      secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (secs < 0.05 && reps < 20);
-    return static_cast<double>(n * reps) / secs;
+    const int64_t refs = std::min<int64_t>(samples.size(0), (n + S - 1) / S);  // a micro-batch at least
+    const at::Tensor x = samples.slice(0, 0, refs), b = at::zeros_like(x);
+    const FieldEngine engine(tuning, n, device, numerics);
+    auto pass = [&] { engine.compute(model, name, x, b, at::Tensor()); };
+    pass();  // warm-up: allocator, kernels
+    double fastest = 0, spent = 0;
+    for (int reps = 0; reps < 2 || (spent < 0.03 && reps < 10); ++reps) {
+      const auto t0 = std::chrono::steady_clock::now();
+      pass();  // ends with the field on the CPU: the device has finished
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fastest = reps == 0 ? secs : std::min(fastest, secs);
+      spent += secs;
+    }
+    return static_cast<double>(refs * S) / fastest;
   };
-  int64_t best = 1;
-  double best_rate = 0;
+  Tuning best{1, 0.0};
   int worse = 0;
-  for (int64_t n = 8; n <= std::max<int64_t>(limit, 8); n *= 2) {
+  const int64_t first = only > 0 ? only : 8, last = only > 0 ? only : std::max<int64_t>(limit, 8);
+  for (int64_t n = first; n <= last; n *= 2) {
     double rate = 0;
     try {
       rate = time_batch(n);
     } catch (const c10::OutOfMemoryError&) {
-      if (n == 8)
-        throw_input("out of memory on " + device.str() + " with 8 path points: the model is too large for it");
+      if (n == first)
+        throw_input("out of memory on " + device.str() + " with " + std::to_string(n) +
+                    " path points: the model is too large for it");
       break;  // the device is full: the sizes below fit
     }
-    if (rate > best_rate) {
-      best = n, best_rate = rate, worse = 0;
+    // A larger batch must be clearly faster (3 %): on a flat curve, noise
+    // alone would walk the sweep up to `limit`, costing time and memory.
+    if (rate > best.points_per_second * (best.points_per_second > 0 ? 1.03 : 1.0)) {
+      best = {n, rate}, worse = 0;
     } else if (++worse == 2) {
       break;  // past the cache-friendly size: larger only gets slower
     }
   }
-  if (points_per_second) *points_per_second = best_rate;
   return best;
 }
 

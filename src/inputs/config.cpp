@@ -389,6 +389,12 @@ const std::vector<KeySpec>& config_keys() {
           .at_least(0),
       K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)")
           .at_least(1),
+      K("run.precision", Kind::String, "float32",
+        "the model's precision: float32, or bfloat16 (fields and distances stay float32/float64 after the gradient)")
+          .one_of({"float32", "bfloat16"}),
+      K("run.memory_format", Kind::String, "auto",
+        "layout of the model's inputs: contiguous (NCHW), channels_last, or auto (timed at start with run.max_points)")
+          .one_of({"auto", "contiguous", "channels_last"}),
       K("run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)")
           .at_least(0)
           .at_most(1024),
@@ -511,6 +517,8 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.max_points = int_("run.max_points");
   c.block = int_("run.block");
   c.threads = int_("run.threads");
+  c.precision = parse_precision(str("run.precision"));
+  c.memory_format = str("run.memory_format");
   c.device = str("run.device");
   c.grid = str("run.grid");
   c.progress_interval = dbl("run.progress_interval");

@@ -1,10 +1,12 @@
 #include "modelgif/model.hpp"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "base/files.hpp"
@@ -16,7 +18,27 @@ namespace modelgif {
 struct Model::Impl {
   torch::jit::Module module;
   c10::Device device = c10::kCPU;
+  Numerics numerics;                          // as loaded: float32, contiguous
+  std::optional<torch::jit::Module> float32;  // a copy as loaded, while `module` is in another precision
 };
+
+namespace {
+
+ModelFn forward_of(torch::jit::Module* module, const std::string& name) {
+  return [module, name](const at::Tensor& x) {
+    c10::IValue out;
+    try {
+      out = module->forward({x});
+    } catch (const std::exception& e) {
+      throw InputError("model '" + name + "': forward failed on input of shape " + shape_str(x.sizes()) + ": " +
+                       error_line(e.what()));
+    }
+    if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
+    return out.toTensor();
+  };
+}
+
+}  // namespace
 
 Model::Model(const ZooEntry& entry, c10::Device device)
     : name_(entry.name), path_(entry.path), impl_(std::make_unique<Impl>()) {
@@ -35,21 +57,9 @@ Model::~Model() = default;
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 
-ModelFn Model::fn() const {
-  auto* module = &impl_->module;
-  const std::string name = name_;
-  return [module, name](const at::Tensor& x) {
-    c10::IValue out;
-    try {
-      out = module->forward({x});
-    } catch (const std::exception& e) {
-      throw InputError("model '" + name + "': forward failed on input of shape " + shape_str(x.sizes()) + ": " +
-                       error_line(e.what()));
-    }
-    if (!out.isTensor()) throw InputError("model '" + name + "': forward must return one tensor");
-    return out.toTensor();
-  };
-}
+ModelFn Model::fn() const { return forward_of(&impl_->module, name_); }
+
+ModelFn Model::float32_fn() const { return forward_of(impl_->float32 ? &*impl_->float32 : &impl_->module, name_); }
 
 at::Tensor Model::probe(const at::Tensor& sample) const {
   auto& m = impl_->module;
@@ -88,6 +98,29 @@ at::Tensor Model::probe(const at::Tensor& sample) const {
   if (!y.requires_grad())
     throw_input(who + "its output does not depend on its input (no gradient flows back: is it detached?)");
   return y.detach();
+}
+
+void Model::convert(const Numerics& numerics, const at::Tensor& sample) {
+  auto& m = impl_->module;
+  if (numerics.dtype == impl_->numerics.dtype && numerics.format == impl_->numerics.format) return;
+  impl_->numerics = numerics;  // also when it fails: the module may be half converted
+  if (numerics.dtype != at::kFloat && !impl_->float32) impl_->float32 = m.clone();
+  if (numerics.dtype == at::kFloat) impl_->float32.reset();
+  try {
+    m.to(numerics.dtype);
+    for (auto p : m.parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(numerics.format));
+    // A forward and a backward on one reference, as the field loop makes them.
+    const at::Tensor x =
+        sample.to(impl_->device, numerics.dtype).contiguous(numerics.format).detach().requires_grad_(true);
+    const at::Tensor y = m.forward({x}).toTensor();
+    torch::autograd::grad({y.to(at::kFloat).sum()}, {x})[0].sum().item<double>();
+  } catch (const std::exception& e) {
+    const std::string how = numerics.format == at::MemoryFormat::ChannelsLast
+                                ? precision_name(numerics.dtype) + " with channels-last inputs"
+                                : precision_name(numerics.dtype);
+    throw_input("model '" + name_ + "' cannot run in " + how + ": " + error_line(e.what()));
+  }
 }
 
 std::string model_file_hash(const ZooEntry& entry) {

@@ -18,9 +18,12 @@ namespace fs = std::filesystem;
 namespace modelgif {
 namespace {
 
-// A manifest's CRC-32: every field it holds, in a fixed order.
+// A manifest's CRC-32: every field it holds, in a fixed order. The memory
+// format, added later, counts when it is not the default (so the manifests
+// written before keep their checksum).
 int64_t checksum(const Manifest& m) {
   std::vector<std::string> lines = {m.fingerprint, m.text, m.config};
+  if (m.memory_format != "contiguous") lines.push_back(m.memory_format);
   for (const int64_t v : {m.references, m.block, m.blocks, m.steps_kept, m.features, m.max_points})
     lines.push_back(std::to_string(v));
   for (const auto& [name, hash] : m.models) {
@@ -53,6 +56,9 @@ std::string fingerprint_text(const RunConfig& cfg, const std::string& reference_
     }
   }
   s << "run.block: " << cfg.block << "\n";
+  // Keys added after checkpoints existed appear only when not at their
+  // default, so that those checkpoints keep their fingerprint.
+  if (cfg.precision != at::kFloat) s << "run.precision: " << precision_name(cfg.precision) << "\n";
   s << "references.data_hash: " << reference_hash << "\n";
   return s.str();
 }
@@ -83,6 +89,9 @@ Manifest Checkpoint::read_manifest() const {
     m.steps_kept = h5::get_attr_int(f.id(), "/", "steps_kept");
     m.features = h5::get_attr_int(f.id(), "/", "features");
     m.max_points = h5::get_attr_int(f.id(), "/", "max_points");
+    // Older manifests: tuned before memory formats were (contiguous).
+    m.memory_format =
+        h5::has_attr(f.id(), "/", "memory_format") ? h5::get_attr_string(f.id(), "/", "memory_format") : "contiguous";
     const auto names = h5::read_strings(f.id(), "/models/names");
     const auto hashes = h5::read_strings(f.id(), "/models/hashes");
     for (size_t i = 0; i < names.size() && i < hashes.size(); ++i) m.models[names[i]] = hashes[i];
@@ -113,6 +122,7 @@ void Checkpoint::write_manifest(const Manifest& m) const {
     h5::set_attr(f, "/", "steps_kept", m.steps_kept);
     h5::set_attr(f, "/", "features", m.features);
     h5::set_attr(f, "/", "max_points", m.max_points);
+    h5::set_attr(f, "/", "memory_format", m.memory_format);
     std::vector<std::string> names, hashes, paths;
     for (const auto& [n, h] : m.models) {
       names.push_back(n), hashes.push_back(h);

@@ -33,6 +33,7 @@ struct Manifest {
   std::string fingerprint;  // hex of fnv1a(text)
   std::string text;         // fingerprint_text
   int64_t references = 0, block = 0, blocks = 0, steps_kept = 0, features = 0, max_points = 0;
+  std::string memory_format = "contiguous";   // tuned with max_points
   std::map<std::string, std::string> models;  // name -> file hash
   std::map<std::string, std::string> paths;   // name -> model file of the latest run
   std::vector<std::string> order;             // zoo order of the latest run

@@ -50,8 +50,10 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
     progress.tick();
     return !signals::stop_requested();
   };
-  const at::Tensor rest = engine.compute(model.fn(), model.name(), run.refs.images.slice(0, lo + from, hi),
-                                         run.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done);
+  const ModelFn target = model.float32_fn();
+  const at::Tensor rest =
+      engine.compute(model.fn(), model.name(), run.refs.images.slice(0, lo + from, hi),
+                     run.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done, &target);
   n.points += done * run.cfg.field.steps;
   field = field.defined() ? at::cat({field, rest.slice(0, 0, done)}) : rest;
   const int64_t completed = from + done;
@@ -72,7 +74,7 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
 void compute_fields(RunState& run) {
   const Plan& plan = run.plan;
   const RunConfig& cfg = run.cfg;
-  const FieldEngine engine(cfg.field, run.max_points, run.device);
+  const FieldEngine engine(cfg.field, run.max_points, run.device, run.numerics);
   Progress progress(run.ckpt, plan.M * plan.B, cfg.block * cfg.field.steps, cfg.progress_interval, run.log,
                     plan.rank == 0);
   const auto t0 = std::chrono::steady_clock::now();
@@ -84,6 +86,8 @@ void compute_fields(RunState& run) {
         n.stopped = signals::stop_requested() || !compute_piece(run, engine, progress, m, k, n);
       if (n.stopped) break;
     }
+    run.seconds.emplace_back("fields work",
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   });
   run.print_notes();
   progress.finish();

@@ -106,6 +106,8 @@ void write_result(RunState& run, const Matrices& matrices) {
                  {"created", run.world.bcast(now_iso())},
                  {"placement", placement},
                  {"grid", plan.grid.str()},
+                 {"precision", precision_name(run.numerics.dtype)},
+                 {"memory_format", memory_format_name(run.numerics.format)},
                  {"fingerprint", plan.fingerprint}};
   record.numbers = {{"ranks", plan.ranks}, {"references", plan.N},         {"steps_kept", plan.S},
                     {"features", plan.D},  {"max_points", run.max_points}, {"points", run.summary.points}};

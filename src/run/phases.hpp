@@ -47,9 +47,11 @@ struct RunState {
   Checkpoint ckpt;
   std::string fingerprint_text;  // what the run's fingerprint hashes
   int64_t max_points = 0;        // micro-batch bound, the same on every rank
+  Numerics numerics;             // precision and memory format, the same on every rank
   RunSummary summary;
-  std::vector<std::string> notes;  // this rank's lines for the log (corrupt shards, caches)
-  RunLock lock;                    // rank 0: the run's lock on its checkpoint, held to the end
+  std::vector<std::string> notes;                       // this rank's lines for the log (corrupt shards, caches)
+  RunLock lock;                                         // rank 0: the run's lock on its checkpoint, held to the end
+  std::vector<std::pair<std::string, double>> seconds;  // this rank's, per phase in order
 
   // Every rank: rank 0 prints every rank's notes, which are then cleared.
   void print_notes();
@@ -73,9 +75,13 @@ void load_inputs(RunState& run);
 void plan_work(RunState& run);
 void load_models(RunState& run);
 // 5. Checkpoint: rank 0 checks the manifest against this run (refusing or,
-//    with --recompute, discarding what does not match), tunes or reuses
-//    run.max_points, and writes the manifest.
+//    with --recompute, discarding what does not match); the numerics are
+//    chosen; rank 0 writes the manifest.
 void reconcile_checkpoint(RunState& run);
+// The micro-batch bound and memory format: configured, the checkpoint's
+// (`found`, rank 0's), or timed by rank 0 on its first model; every rank's
+// models are then converted to the run's numerics.
+void choose_numerics(RunState& run, const Manifest& found);
 // 6. Fields: each rank computes its (model, block) pieces into checkpoint
 //    shards. Throws CheckpointedStop (exit 75) when a signal stopped it.
 void compute_fields(RunState& run);

@@ -26,6 +26,16 @@ std::string duration_text(double s) {
 
 }  // namespace
 
+bool launched_to_a_log() {
+  const auto set = [](const char* name) { return std::getenv(name) != nullptr; };
+  if (set("SLURM_PTY_PORT")) return false;  // srun --pty: the user's terminal
+  // Open MPI gives its ranks a pseudo-terminal even when mpirun's own output
+  // goes to a file; so do other launchers. A SLURM job's output is a file.
+  for (const char* name : {"SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (set(name)) return true;
+  return false;
+}
+
 Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_per_piece, double interval_seconds,
                    std::ostream& log, bool enabled)
     : ckpt_(ckpt),
@@ -35,10 +45,7 @@ Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_
       log_(log),
       enabled_(enabled) {
   if (!enabled_) return;
-  // A live bar only on a terminal, and not in a SLURM batch job (whose output
-  // goes to a file even when mpirun forwards it through a pseudo-terminal).
-  const bool batch = std::getenv("SLURM_JOB_ID") != nullptr && std::getenv("SLURM_PTY_PORT") == nullptr;
-  tty_ = ::isatty(STDOUT_FILENO) == 1 && !batch;
+  tty_ = ::isatty(STDOUT_FILENO) == 1 && !launched_to_a_log();
   if (tty_) interval_ = std::min(interval_, 0.5);
   start_ = last_ = std::chrono::steady_clock::now();
   done_at_start_ = count_done();

@@ -1,6 +1,8 @@
 // Rank 0's progress report during the field phase: pieces done (counted from
 // the checkpoint's shards, so it covers every rank without messages), field
-// throughput and ETA. A live bar on a terminal, plain periodic lines in a batch log.
+// throughput and ETA. A live bar on a terminal, plain periodic lines in a log:
+// in a SLURM job or under an MPI launcher (launched_to_a_log), whose ranks'
+// standard output is a pseudo-terminal even when it ends in a file.
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,8 @@
 #include "run/checkpoint.hpp"
 
 namespace modelgif {
+
+bool launched_to_a_log();
 
 class Progress {
  public:

@@ -1,4 +1,4 @@
-// Phase 5: the checkpoint against this run, and the micro-batch bound.
+// Phase 5: the checkpoint against this run; the numerics (tune.cpp); the manifest.
 #include <map>
 #include <sstream>
 
@@ -20,9 +20,18 @@ std::string describe_mismatch(const std::string& old_text, const std::string& ne
     }
   };
   parse(old_text, a), parse(new_text, b);
+  for (auto* text : {&a, &b})  // keys a fingerprint holds only when not at their default
+    text->emplace("run.precision", "float32");
   std::string diff;
-  for (const auto& [k, v] : b)
-    if (a[k] != v) diff += (diff.empty() ? "" : ", ") + k + " was " + (a[k].empty() ? "unset" : a[k]) + ", now " + v;
+  auto keys = a;
+  keys.insert(b.begin(), b.end());
+  for (const auto& key : keys) {
+    const std::string& k = key.first;
+    const std::string was = a[k], now = b[k];
+    if (was != now)
+      diff += (diff.empty() ? "" : ", ") + k + " was " + (was.empty() ? "unset" : was) + ", now " +
+              (now.empty() ? "unset" : now);
+  }
   return diff.empty() ? "fingerprints differ" : diff;
 }
 
@@ -99,21 +108,16 @@ void reconcile_checkpoint(RunState& run) {
                            (run.refs.labels.defined() ? "+labels:" + hash_tensor(run.refs.labels) : std::string());
   run.fingerprint_text = fingerprint_text(cfg, data);
   plan.fingerprint = hex64(fnv1a(run.fingerprint_text));
-  run.max_points = cfg.max_points;
+  Manifest man;
+  comm::collective(run.world, [&] {
+    if (plan.rank == 0) man = reconciled_manifest(run);
+  });
+  choose_numerics(run, man);
   comm::collective(run.world, [&] {
     if (plan.rank != 0) return;
-    Manifest man = reconciled_manifest(run);
-    if (run.max_points == 0 && man.max_points > 0) run.max_points = man.max_points;  // same micro-batches as before
-    if (run.max_points == 0) {
-      double rate = 0;
-      const Model& first = run.models.begin()->second;
-      run.max_points = tune_max_points(first.fn(), run.refs.images.slice(0, 0, 1), run.device,
-                                       run.device.is_cuda() ? 8192 : 1024, &rate);
-      run.log << "run.max_points: tuned to " << run.max_points << " (" << static_cast<int64_t>(rate)
-              << " points/s on model '" << first.name() << "')\n";
-    }
     man.fingerprint = plan.fingerprint, man.text = run.fingerprint_text, man.config = cfg.resolved_yaml;
     man.references = plan.N, man.block = cfg.block, man.blocks = plan.B, man.max_points = run.max_points;
+    man.memory_format = memory_format_name(run.numerics.format);
     man.steps_kept = plan.S, man.features = plan.D;
     man.order = plan.names;
     for (size_t i = 0; i < cfg.zoo.size(); ++i) {
@@ -122,7 +126,6 @@ void reconcile_checkpoint(RunState& run) {
     }
     run.ckpt.write_manifest(man);
   });
-  run.max_points = run.world.bcast(run.max_points);
   plan.fingerprint = run.world.bcast(plan.fingerprint);  // rank 0 may have kept the checkpoint's
 }
 

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "base/allocator.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/target.hpp"
 #include "run/phases.hpp"
@@ -122,6 +123,7 @@ void load_models(RunState& run) {
           << (plan.grid.used() < plan.ranks ? " (" + std::to_string(plan.ranks - plan.grid.used()) + " idle)" : "")
           << "\n";
   for (const auto& p : run.placement) run.log << "  " << p << "\n";
+  run.log << "  " << keep_freed_memory() << "\n";
 }
 
 }  // namespace modelgif

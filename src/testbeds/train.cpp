@@ -55,8 +55,55 @@ def forward(self, x):
     h = torch.max_pool2d(torch.relu(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [2, 2])), [2, 2])
     return torch.linear(torch.flatten(h, 1), self.f1w, self.f1b)
 )");
+  } else if (arch == "cnn_deep") {
+    m.register_parameter("c1w", he_normal({32, 1, 3, 3}, 9), false);
+    m.register_parameter("c1b", zero_bias(32), false);
+    m.register_parameter("c2w", he_normal({64, 32, 3, 3}, 288), false);
+    m.register_parameter("c2b", zero_bias(64), false);
+    m.register_parameter("c3w", he_normal({64, 64, 3, 3}, 576), false);
+    m.register_parameter("c3b", zero_bias(64), false);
+    m.register_parameter("f1w", he_normal({classes, 64 * 7 * 7}, 64 * 7 * 7), false);
+    m.register_parameter("f1b", zero_bias(classes), false);
+    m.define(R"(
+def forward(self, x):
+    h = torch.max_pool2d(torch.relu(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1])), [2, 2])
+    h = torch.max_pool2d(torch.relu(torch.conv2d(h, self.c2w, self.c2b, [1, 1], [1, 1])), [2, 2])
+    h = torch.relu(torch.conv2d(h, self.c3w, self.c3b, [1, 1], [1, 1]))
+    return torch.linear(torch.flatten(h, 1), self.f1w, self.f1b)
+)");
+  } else if (arch == "resnet_mini") {
+    // A stem, a residual block at 14x14 and a strided one to 7x7 (1x1
+    // projection shortcut), every convolution followed by BatchNorm.
+    const auto conv_bn = [&m](const std::string& name, int64_t in, int64_t out, int64_t k) {
+      m.register_parameter(name + "w", he_normal({out, in, k, k}, in * k * k), false);
+      m.register_parameter(name + "g", (1 + 0.1 * torch::randn({out})).requires_grad_(true), false);
+      m.register_parameter(name + "b", (0.1 * torch::randn({out})).requires_grad_(true), false);
+      m.register_buffer(name + "m", 0.1 * torch::randn({out}));
+      m.register_buffer(name + "v", 0.5 + torch::rand({out}));
+    };
+    m.register_attribute("training", c10::BoolType::get(), true);  // BatchNorm: batch or running statistics
+    conv_bn("s", 1, 32, 3);
+    conv_bn("a1", 32, 32, 3), conv_bn("a2", 32, 32, 3);
+    conv_bn("b1", 32, 64, 3), conv_bn("b2", 64, 64, 3), conv_bn("bp", 32, 64, 1);
+    m.register_parameter("fw", he_normal({classes, 64}, 64), false);
+    m.register_parameter("fb", zero_bias(classes), false);
+    m.define(R"(
+def cbn(self, x, w, g, b, m, v, stride: int, pad: int):
+    h = torch.conv2d(x, w, None, [stride, stride], [pad, pad])
+    return torch.batch_norm(h, g, b, m, v, self.training, 0.1, 1e-5, False)
+
+def forward(self, x):
+    h = torch.relu(self.cbn(x, self.sw, self.sg, self.sb, self.sm, self.sv, 1, 1))
+    h = torch.max_pool2d(h, [2, 2])
+    r = torch.relu(self.cbn(h, self.a1w, self.a1g, self.a1b, self.a1m, self.a1v, 1, 1))
+    h = torch.relu(h + self.cbn(r, self.a2w, self.a2g, self.a2b, self.a2m, self.a2v, 1, 1))
+    r = torch.relu(self.cbn(h, self.b1w, self.b1g, self.b1b, self.b1m, self.b1v, 2, 1))
+    p = self.cbn(h, self.bpw, self.bpg, self.bpb, self.bpm, self.bpv, 2, 0)
+    h = torch.relu(p + self.cbn(r, self.b2w, self.b2g, self.b2b, self.b2m, self.b2v, 1, 1))
+    return torch.linear(torch.mean(h, [2, 3]), self.fw, self.fb)
+)");
   } else {
-    throw_usage("unknown architecture '" + arch + "' (expected cnn_a or cnn_b)");
+    throw_usage("unknown architecture '" + arch + "' (expected cnn_a, cnn_b, cnn_deep or resnet_mini)");
   }
   m.register_attribute("input_shape", c10::ListType::ofInts(), c10::IValue(std::vector<int64_t>{1, 28, 28}));
   return m;

@@ -16,7 +16,9 @@ at::Tensor he_normal(std::vector<int64_t> shape, int64_t fan_in);
 at::Tensor zero_bias(int64_t n);
 
 // Architectures for 1 x 28 x 28 inputs ("cnn_a": 2 conv 3x3 + 2 fc,
-// "cnn_b": 2 conv 5x5 + 1 fc). Parameters initialised from `seed`; the module
+// "cnn_b": 2 conv 5x5 + 1 fc, "cnn_deep": 3 conv 3x3 of 32/64/64 channels +
+// 1 fc, "resnet_mini": a stem and two residual blocks with BatchNorm, global
+// average pooling + 1 fc). Parameters initialised from `seed`; the module
 // carries an `input_shape` attribute. Throws UsageError for an unknown arch.
 torch::jit::Module make_classifier(const std::string& arch, int64_t classes, uint64_t seed);
 

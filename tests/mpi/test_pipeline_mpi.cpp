@@ -402,3 +402,19 @@ TEST_F(Pipeline, ASecondRunOnTheSameOutputIsRefusedUnderMpi) {
   const Job resumed = run(2, cfg, "--field.steps 4096");
   EXPECT_EQ(resumed.code, 0) << resumed.out;
 }
+
+// Open MPI gives its ranks a pseudo-terminal even when mpirun's output goes to
+// a file: the log must get plain progress lines, not carriage-return bars. And
+// every run ends with its time per phase, over the ranks.
+TEST_F(Pipeline, ALogUnderMpirunGetsPlainProgressLinesAndTheTimePerPhase) {
+  Background job(
+      mpiexec(2) + MODELGIF_BIN + " run --config " + config(4, "progress", 128) + " --run.progress_interval 0.01",
+      dir + "/progress.log");
+  ASSERT_EQ(job.wait(), 0) << job.output();
+  const std::string log = job.output();
+  EXPECT_THAT(log, HasSubstr("\nprogress: ")) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "a carriage-return bar in the log:\n" << log;
+  EXPECT_THAT(log, HasSubstr("time (s, max/mean over 2 ranks): load ")) << log;
+  for (const char* phase : {", tune ", ", fields work ", ", fields ", ", pairs ", ", output ", "; total "})
+    EXPECT_THAT(log, HasSubstr(phase)) << log;
+}

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <vector>
 
@@ -38,6 +39,34 @@ torch::jit::Module tanh_cnn(uint64_t seed) {
   m.register_parameter("fw", torch::randn({3, 6 * 8 * 8}) * 0.3, false);
   m.register_parameter("fb", torch::randn({3}) * 0.1, false);
   m.define(kTanhCnnForward);
+  return m;
+}
+
+torch::jit::Module smooth_resnet(uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::jit::Module m("SmoothResNet");
+  const auto conv_bn = [&m](const std::string& name, int64_t in, int64_t out) {
+    m.register_parameter(name + "w", torch::randn({out, in, 3, 3}) * (1.0 / std::sqrt(9.0 * in)), false);
+    m.register_parameter(name + "g", 1 + 0.1 * torch::randn({out}), false);
+    m.register_parameter(name + "b", 0.1 * torch::randn({out}), false);
+    m.register_buffer(name + "m", 0.1 * torch::randn({out}));
+    m.register_buffer(name + "v", 0.5 + torch::rand({out}));
+  };
+  conv_bn("s", 1, 8), conv_bn("r1", 8, 8), conv_bn("r2", 8, 8), conv_bn("d", 8, 16);
+  m.register_parameter("fw", torch::randn({3, 16}) * 0.3, false);
+  m.register_parameter("fb", torch::randn({3}) * 0.1, false);
+  m.define(R"(
+def cbn(self, x, w, g, b, m, v, stride: int):
+    h = torch.conv2d(x, w, None, [stride, stride], [1, 1])
+    return torch.batch_norm(h, g, b, m, v, False, 0.1, 1e-5, False)
+
+def forward(self, x):
+    h = torch.tanh(self.cbn(x, self.sw, self.sg, self.sb, self.sm, self.sv, 1))
+    r = torch.tanh(self.cbn(h, self.r1w, self.r1g, self.r1b, self.r1m, self.r1v, 1))
+    h = torch.tanh(h + self.cbn(r, self.r2w, self.r2g, self.r2b, self.r2m, self.r2v, 1))
+    h = torch.tanh(self.cbn(h, self.dw, self.dg, self.db, self.dm, self.dv, 2))
+    return torch.linear(torch.mean(torch.avg_pool2d(h, [2, 2]), [2, 3]), self.fw, self.fb)
+)");
   return m;
 }
 

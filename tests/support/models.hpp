@@ -14,6 +14,10 @@ namespace testsupport {
 torch::jit::Module linear_model(const at::Tensor& a);
 // Smooth CNN for 1 x 8 x 8 inputs: conv(1->4) tanh conv(4->6) tanh linear(6*8*8 -> 3).
 torch::jit::Module tanh_cnn(uint64_t seed);
+// Smooth ResNet-style model for 1 x 8 x 8 inputs: convolutions with BatchNorm
+// (running statistics), tanh, a residual block, a strided convolution, average
+// pooling, linear(16 -> 3). No kinks: rounding moves its field by rounding only.
+torch::jit::Module smooth_resnet(uint64_t seed);
 // The same function with conv1's output channels (and conv2's inputs) permuted.
 torch::jit::Module permuted_copy(torch::jit::Module& cnn);
 // Dense output N x 3 x 8 x 8: a conv(1->3, 3x3) with a tanh.

@@ -54,3 +54,19 @@ TEST(Progress, DisabledOnOtherRanksPrintsNothing) {
   p.finish();
   EXPECT_TRUE(log.str().empty());
 }
+
+// Launchers whose ranks' standard output is a pseudo-terminal even when it
+// ends in a file; srun --pty is the user's terminal.
+TEST(Progress, LaunchersMeanALog) {
+  for (const char* var : {"SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"}) unsetenv(var);
+  unsetenv("SLURM_PTY_PORT");
+  EXPECT_FALSE(launched_to_a_log());
+  for (const char* var : {"SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"}) {
+    setenv(var, "1", 1);
+    EXPECT_TRUE(launched_to_a_log()) << var;
+    setenv("SLURM_PTY_PORT", "4242", 1);
+    EXPECT_FALSE(launched_to_a_log()) << var << " under srun --pty";
+    unsetenv("SLURM_PTY_PORT");
+    unsetenv(var);
+  }
+}

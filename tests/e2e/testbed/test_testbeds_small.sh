@@ -31,6 +31,18 @@ for f in tb/out-heatmap-cosine.svg tb/out-tree-cosine.svg tb/out-auc.svg; do
 done
 echo "testbed test: fingerprinting passed"
 
+# bfloat16 on the same real models: distances within 0.01 (or 5 %) of float32,
+# the same verdicts (fine-tuned and pruned copies told apart at 64 references).
+"$bin" run --config tb/run.yaml --run.precision bfloat16 --output.path tb/bf16.h5 > bf16.log 2>&1 ||
+  fail "bfloat16 run: $(tail -3 bf16.log)"
+"$bin" compare tb/out.h5 tb/bf16.h5 --rtol 0.05 --atol 0.01 --distances-only > bf16-compare.log 2>&1 ||
+  fail "bfloat16 distances beyond 0.01 (and 5 %) of float32: $(cat bf16-compare.log)"
+grep -q "^cosine: largest relative difference 0 " bf16-compare.log && fail "bfloat16 changed no distance"
+"$bin" eval tb/bf16.h5 --roles tb/roles.yaml --counts 64 > bf16-eval.log 2>&1 || fail "bfloat16 eval"
+set -- $(grep -E "^ +64 " bf16-eval.log)
+[ "$5" = 1.000 ] && [ "$6" = 1.000 ] || fail "bfloat16 changed a verdict: $(cat bf16-eval.log)"
+echo "testbed test: bfloat16 passed"
+
 # The scaled-down unlearning testbed: the approximately unlearned models stay
 # nearer the reference than the unrelated ones (the paper's finding).
 sed 's#^dir: .*#dir: ul#' "$here/../../../configs/testbed-unlearning-small.yaml" > ul.yaml

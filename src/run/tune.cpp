@@ -1,0 +1,120 @@
+// Phase 5, its second half: how the run evaluates its models. The precision
+// is configured; the micro-batch bound and the memory format are configured,
+// kept in the checkpoint by the run that made it (so a resumed run computes
+// its pieces as before), or timed on the zoo's first model.
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "modelgif/error.hpp"
+#include "run/phases.hpp"
+
+namespace modelgif {
+namespace {
+
+constexpr auto kContiguous = at::MemoryFormat::Contiguous;
+constexpr double kClearWin = 1.03;  // how much faster channels-last must be
+
+// One candidate's timing: "FORMAT POINTS RATE", or "FORMAT refused MESSAGE".
+std::string time_candidate(RunState& run, Model& model, const std::string& format, int64_t points) {
+  const Numerics n{run.cfg.precision, parse_memory_format(format)};
+  const at::Tensor samples = run.refs.images.slice(0, 0, 64);
+  try {
+    model.convert(n, samples.slice(0, 0, 1));
+    const Tuning t = tune_max_points(model.fn(), model.name(), run.cfg.field, samples, run.device,
+                                     tuning_limit(run.device), n, points);
+    return format + " " + std::to_string(t.max_points) + " " + std::to_string(t.points_per_second);
+  } catch (const InputError& e) {
+    if (n.format == kContiguous) throw;  // a model that runs only channels-last: no run for it
+    return format + " refused " + e.what();
+  }
+}
+
+// The candidates, timed on the zoo's first model: by rank 0, or with two
+// formats and two ranks, one each at the same time (each as busy as in the
+// run). Rank 0 picks the fastest and says why; `format` and `points` are set
+// on every rank.
+void time_candidates(RunState& run, std::string& format, int64_t& points) {
+  const std::vector<std::string> candidates =
+      format == "auto" ? std::vector<std::string>{"contiguous", "channels_last"} : std::vector<std::string>{format};
+  const int timers = std::min<int>(run.world.size(), static_cast<int>(candidates.size()));
+  std::string mine;
+  comm::collective(run.world, [&] {
+    if (run.plan.rank >= timers) return;
+    std::optional<Model> loaded;  // the first model, when it is not in this rank's group
+    const auto own = run.models.find(0);
+    Model& first = own != run.models.end() ? own->second : loaded.emplace(run.cfg.zoo[0], run.device);
+    for (size_t i = static_cast<size_t>(run.plan.rank); i < candidates.size(); i += static_cast<size_t>(timers))
+      mine += time_candidate(run, first, candidates[i], points) + "\n";
+  });
+  double best = 0;
+  std::ostringstream said;
+  for (const auto& lines : run.world.allgather(mine)) {
+    std::istringstream in(lines);
+    std::string f, what;
+    while (in >> f >> what) {
+      std::string rest;
+      std::getline(in, rest);
+      said << (said.tellp() > 0 ? ", " : "") << f;
+      if (what == "refused") {
+        said << " refused (" << rest.substr(1) << ")";
+        continue;
+      }
+      // Channels-last must win clearly: on a tie, noise would pick the format.
+      const double rate = std::stod(rest), needed = f == "contiguous" ? 1.0 : kClearWin;
+      said << " " << static_cast<int64_t>(rate) << " points/s at " << what;
+      if (rate > best * needed) best = rate, format = f, points = std::stoll(what);
+    }
+  }
+  run.log << "tuned on model '" << run.cfg.zoo[0].name << "' in " << precision_name(run.cfg.precision)
+          << ": run.max_points " << points << ", run.memory_format " << format << " (" << said.str() << ")\n";
+}
+
+// Every rank's models in `run.numerics`; returns the first refusal of a rank
+// (empty when none) when `may_refuse`, throws it otherwise.
+std::string convert_models(RunState& run, bool may_refuse) {
+  const at::Tensor sample = run.refs.images.slice(0, 0, 1);
+  std::string refused;
+  comm::collective(run.world, [&] {
+    for (auto& entry : run.models) try {
+        entry.second.convert(run.numerics, sample);
+      } catch (const InputError& e) {
+        if (!may_refuse) throw;
+        refused = e.what();
+        break;
+      }
+  });
+  for (const auto& r : run.world.allgather(refused))
+    if (!r.empty()) return r;
+  return {};
+}
+
+}  // namespace
+
+void choose_numerics(RunState& run, const Manifest& found) {
+  const RunConfig& cfg = run.cfg;
+  std::string format = cfg.memory_format;
+  int64_t points = cfg.max_points;
+  if (run.plan.rank == 0 && found.max_points > 0) {  // made by an earlier run of this configuration
+    if (format == "auto") format = found.memory_format;
+    if (points == 0 && format == found.memory_format) points = found.max_points;
+  }
+  format = run.world.bcast(format);
+  points = run.world.bcast(points);
+  if (format == "auto" || points == 0) time_candidates(run, format, points);
+  run.max_points = points;
+  run.numerics = {cfg.precision, parse_memory_format(format)};
+  // Under auto, a model of the zoo that cannot take channels-last inputs (a
+  // view() of a convolution's output, say) puts the run on contiguous ones.
+  const bool may_refuse = cfg.memory_format == "auto" && run.numerics.format != kContiguous;
+  const std::string refused = convert_models(run, may_refuse);
+  if (!refused.empty()) {
+    run.log << "run.memory_format: contiguous, as " << refused << "\n";
+    run.numerics.format = kContiguous;
+    convert_models(run, false);
+  }
+}
+
+}  // namespace modelgif
