@@ -413,15 +413,23 @@ void bench_model(const std::string& arch, const BenchOptions& o, int threads, in
       << arch << " (1x28x28 -> 10, " << flops / 1e6 << " MFLOP per forward, " << layers.size()
       << " conv/linear layers): " << o.refs << " references x " << o.steps << " steps, " << threads << " threads, "
       << rounds << " rounds\n";
-  out << "  median [min, max] over the rounds        points/s                  GFLOP/s   of the conv rate\n";
+  const std::vector<std::string> labels = {"(a0) published loop, as in PyTorch", "(a) published loop, memory kept",
+                                           "(b) modelgif (" + shape(f32.numerics, f32.max_points) + ")",
+                                           "(c) modelgif (" + shape(b16.numerics, b16.max_points) + ")"};
+  size_t width = 0;
+  for (const auto& l : labels) width = std::max(width, l.size());
+  out << "  " << std::left << std::setw(static_cast<int>(width)) << "median [min, max] over the rounds" << std::right
+      << std::setw(26) << "points/s" << std::setw(10) << "GFLOP/s"
+      << "   of the conv rate\n";
   const auto row = [&](const std::string& what, const std::vector<double>& pps, const std::vector<double>& conv) {
-    out << "  " << std::left << std::setw(40) << what << std::right << std::setw(26) << spread(pps, 0) << std::setw(10)
-        << median(gflops(pps)) << std::setw(10) << median(of(gflops(pps), conv)) << " %\n";
+    out << "  " << std::left << std::setw(static_cast<int>(width)) << what << std::right << std::setw(26)
+        << spread(pps, 0) << std::setw(10) << median(gflops(pps)) << std::setw(10) << median(of(gflops(pps), conv))
+        << " %\n";
   };
-  row("(a0) published loop, as in PyTorch", A0, s[3].values);
-  row("(a) published loop, memory kept", A, s[3].values);
-  row("(b) modelgif (" + shape(f32.numerics, f32.max_points) + ")", B, s[3].values);
-  row("(c) modelgif (" + shape(b16.numerics, b16.max_points) + ")", C, s[4].values);
+  row(labels[0], A0, s[3].values);
+  row(labels[1], A, s[3].values);
+  row(labels[2], B, s[3].values);
+  row(labels[3], C, s[4].values);
   out << "  conv rate, the model's convolutions:  float32 " << spread(s[3].values, 1) << " GFLOP/s, bfloat16 "
       << spread(s[4].values, 1) << " GFLOP/s\n";
   out << std::setprecision(2);
