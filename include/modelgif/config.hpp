@@ -48,6 +48,14 @@ struct KeySpec {
 };
 const std::vector<KeySpec>& config_keys();
 
+// `field.preset`: a named set of field.* values (the attribution maps the
+// paper compares against). Keys a preset sets may not be set otherwise.
+struct FieldPreset {
+  std::string name, summary;
+  std::vector<std::pair<std::string, std::string>> keys;  // key, canonical value
+};
+const std::vector<FieldPreset>& field_presets();
+
 struct ZooEntry {
   std::string name;
   std::string path;

@@ -21,7 +21,7 @@
 namespace modelgif {
 
 enum class ChannelReduce { None, Mean };
-enum class KeptSteps { All, LastHalf, FirstHalf, Odd };
+enum class KeptSteps { All, LastHalf, FirstHalf, Odd, Last };
 
 ChannelReduce parse_channel_reduce(const std::string& s);
 KeptSteps parse_kept_steps(const std::string& s);
@@ -29,7 +29,8 @@ std::string to_string(ChannelReduce r);
 std::string to_string(KeptSteps k);
 
 // 0-based indices of the steps kept out of S: all; last_half k > S/2 (1-based);
-// first_half k <= S/2; odd: every second step starting at the second.
+// first_half k <= S/2; odd: every second step starting at the second; last: k = S
+// (with cumulative fields times x - b: the integrated-gradients attribution).
 std::vector<int64_t> kept_step_indices(KeptSteps kept, int steps);
 
 struct FieldSpec {

@@ -8,7 +8,9 @@
 
 namespace modelgif {
 
-enum class QuadratureRule { GaussLegendre, RiemannLeft, RiemannRight, RiemannMiddle, RiemannTrapezoid };
+// Endpoint is modelgif's own: one node at alpha = 1 with weight 1 (S = 1), the
+// plain gradient at the input (the saliency and input x gradient presets).
+enum class QuadratureRule { GaussLegendre, RiemannLeft, RiemannRight, RiemannMiddle, RiemannTrapezoid, Endpoint };
 
 struct Quadrature {
   std::vector<double> nodes;    // alpha_k in increasing order
@@ -19,7 +21,8 @@ struct Quadrature {
 QuadratureRule parse_quadrature_rule(const std::string& name);
 std::string to_string(QuadratureRule rule);
 
-// S nodes and weights of `rule`. Gauss-Legendre needs S >= 1, Riemann rules S >= 2.
+// S nodes and weights of `rule`. Gauss-Legendre needs S >= 1, Riemann rules S >= 2,
+// Endpoint S = 1.
 Quadrature make_quadrature(QuadratureRule rule, int steps);
 
 }  // namespace modelgif

@@ -21,7 +21,8 @@ KeptSteps parse_kept_steps(const std::string& s) {
   if (s == "last_half") return KeptSteps::LastHalf;
   if (s == "first_half") return KeptSteps::FirstHalf;
   if (s == "odd") return KeptSteps::Odd;
-  throw_usage("unknown field.keep_steps '" + s + "' (expected all, last_half, first_half or odd)");
+  if (s == "last") return KeptSteps::Last;
+  throw_usage("unknown field.keep_steps '" + s + "' (expected all, last_half, first_half, odd or last)");
 }
 
 std::string to_string(ChannelReduce r) { return r == ChannelReduce::Mean ? "mean" : "none"; }
@@ -36,6 +37,8 @@ std::string to_string(KeptSteps k) {
       return "first_half";
     case KeptSteps::Odd:
       return "odd";
+    case KeptSteps::Last:
+      return "last";
   }
   return "?";
 }
@@ -44,7 +47,8 @@ std::vector<int64_t> kept_step_indices(KeptSteps kept, int steps) {
   std::vector<int64_t> idx;
   for (int k = 1; k <= steps; ++k) {  // 1-based, as in MODELGIF.md
     const bool keep = kept == KeptSteps::All || (kept == KeptSteps::LastHalf && k > steps / 2) ||
-                      (kept == KeptSteps::FirstHalf && k <= steps / 2) || (kept == KeptSteps::Odd && k % 2 == 0);
+                      (kept == KeptSteps::FirstHalf && k <= steps / 2) || (kept == KeptSteps::Odd && k % 2 == 0) ||
+                      (kept == KeptSteps::Last && k == steps);
     if (keep) idx.push_back(k - 1);
   }
   if (idx.empty()) throw_usage("field.keep_steps " + to_string(kept) + " keeps no step of " + std::to_string(steps));

@@ -7,8 +7,8 @@
 namespace modelgif {
 namespace {
 
-const char* const kRuleNames[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
-                                  "riemann_trapezoid"};
+const char* const kRuleNames[] = {"gausslegendre",  "riemann_left",      "riemann_right",
+                                  "riemann_middle", "riemann_trapezoid", "endpoint"};
 
 // numpy.linspace(a, b, n): n evenly spaced values, endpoints included.
 std::vector<double> linspace(double a, double b, int n) {
@@ -64,16 +64,23 @@ void gauss_legendre(int n, std::vector<double>& t, std::vector<double>& v) {
 }  // namespace
 
 QuadratureRule parse_quadrature_rule(const std::string& name) {
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < 6; ++i)
     if (name == kRuleNames[i]) return static_cast<QuadratureRule>(i);
   throw_usage("unknown quadrature method '" + name +
-              "' (expected gausslegendre, riemann_left, riemann_right, riemann_middle or riemann_trapezoid)");
+              "' (expected gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid or "
+              "endpoint)");
 }
 
 std::string to_string(QuadratureRule rule) { return kRuleNames[static_cast<int>(rule)]; }
 
 Quadrature make_quadrature(QuadratureRule rule, int steps) {
   if (steps < 1) throw_usage("field.steps must be >= 1, got " + std::to_string(steps));
+  if (rule == QuadratureRule::Endpoint) {
+    if (steps != 1)
+      throw_usage("quadrature method endpoint has one node (alpha = 1): it needs field.steps 1, got " +
+                  std::to_string(steps));
+    return Quadrature{{1.0}, {1.0}};
+  }
   if (rule != QuadratureRule::GaussLegendre && steps < 2)
     throw_usage("quadrature method " + to_string(rule) + " needs field.steps > 1, got " + std::to_string(steps));
   Quadrature q;
@@ -99,6 +106,8 @@ Quadrature make_quadrature(QuadratureRule rule, int steps) {
       break;
     case QuadratureRule::RiemannTrapezoid:
       q.nodes = linspace(0.0, 1.0, S);
+      break;
+    case QuadratureRule::Endpoint:  // handled above
       break;
   }
   q.weights.assign(static_cast<size_t>(S), 1.0 / S);

@@ -25,6 +25,15 @@ void parse_target(const std::string& s) { Target::parse(s); }
 void parse_reduce(const std::string& s) { parse_channel_reduce(s); }
 void parse_kept(const std::string& s) { parse_kept_steps(s); }
 void parse_metric_name(const std::string& s) { parse_metric(s); }
+void parse_preset(const std::string& s) {
+  if (s == "none") return;
+  std::string names;
+  for (const auto& p : field_presets()) {
+    if (p.name == s) return;
+    names += p.name + ", ";
+  }
+  throw_usage("expected none, " + names.substr(0, names.size() - 2) + ", got '" + s + "'");
+}
 
 BaselineConfig parse_baseline(const std::string& s, uint64_t seed) {
   BaselineConfig b;
@@ -318,6 +327,23 @@ void check_zoo(std::vector<ZooEntry>& zoo) {
   }
 }
 
+// Sets the keys of `field.preset`; a key set otherwise to another value is refused.
+void apply_preset(std::map<std::string, Value>& values) {
+  const Value& chosen = values.at("field.preset");
+  const std::string name = chosen.node.Scalar();
+  for (const auto& p : field_presets()) {
+    if (p.name != name) continue;
+    for (const auto& [key, text] : p.keys) {
+      Value& v = values.at(key);
+      const YAML::Node want = check_value(*find_key(key), YAML::Node(text), "");
+      if (!v.source.empty() && v.node.Scalar() != want.Scalar())
+        throw_usage(v.source + ": key '" + key + "': " + v.node.Scalar() + " contradicts field.preset " + name + " (" +
+                    (chosen.source.empty() ? std::string("config") : chosen.source) + "), which sets " + text);
+      v.node = want;
+    }
+  }
+}
+
 // The resolved config, nested again, with the zoo as given.
 std::string resolved_yaml(const std::map<std::string, Value>& values, const std::vector<ZooEntry>& zoo) {
   YAML::Node out;
@@ -362,9 +388,12 @@ const std::vector<KeySpec>& config_keys() {
       K("references.std", Kind::DoubleList, "[]", "preprocessing: per-channel standard deviations").above(0),
       K("references.cutmix", Kind::Bool, "false",
         "CutMix references: a box of another reference pasted into each (seeded)"),
+      K("field.preset", Kind::String, "none",
+        "none, or a named set of field.* keys: modelgif, integrated_gradients, saliency, input_x_gradient")
+          .parsed_by(parse_preset),
       K("field.steps", Kind::Int, "50", "quadrature steps S on the path").at_least(1).at_most(1000000),
       K("field.method", Kind::String, "gausslegendre",
-        "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid")
+        "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, endpoint")
           .parsed_by(parse_method),
       K("field.target", Kind::String, "predicted",
         "differentiated scalar: predicted, label, class:K, sum, topk:K, channel_max")
@@ -375,7 +404,8 @@ const std::vector<KeySpec>& config_keys() {
       K("field.cumulative", Kind::Bool, "true", "cumulative fields G_k (false: per-step g_k)"),
       K("field.multiply_by_input", Kind::Bool, "true", "multiply by the input's offset x - b"),
       K("field.reduce_channels", Kind::String, "none", "none or mean (over channels)").parsed_by(parse_reduce),
-      K("field.keep_steps", Kind::String, "all", "steps kept: all, last_half, first_half, odd").parsed_by(parse_kept),
+      K("field.keep_steps", Kind::String, "all", "steps kept: all, last_half, first_half, odd, last")
+          .parsed_by(parse_kept),
       K("distance.metrics", Kind::StringList, "[cosine]",
         "any of cosine, euclidean, cosine_frechet, euclidean_frechet, cosine_standardized")
           .parsed_by(parse_metric_name)
@@ -407,6 +437,37 @@ const std::vector<KeySpec>& config_keys() {
           .parsed_by(parse_grid_text),
   };
   return keys;
+}
+
+const std::vector<FieldPreset>& field_presets() {
+  static const std::vector<FieldPreset> presets = {
+      {"modelgif",
+       "the gradient field: cumulative, times x - b, every step kept (the defaults)",
+       {{"field.method", "gausslegendre"},
+        {"field.cumulative", "true"},
+        {"field.multiply_by_input", "true"},
+        {"field.keep_steps", "all"}}},
+      {"integrated_gradients",
+       "integrated gradients (Sundararajan et al. 2017): (x - b) times the path integral of the gradient, the "
+       "last cumulative step only",
+       {{"field.cumulative", "true"}, {"field.multiply_by_input", "true"}, {"field.keep_steps", "last"}}},
+      {"saliency",
+       "saliency (Simonyan et al. 2014), signed: the gradient at x",
+       {{"field.method", "endpoint"},
+        {"field.steps", "1"},
+        {"field.cumulative", "true"},
+        {"field.multiply_by_input", "false"},
+        {"field.keep_steps", "all"}}},
+      {"input_x_gradient",
+       "gradient times input (Shrikumar et al. 2016): x times the gradient at x",
+       {{"field.method", "endpoint"},
+        {"field.steps", "1"},
+        {"field.baseline", "zeros"},
+        {"field.cumulative", "true"},
+        {"field.multiply_by_input", "true"},
+        {"field.keep_steps", "all"}}},
+  };
+  return presets;
 }
 
 GridSpec parse_grid(const std::string& s) {
@@ -456,6 +517,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
     }
   }
   for (auto& [key, v] : values) v.node = check_value(*find_key(key), v.node, v.source);
+  apply_preset(values);
 
   RunConfig c;
   c.zoo = zoo_override.empty() ? parse_zoo(doc, zoo_node) : parse_zoo_override(zoo_override);

@@ -50,6 +50,8 @@ std::string fingerprint_text(const RunConfig& cfg, const std::string& reference_
   std::ostringstream s;
   for (const char* section : {"field", "references"}) {
     for (const auto& kv : root[section]) {
+      // A preset only sets other field.* keys, which are fingerprinted.
+      if (kv.first.as<std::string>() == "preset") continue;
       YAML::Emitter e;
       e << YAML::Flow << kv.second;
       s << section << "." << kv.first.as<std::string>() << ": " << e.c_str() << "\n";
