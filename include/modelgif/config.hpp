@@ -90,6 +90,7 @@ struct RunConfig {
   std::vector<Metric> metrics;
   std::string output_path;
   bool store_fields = false;
+  bool pictures = true;  // output.pictures: heatmap and tree per metric beside the output
   bool half_fields = false;
   int64_t max_points = 0;  // 0 = tuned at start (tune_max_points)
   int64_t block = 64;

@@ -77,26 +77,21 @@ std::string format_relatedness(const Roles& roles, const std::string& metric, co
 std::vector<std::string> write_eval_pictures(const std::string& result_path, const std::vector<std::string>& names,
                                              const std::vector<double>& m, const std::string& metric,
                                              bool fingerprinting, const std::vector<FingerprintRow>& rows,
-                                             const std::string& folder) {
-  std::string stem;
-  if (folder.empty()) {
-    const bool h5 = result_path.size() > 3 && result_path.substr(result_path.size() - 3) == ".h5";
-    stem = result_path.substr(0, result_path.size() - (h5 ? 3 : 0));
-  } else {
-    ensure_dir(folder, "eval pictures");
-    stem = folder + "/" + std::filesystem::path(result_path).stem().string();
-  }
-  std::vector<std::string> paths = {stem + "-heatmap-" + metric + ".svg", stem + "-tree-" + metric + ".svg"};
-  write_text_atomic(paths[0], heatmap_svg(names, m, metric + " distance: " + result_path));
-  write_text_atomic(paths[1], dendrogram_svg(names, average_linkage(m, names.size()),
-                                             "similarity tree (average linkage, " + metric + ")"));
+                                             const PictureOptions& options) {
+  const std::string stem = picture_stem(result_path, options.folder);
+  std::vector<std::string> paths = write_metric_pictures(stem, result_path, names, m, metric, options);
   if (fingerprinting) {
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     for (const auto& row : rows)
       for (const auto& [kind, auc] : row.auc) series[kind].emplace_back(static_cast<double>(row.references), auc);
+    const std::string svg =
+        line_chart_svg(series, "fingerprinting: ROC AUC against references", "references", "ROC AUC", true, 0.0, 1.0);
+    write_text_atomic(stem + "-auc.svg", svg);
     paths.push_back(stem + "-auc.svg");
-    write_text_atomic(paths.back(), line_chart_svg(series, "fingerprinting: ROC AUC against references", "references",
-                                                   "ROC AUC", true, 0.0, 1.0));
+    if (options.png) {
+      svg_to_png(svg, stem + "-auc.png");
+      paths.push_back(stem + "-auc.png");
+    }
   }
   return paths;
 }

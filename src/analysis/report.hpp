@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "analysis/eval.hpp"
+#include "analysis/pictures.hpp"
 #include "modelgif/result.hpp"
 
 namespace modelgif {
@@ -16,11 +17,11 @@ std::string format_unlearning(const Roles& roles, const std::string& metric, con
 std::string format_relatedness(const Roles& roles, const std::string& metric, const RelatednessReport& report);
 
 // The pictures of a result: heatmap and similarity tree of its `matrix` of `metric`, and, for
-// a fingerprinting zoo, the AUC against references of `rows`. `folder` "" puts them
-// beside the result (RESULT-heatmap-METRIC.svg, ...). Returns their paths.
+// a fingerprinting zoo, the AUC against references of `rows` (RESULT-heatmap-METRIC.svg,
+// RESULT-tree-METRIC.svg, RESULT-auc.svg; see PictureOptions). Returns their paths.
 std::vector<std::string> write_eval_pictures(const std::string& result_path, const std::vector<std::string>& names,
                                              const std::vector<double>& matrix, const std::string& metric,
                                              bool fingerprinting, const std::vector<FingerprintRow>& rows,
-                                             const std::string& folder);
+                                             const PictureOptions& options);
 
 }  // namespace modelgif

@@ -54,6 +54,39 @@ std::string color(double t) {
   return buf;
 }
 
+// Dash patterns and marker shapes that tell series apart without colour.
+const char* const kDashes[4] = {"none", "6 3", "2 3", "8 3 2 3"};
+
+std::string marker(int k, double x, double y, const std::string& c, const std::string& tip) {
+  std::ostringstream s;
+  const std::string t = "<title>" + tip + "</title>";
+  switch (k % 5) {
+    case 0:
+      s << "<circle cx=\"" << num(x, 1) << "\" cy=\"" << num(y, 1) << "\" r=\"3.5\" fill=\"" << c << "\">" << t
+        << "</circle>\n";
+      break;
+    case 1:
+      s << "<rect x=\"" << num(x - 3.5, 1) << "\" y=\"" << num(y - 3.5, 1)
+        << "\" width=\"7\" height=\"7\" fill=\"white\" stroke=\"" << c << "\" stroke-width=\"1.5\">" << t
+        << "</rect>\n";
+      break;
+    case 2:
+      s << "<polygon points=\"" << num(x, 1) << "," << num(y - 4.5, 1) << " " << num(x + 4, 1) << "," << num(y + 3, 1)
+        << " " << num(x - 4, 1) << "," << num(y + 3, 1) << "\" fill=\"" << c << "\">" << t << "</polygon>\n";
+      break;
+    case 3:
+      s << "<polygon points=\"" << num(x, 1) << "," << num(y - 4.5, 1) << " " << num(x + 4.5, 1) << "," << num(y, 1)
+        << " " << num(x, 1) << "," << num(y + 4.5, 1) << " " << num(x - 4.5, 1) << "," << num(y, 1)
+        << "\" fill=\"white\" stroke=\"" << c << "\" stroke-width=\"1.5\">" << t << "</polygon>\n";
+      break;
+    default:
+      s << "<path d=\"M" << num(x - 3.5, 1) << " " << num(y - 3.5, 1) << " L" << num(x + 3.5, 1) << " "
+        << num(y + 3.5, 1) << " M" << num(x + 3.5, 1) << " " << num(y - 3.5, 1) << " L" << num(x - 3.5, 1) << " "
+        << num(y + 3.5, 1) << "\" stroke=\"" << c << "\" stroke-width=\"2\">" << t << "</path>\n";
+  }
+  return s.str();
+}
+
 std::string header(double w, double h, const std::string& title) {
   std::ostringstream s;
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -66,44 +99,61 @@ std::string header(double w, double h, const std::string& title) {
 
 }  // namespace
 
-std::string heatmap_svg(const std::vector<std::string>& names, const std::vector<double>& m, const std::string& title) {
+std::string heatmap_svg(const std::vector<std::string>& names, const std::vector<double>& m, const std::string& title,
+                        const std::vector<size_t>& order) {
   const size_t M = names.size();
+  std::vector<size_t> at(M);  // at[i]: the model drawn in row/column i
+  for (size_t i = 0; i < M; ++i) at[i] = order.size() == M ? order[i] : i;
+  // Cells shrink with the zoo: about 900 px for the matrix beyond 60 models.
+  const double cell = M <= 12 ? 44 : M <= 30 ? 24 : M <= 60 ? 14 : std::max(4.0, 900.0 / static_cast<double>(M));
+  // Labels: as large as a cell allows (7 to 12 px); beyond that every k-th one.
+  const size_t every = cell >= 8 ? 1 : static_cast<size_t>(std::ceil(8.0 / cell));
+  const double font = std::clamp(cell * 0.8 * static_cast<double>(every), 7.0, 12.0);
   size_t longest = 4;
   for (const auto& n : names) longest = std::max(longest, n.size());
-  const double cell = M <= 12 ? 44 : (M <= 30 ? 24 : 12), label = 7.0 * static_cast<double>(longest) + 10;
-  const double left = label + 10, top = 40 + label * 0.75, w = left + cell * M + 90, h = top + cell * M + 20;
+  const double label = 0.6 * font * static_cast<double>(longest) + 10;
+  const std::string note = order.size() == M
+                               ? "rows and columns in the similarity tree's order; the colour scale "
+                                 "leaves out the diagonal"
+                               : "rows and columns in zoo order; the colour scale leaves out the diagonal";
+  const double left = label + 10, top = 40 + label * 0.75, h = top + std::max(120.0, cell * M) + 34;
+  const double w = std::max(left + cell * M + 110, left + 6.2 * static_cast<double>(note.size()) + 10);
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (size_t i = 0; i < M * M; ++i)
     if (i / M != i % M && std::isfinite(m[i])) lo = std::min(lo, m[i]), hi = std::max(hi, m[i]);
   if (!(hi > lo)) lo = 0, hi = std::max(1.0, hi);
   std::ostringstream s;
   s << header(w, h, title);
-  for (size_t a = 0; a < M; ++a) {
-    s << "<text x=\"" << num(left - 6, 1) << "\" y=\"" << num(top + cell * (a + 0.5) + 4, 1)
-      << "\" font-size=\"12\" text-anchor=\"end\">" << esc(names[a]) << "</text>\n";
-    const double cx = left + cell * (a + 0.5), cy = top - 6;
-    s << "<text x=\"" << num(cx, 1) << "\" y=\"" << num(cy, 1) << "\" font-size=\"12\" transform=\"rotate(-45 "
-      << num(cx, 1) << " " << num(cy, 1) << ")\">" << esc(names[a]) << "</text>\n";
-    for (size_t b = 0; b < M; ++b) {
-      const double v = m[a * M + b];
-      s << "<rect x=\"" << num(left + cell * b, 1) << "\" y=\"" << num(top + cell * a, 1) << "\" width=\""
+  for (size_t i = 0; i < M; ++i) {
+    if (i % every != 0) continue;
+    const std::string name = esc(names[at[i]]);
+    s << "<text x=\"" << num(left - 6, 1) << "\" y=\"" << num(top + cell * (i + 0.5) + font / 3, 1) << "\" font-size=\""
+      << num(font, 1) << "\" text-anchor=\"end\">" << name << "</text>\n";
+    const double cx = left + cell * (i + 0.5), cy = top - 6;
+    s << "<text x=\"" << num(cx, 1) << "\" y=\"" << num(cy, 1) << "\" font-size=\"" << num(font, 1)
+      << "\" transform=\"rotate(-45 " << num(cx, 1) << " " << num(cy, 1) << ")\">" << name << "</text>\n";
+  }
+  for (size_t i = 0; i < M; ++i)
+    for (size_t j = 0; j < M; ++j) {
+      const double v = m[at[i] * M + at[j]];
+      s << "<rect x=\"" << num(left + cell * j, 1) << "\" y=\"" << num(top + cell * i, 1) << "\" width=\""
         << num(cell, 1) << "\" height=\"" << num(cell, 1) << "\" fill=\"" << color((v - lo) / (hi - lo)) << "\"><title>"
-        << esc(names[a]) << " / " << esc(names[b]) << ": " << num(v, 4) << "</title></rect>\n";
+        << esc(names[at[i]]) << " / " << esc(names[at[j]]) << ": " << num(v, 4) << "</title></rect>\n";
       if (cell >= 40)
-        s << "<text x=\"" << num(left + cell * (b + 0.5), 1) << "\" y=\"" << num(top + cell * (a + 0.5) + 4, 1)
+        s << "<text x=\"" << num(left + cell * (j + 0.5), 1) << "\" y=\"" << num(top + cell * (i + 0.5) + 4, 1)
           << "\" font-size=\"10\" text-anchor=\"middle\" fill=\"" << ((v - lo) / (hi - lo) > 0.6 ? "black" : "white")
           << "\">" << num(v, 2) << "</text>\n";
     }
-  }
-  // Color bar.
-  const double bx = left + cell * M + 20;
+  // Color bar with five ticks; the diagonal (zeros) is left out of the scale.
+  const double bx = left + cell * M + 20, bh = std::max(120.0, cell * M);
   for (int i = 0; i < 50; ++i)
-    s << "<rect x=\"" << num(bx, 1) << "\" y=\"" << num(top + cell * M * (49 - i) / 50.0, 1)
-      << "\" width=\"14\" height=\"" << num(cell * M / 50.0 + 0.5, 2) << "\" fill=\"" << color(i / 49.0) << "\"/>\n";
-  s << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + 10, 1) << "\" font-size=\"11\">" << num(hi)
-    << "</text>\n"
-    << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + cell * M, 1) << "\" font-size=\"11\">" << num(lo)
-    << "</text>\n</svg>\n";
+    s << "<rect x=\"" << num(bx, 1) << "\" y=\"" << num(top + bh * (49 - i) / 50.0, 1) << "\" width=\"14\" height=\""
+      << num(bh / 50.0 + 0.5, 2) << "\" fill=\"" << color(i / 49.0) << "\"/>\n";
+  for (int i = 0; i <= 4; ++i)
+    s << "<text x=\"" << num(bx + 18, 1) << "\" y=\"" << num(top + bh * (1 - i / 4.0) + 4, 1) << "\" font-size=\"11\">"
+      << num(lo + (hi - lo) * i / 4.0) << "</text>\n";
+  s << "<text x=\"" << num(left, 1) << "\" y=\"" << num(top + std::max(120.0, cell * M) + 22, 1)
+    << "\" font-size=\"11\">" << note << "</text>\n</svg>\n";
   return s.str();
 }
 
@@ -113,8 +163,11 @@ std::string dendrogram_svg(const std::vector<std::string>& names, const std::vec
   const auto order = leaf_order(merges, n);
   size_t longest = 4;
   for (const auto& nm : names) longest = std::max(longest, nm.size());
-  const double row = 22, left = 20, plot_w = 420, label_x = left + plot_w + 8, top = 44;
-  const double w = label_x + 7.0 * static_cast<double>(longest) + 20, h = top + row * n + 40;
+  // Rows shrink beyond 30 leaves (about 660 px in all), labels with them (7 to 12 px).
+  const double row = n <= 30 ? 22 : std::max(7.0, 660.0 / static_cast<double>(n));
+  const double font = std::clamp(row * 0.8, 7.0, 12.0);
+  const double left = 20, plot_w = 420, label_x = left + plot_w + 8, top = 44;
+  const double w = label_x + 0.6 * font * static_cast<double>(longest) + 20, h = top + row * n + 40;
   double max_h = 0;
   for (const auto& m : merges) max_h = std::max(max_h, m.height);
   if (!(max_h > 0)) max_h = 1;
@@ -133,8 +186,8 @@ std::string dendrogram_svg(const std::vector<std::string>& names, const std::vec
       << num(m.height, 4) << "</title></path>\n";
   }
   for (size_t i = 0; i < n; ++i)
-    s << "<text x=\"" << num(label_x, 1) << "\" y=\"" << num(y[i] + 4, 1) << "\" font-size=\"12\">" << esc(names[i])
-      << "</text>\n";
+    s << "<text x=\"" << num(label_x, 1) << "\" y=\"" << num(y[i] + font / 3, 1) << "\" font-size=\"" << num(font, 1)
+      << "\">" << esc(names[i]) << "</text>\n";
   // Distance axis.
   const double ay = top + row * n + 10;
   s << "<line x1=\"" << num(left, 1) << "\" y1=\"" << num(ay, 1) << "\" x2=\"" << num(left + plot_w, 1) << "\" y2=\""
@@ -151,7 +204,7 @@ std::string dendrogram_svg(const std::vector<std::string>& names, const std::vec
 std::string line_chart_svg(const std::map<std::string, std::vector<std::pair<double, double>>>& series,
                            const std::string& title, const std::string& x_label, const std::string& y_label,
                            bool log2_x, double y_min, double y_max) {
-  const double left = 60, top = 40, pw = 420, ph = 260, w = left + pw + 170, h = top + ph + 60;
+  const double left = 60, top = 40, pw = 420, ph = 260, w = left + pw + 190, h = top + ph + 64;
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
   auto tx = [&](double v) { return log2_x ? std::log2(v) : v; };
   for (const auto& [name, pts] : series)
@@ -181,20 +234,32 @@ std::string line_chart_svg(const std::map<std::string, std::vector<std::pair<dou
     << "<text x=\"16\" y=\"" << num(top + ph / 2, 1)
     << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << num(top + ph / 2, 1) << ")\">"
     << esc(y_label) << "</text>\n";
+  // Lines that coincide (several kinds at AUC 1.0) stay apart: each series has
+  // its own marker and dash, and is drawn shifted by a few pixels (its tooltips
+  // and the axis keep the true values).
+  const int K = static_cast<int>(series.size());
+  const double spread_px = K > 1 ? std::min(3.0, 12.0 / (K - 1)) : 0.0;
   int k = 0;
   for (const auto& [name, pts] : series) {
-    const std::string c = color(series.size() > 1 ? k / static_cast<double>(series.size() - 1) * 0.85 : 0.3);
+    const std::string c = color(K > 1 ? k / static_cast<double>(K - 1) * 0.85 : 0.3);
+    const double dy = (k - (K - 1) / 2.0) * spread_px;
     std::ostringstream d;
     for (size_t i = 0; i < pts.size(); ++i)
-      d << (i ? " L" : "M") << num(px(pts[i].first), 1) << " " << num(py(pts[i].second), 1);
-    s << "<path d=\"" << d.str() << "\" fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\"/>\n";
+      d << (i ? " L" : "M") << num(px(pts[i].first), 1) << " " << num(py(pts[i].second) + dy, 1);
+    s << "<path d=\"" << d.str() << "\" fill=\"none\" stroke=\"" << c << "\" stroke-width=\"2\" stroke-dasharray=\""
+      << kDashes[k % 4] << "\"/>\n";
     for (const auto& [xv, yv] : pts)
-      s << "<circle cx=\"" << num(px(xv), 1) << "\" cy=\"" << num(py(yv), 1) << "\" r=\"3\" fill=\"" << c
-        << "\"><title>" << esc(name) << ": " << num(yv, 3) << " at " << num(xv, 0) << "</title></circle>\n";
-    s << "<text x=\"" << num(left + pw + 14, 1) << "\" y=\"" << num(top + 14 + 18 * k, 1)
-      << "\" font-size=\"12\" fill=\"" << c << "\">" << esc(name) << "</text>\n";
+      s << marker(k, px(xv), py(yv) + dy, c, esc(name) + ": " + num(yv, 3) + " at " + num(xv, 0));
+    const double ly = top + 14 + 18 * k;
+    s << "<path d=\"M" << num(left + pw + 10, 1) << " " << num(ly - 4, 1) << " h22\" stroke=\"" << c
+      << "\" stroke-width=\"2\" stroke-dasharray=\"" << kDashes[k % 4] << "\"/>\n"
+      << marker(k, left + pw + 21, ly - 4, c, esc(name)) << "<text x=\"" << num(left + pw + 38, 1) << "\" y=\""
+      << num(ly, 1) << "\" font-size=\"12\" fill=\"" << c << "\">" << esc(name) << "</text>\n";
     ++k;
   }
+  if (spread_px > 0)
+    s << "<text x=\"" << num(left, 1) << "\" y=\"" << num(top + ph + 54, 1) << "\" font-size=\"10\">lines drawn up to "
+      << num(spread_px * (K - 1) / 2.0, 1) << " px apart so that equal values stay visible</text>\n";
   s << "</svg>\n";
   return s.str();
 }

@@ -12,11 +12,16 @@
 
 namespace modelgif {
 
+// `order`: the models' order on both axes (a permutation, e.g. the similarity
+// tree's leaf order, for a clustered heatmap); empty: zoo order. Cells and
+// labels shrink with the zoo (legible from 3 to about 100 models; beyond, every
+// k-th label).
 std::string heatmap_svg(const std::vector<std::string>& names, const std::vector<double>& matrix,
-                        const std::string& title);
+                        const std::string& title, const std::vector<size_t>& order = {});
 std::string dendrogram_svg(const std::vector<std::string>& names, const std::vector<Merge>& merges,
                            const std::string& title);
-// Series of (x, y) points; x on a log2 axis when `log2_x`.
+// Series of (x, y) points; x on a log2 axis when `log2_x`. Each series has its
+// own marker and dash and is drawn a few pixels apart, so equal series stay visible.
 std::string line_chart_svg(const std::map<std::string, std::vector<std::pair<double, double>>>& series,
                            const std::string& title, const std::string& x_label, const std::string& y_label,
                            bool log2_x, double y_min, double y_max);

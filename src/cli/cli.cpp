@@ -2,6 +2,9 @@
 // failure to one line and its exit code.
 #include "modelgif/cli.hpp"
 
+#include <torch/cuda.h>
+#include <torch/version.h>
+
 #include <functional>
 #include <limits>
 #include <map>
@@ -26,19 +29,19 @@ const char* const kUsage =
     "ModelGiF: functional distances between neural networks from their gradient fields.\n"
     "\n"
     "commands:\n"
-    "  run    compute the fields of a model zoo and write distance matrices (HDF5)\n"
-    "  show   print the distance matrices of a result file\n"
-    "  status show a run's checkpoint: progress per model, fingerprint, what remains\n"
-    "  compare check that two result files agree (distances and stored fields)\n"
-    "  eval   fingerprinting AUC, unlearning distances, task-relatedness Spearman\n"
-    "  zoo    train a testbed zoo on Fashion-MNIST (cached; one model per MPI rank)\n"
-    "  submit submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
-    "  sweep  submit a sweep as a SLURM job array, collect its results, list it\n"
-    "  demo   train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
+    "  run      compute the fields of a model zoo and write distance matrices (HDF5)\n"
+    "  show     print a result's distance matrices (table, csv, json, markdown) or draw its pictures\n"
+    "  status   show a run's checkpoint: progress per model, fingerprint, what remains\n"
+    "  compare  check that two result files agree (distances and stored fields)\n"
+    "  eval     fingerprinting AUC, unlearning distances, task-relatedness Spearman\n"
+    "  zoo      train a testbed zoo on Fashion-MNIST (cached; one model per MPI rank)\n"
+    "  submit   submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
+    "  sweep    submit a sweep as a SLURM job array, collect its results, list it\n"
+    "  demo     train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
     "\n"
     "options:\n"
-    "  -h [ --help ]     this help; 'modelgif <command> --help' for a command\n"
-    "  --version         print the version\n"
+    "  -h, --help  this help; 'modelgif <command> --help' for a command\n"
+    "  --version   print the version, and the LibTorch it was built with\n"
     "\n"
     "exit codes: 0 ok, 1 internal error (a bug), 2 bad command line or config,\n"
     "            3 unusable model/reference/checkpoint/output file, 4 NaN/Inf in a field,\n"
@@ -102,7 +105,10 @@ int run(const Args& args, std::ostream& out, std::ostream& err) {
       return args.empty() ? kExitUsage : kExitOk;
     }
     if (args[0] == "--version") {
-      out << "modelgif " << kVersion << "\n";
+      // LibTorch, as built and as found here (help2man's man page shows it too).
+      out << "modelgif " << kVersion << "\nLibTorch " << TORCH_VERSION << ", built "
+          << (MODELGIF_TORCH_CUDA ? "with CUDA" : "without CUDA (CPU only)")
+          << "; CUDA devices visible: " << torch::cuda::device_count() << "\n";
       return kExitOk;
     }
     const std::map<std::string, std::function<int(const Args&, std::ostream&)>> commands = {

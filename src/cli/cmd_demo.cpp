@@ -70,6 +70,7 @@ int cmd_demo(const Args& args, std::ostream& out) {
     out << "\n" << to_string(s.metrics[k]) << " distance:\n" << format_matrix(s.names, s.matrices[k]);
     ok = check(to_string(s.metrics[k]), s.names, s.matrices[k], roles, out) && ok;
   }
+  write_run_pictures(cfg, s, out);
   return ok ? kExitOk : kExitCheckFailed;
 }
 

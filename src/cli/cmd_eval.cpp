@@ -18,6 +18,7 @@ struct EvalOptions {
   std::string file, roles, metric, pictures;
   std::vector<int64_t> counts;
   bool selection = false;
+  PictureArgs picture;
 };
 
 // Returns false after printing the help.
@@ -35,6 +36,7 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
       "(half of each kind and of the negatives choose, the other half is evaluated)")(
       "pictures", po::value(&o.pictures)->default_value(""),
       "folder for the SVG pictures (default: beside the result, RESULT-<picture>.svg)");
+  add_picture_options(desc, o.picture);
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
@@ -78,10 +80,8 @@ int cmd_eval(const Args& args, std::ostream& out) {
     if (o.selection) out << format_selection(fingerprint_selection(o.file, roles, o.counts));
   }
   if (!roles.reference.empty()) out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
-  const auto pictures = write_eval_pictures(o.file, r.names, m, o.metric, !roles.source.empty(), rows, o.pictures);
-  out << "pictures: ";
-  for (size_t i = 0; i < pictures.size(); ++i) out << (i ? ", " : "") << pictures[i];
-  out << "\n";
+  const PictureOptions pictures = picture_options_of(o.picture, o.pictures);
+  print_pictures(out, write_eval_pictures(o.file, r.names, m, o.metric, !roles.source.empty(), rows, pictures));
   if (!roles.tasks.empty()) out << format_relatedness(roles, o.metric, relatedness(r.names, m, roles));
   return kExitOk;
 }

@@ -52,6 +52,16 @@ RunConfig load_run_config(const RunArgs& args) {
   }
 }
 
+void write_run_pictures(const RunConfig& cfg, const RunSummary& summary, std::ostream& out) {
+  if (!cfg.pictures) return;
+  RunResult r;
+  r.names = summary.names;
+  for (const Metric m : summary.metrics) r.metrics.push_back(to_string(m));
+  r.matrices = summary.matrices;
+  out << "\n";
+  print_pictures(out, write_result_pictures(cfg.output_path, r, PictureOptions{}));
+}
+
 int cmd_run(const Args& args, std::ostream& out) {
   const po::options_description desc = run_options();
   po::variables_map vm;
@@ -70,9 +80,11 @@ int cmd_run(const Args& args, std::ostream& out) {
   RunOptions opt;
   opt.recompute = run_args.recompute;
   const RunSummary s = run_pipeline(cfg, out, opt);  // only rank 0 writes to `out`
-  if (comm::Comm::world().rank() == 0)
+  if (comm::Comm::world().rank() == 0) {
     for (size_t i = 0; i < s.metrics.size(); ++i)
       out << "\n" << to_string(s.metrics[i]) << " distance:\n" << format_matrix(s.names, s.matrices[i]);
+    write_run_pictures(cfg, s, out);
+  }
   return kExitOk;
 }
 

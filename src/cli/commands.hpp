@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/pictures.hpp"
 #include "modelgif/config.hpp"
+#include "modelgif/pipeline.hpp"
 
 namespace modelgif::cli {
 
@@ -40,6 +42,18 @@ RunConfig load_run_config(const RunArgs& args);
 // Prints the one line of any exception (rank 0 alone for a shared error; a
 // rank's own error aborts the MPI job) and returns its exit code.
 int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err);
+
+// The picture options `show` and `eval` share: --order tree|zoo and --png.
+struct PictureArgs {
+  std::string order = "tree";
+  bool png = false;
+};
+void add_picture_options(boost::program_options::options_description& desc, PictureArgs& args);
+PictureOptions picture_options_of(const PictureArgs& args, const std::string& folder);
+// Prints "pictures: A, B, ..." (one line).
+void print_pictures(std::ostream& out, const std::vector<std::string>& paths);
+// After a run (rank 0): the pictures of its result when output.pictures is on.
+void write_run_pictures(const RunConfig& cfg, const RunSummary& summary, std::ostream& out);
 
 int cmd_run(const Args& args, std::ostream& out);
 int cmd_show(const Args& args, std::ostream& out);

@@ -1,8 +1,11 @@
 #include "cli/format.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <iomanip>
 #include <sstream>
+
+#include "modelgif/error.hpp"
 
 namespace modelgif::cli {
 
@@ -21,6 +24,93 @@ std::string format_matrix(const std::vector<std::string>& names, const std::vect
     for (size_t b = 0; b < M; ++b)
       s << "  " << std::setw(cw) << std::fixed << std::setprecision(precision) << m[a * M + b];
     s << "\n";
+  }
+  return s.str();
+}
+
+namespace {
+
+std::string full(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string o = "\"";
+  for (const char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\')
+      o += std::string("\\") + c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      o += buf;
+    } else
+      o += c;
+  }
+  return o + "\"";
+}
+
+std::string markdown_cell(const std::string& s) {
+  std::string o;
+  for (const char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
+  return o;
+}
+
+}  // namespace
+
+std::string format_matrices(const std::vector<std::string>& names, const std::vector<std::string>& metrics,
+                            const std::vector<const std::vector<double>*>& matrices, const std::string& format,
+                            int precision) {
+  const size_t M = names.size();
+  std::ostringstream s;
+  if (format == "table") {
+    for (size_t i = 0; i < metrics.size(); ++i)
+      s << (i ? "\n" : "") << metrics[i] << " distance:\n" << format_matrix(names, *matrices[i], precision);
+  } else if (format == "csv") {
+    s << "metric,model_a,model_b,distance\n";
+    for (size_t i = 0; i < metrics.size(); ++i)
+      for (size_t a = 0; a < M; ++a)
+        for (size_t b = 0; b < M; ++b)
+          s << metrics[i] << "," << csv_field(names[a]) << "," << csv_field(names[b]) << ","
+            << full((*matrices[i])[a * M + b]) << "\n";
+  } else if (format == "json") {
+    s << "{\"models\": [";
+    for (size_t a = 0; a < M; ++a) s << (a ? ", " : "") << json_string(names[a]);
+    s << "], \"metrics\": {";
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      s << (i ? ", " : "") << json_string(metrics[i]) << ": [";
+      for (size_t a = 0; a < M; ++a) {
+        s << (a ? ", [" : "[");
+        for (size_t b = 0; b < M; ++b) s << (b ? ", " : "") << full((*matrices[i])[a * M + b]);
+        s << "]";
+      }
+      s << "]";
+    }
+    s << "}}\n";
+  } else if (format == "markdown") {
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      s << (i ? "\n" : "") << "**" << metrics[i] << " distance**\n\n| |";
+      for (const auto& n : names) s << " " << markdown_cell(n) << " |";
+      s << "\n|---|";
+      for (size_t b = 0; b < M; ++b) s << "---:|";
+      s << "\n";
+      for (size_t a = 0; a < M; ++a) {
+        s << "| " << markdown_cell(names[a]) << " |";
+        for (size_t b = 0; b < M; ++b)
+          s << " " << std::fixed << std::setprecision(precision) << (*matrices[i])[a * M + b] << " |";
+        s << "\n";
+      }
+    }
+  } else {
+    throw_usage("show: --format must be table, csv, json or markdown, got '" + format + "'");
   }
   return s.str();
 }

@@ -413,6 +413,8 @@ const std::vector<KeySpec>& config_keys() {
           .non_empty(),
       K("output.path", Kind::String, "runs/out.h5", "output HDF5 file").non_empty(),
       K("output.store_fields", Kind::Bool, "false", "store every model's field under /fields"),
+      K("output.pictures", Kind::Bool, "true",
+        "draw a heatmap and a similarity tree per metric beside the output (OUTPUT-heatmap-METRIC.svg, ...)"),
       K("output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16")
           .one_of({"float32", "float16"}),
       K("run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)")
@@ -576,6 +578,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.output_path = str("output.path");
   c.store_fields = bool_("output.store_fields");
   c.half_fields = str("output.field_dtype") == "float16";
+  c.pictures = bool_("output.pictures");
   c.max_points = int_("run.max_points");
   c.block = int_("run.block");
   c.threads = int_("run.threads");

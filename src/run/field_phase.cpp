@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <iomanip>
+#include <iostream>
+#include <set>
 #include <sstream>
 
 #include "modelgif/error.hpp"
@@ -17,7 +19,28 @@ namespace {
 struct FieldCounts {
   int64_t computed = 0, reused = 0, resumed = 0, corrupt = 0, points = 0;
   bool stopped = false;
+  std::set<std::string> warned;  // models already warned about tiny fields
 };
+
+// Below this row norm PyTorch's cosine_similarity (which divides by
+// max(|a| |b|, 1e-8)) no longer gives the cosine: the published code's
+// distances to such a model go to 1, modelgif's (exact) do not.
+constexpr double kTinyRowNorm = 1e-4;
+
+// Warns on stderr (once per model and rank) when a model's field rows are that
+// small: a model whose output barely depends on its input is usually a mistake.
+void warn_if_tiny(const std::string& model, int64_t block, const at::Tensor& field, FieldCounts& n) {
+  if (field.numel() == 0 || n.warned.count(model)) return;
+  const double median = field.reshape({-1, field.size(-1)}).norm(2, 1).median().item<double>();
+  if (!(median < kTinyRowNorm)) return;
+  n.warned.insert(model);
+  std::ostringstream s;
+  s << "modelgif: warning: model '" << model << "': its field rows are tiny (median norm " << std::setprecision(2)
+    << median << " < " << kTinyRowNorm << " on reference block " << block
+    << "): its output barely depends on its input (untrained? wrong preprocessing?). modelgif's cosine stays "
+       "exact; PyTorch's cosine_similarity (the published code) would put every distance to it near 1.\n";
+  std::cerr << s.str() << std::flush;
+}
 
 // One piece: reuse, resume or compute its shard. Returns false when a signal stopped it.
 bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress, int64_t m, int64_t k, FieldCounts& n) {
@@ -61,6 +84,7 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
     if (completed > 0) ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, nullptr);
     return false;
   }
+  warn_if_tiny(model.name(), k, field, n);
   FeatureMoments mom(plan.D);
   mom.add(field);
   ckpt.write_field(model.name(), k, shard_fp, field, completed, hi - lo, &mom);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "modelgif/cli.hpp"
@@ -54,6 +55,9 @@ void TinyZoo::SetUp() {
 void TinyZoo::expect_failure(std::vector<std::string> extra, int code, const std::string& needle) {
   std::vector<std::string> args = {"run", "--config", config};
   args.insert(args.end(), extra.begin(), extra.end());
+  std::set<fs::path> before;  // what earlier (successful) runs of the test left
+  if (fs::exists(dir + "/out"))
+    for (const auto& e : fs::directory_iterator(dir + "/out")) before.insert(e.path());
   const Result r = run_cli(args);
   EXPECT_EQ(r.code, code) << r.err;
   EXPECT_THAT(r.err, HasSubstr(needle)) << "error was: " << r.err;
@@ -63,7 +67,7 @@ void TinyZoo::expect_failure(std::vector<std::string> extra, int code, const std
   // Only the checkpoint may stay (it keeps finished work); no file that looks like a result.
   if (fs::exists(dir + "/out"))
     for (const auto& e : fs::directory_iterator(dir + "/out"))
-      if (e.path().extension() != ".ckpt") ADD_FAILURE() << "leftover " << e.path();
+      if (e.path().extension() != ".ckpt" && !before.count(e.path())) ADD_FAILURE() << "leftover " << e.path();
 }
 
 }  // namespace testsupport

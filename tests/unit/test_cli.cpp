@@ -82,7 +82,10 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   std::vector<std::string> left;
   for (const auto& e : fs::directory_iterator(dir + "/out")) left.push_back(e.path().filename());
   std::sort(left.begin(), left.end());
-  EXPECT_EQ(left, (std::vector<std::string>{"result.h5", "result.h5.ckpt"}));  // no scratch or temporary file
+  // No scratch or temporary file: the result, its checkpoint and its pictures.
+  EXPECT_EQ(left, (std::vector<std::string>{"result-heatmap-cosine.svg", "result-heatmap-cosine_standardized.svg",
+                                            "result-tree-cosine.svg", "result-tree-cosine_standardized.svg",
+                                            "result.h5", "result.h5.ckpt"}));
 
   // Another step count is refused while the checkpoint holds work of the old one...
   const Result refused = run_cli({"run", "--config", config, "--output.field_dtype", "float16"});

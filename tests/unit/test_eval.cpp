@@ -167,7 +167,9 @@ TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
   EXPECT_EQ(tree.at("path"), 5);          // n - 1 merges
   EXPECT_EQ(tree.at("text"), 1 + 6 + 5);  // title, leaves, axis ticks
   const auto auc = parse_svg(stem + "-auc.svg");
-  EXPECT_EQ(auc.at("circle"), 2 * 4);  // 2 kinds x 4 counts
+  // 2 kinds x 4 counts, each kind its marker (circles, squares) and one in its legend.
+  EXPECT_EQ(auc.at("circle"), 4 + 1);
+  EXPECT_EQ(auc.at("rect"), 1 + 4 + 1 + 1);  // background, squares, legend square, plot frame
   std::ifstream t(stem + "-tree-cosine.svg");
   std::stringstream ts;
   ts << t.rdbuf();
