@@ -52,6 +52,8 @@ std::string model_file_hash(const ZooEntry& entry);
 
 // "auto" -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu.
 c10::Device resolve_device(const std::string& spec, int local_rank = 0);
+// The same with the node's GPU count given (0: no usable CUDA), for tests.
+c10::Device resolve_device(const std::string& spec, int local_rank, int gpus);
 
 // Sets LibTorch's intra-op threads: `threads`, or when 0 the node's cores
 // divided among the `ranks_on_node` ranks that share them (at least 1);

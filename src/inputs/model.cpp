@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -46,7 +47,9 @@ Model::Model(const ZooEntry& entry, c10::Device device)
   try {
     impl_->module = torch::jit::load(path_, device);
   } catch (const std::exception& e) {
-    throw_input("model '" + name_ + "': " + path_ + " is not a TorchScript archive (" + error_line(e.what()) + ")");
+    throw_input("model '" + name_ + "': " + path_ + " is not a TorchScript archive (" + error_line(e.what()) +
+                "); a file of torch.save (a model or a state_dict) is not one: export with "
+                "torch.jit.script(model.eval()).save(PATH)");
   }
   impl_->device = device;
   impl_->module.eval();
@@ -97,6 +100,25 @@ at::Tensor Model::probe(const at::Tensor& sample) const {
   if (y.numel() == 0) throw_input(who + "its output of shape " + shape_str(y.sizes()) + " holds no values");
   if (!y.requires_grad())
     throw_input(who + "its output does not depend on its input (no gradient flows back: is it detached?)");
+  // Each input's output must not depend on the rest of its micro-batch (BatchNorm
+  // recorded in training mode by torch.jit.trace, which eval() cannot undo, or
+  // dropout): its field would then depend on run.max_points.
+  at::Tensor y2;
+  try {
+    const at::NoGradGuard no_grad;
+    const c10::IValue out2 = m.forward({at::cat({x.detach(), x.detach().flip({-1}) * 0.5 + 0.25})});
+    if (out2.isTensor()) y2 = out2.toTensor();
+  } catch (const std::exception&) {  // a model that takes one input at a time: nothing to compare
+  }
+  if (y2.defined() && y2.dim() >= 1 && y2.size(0) == 2 && y2.sizes().slice(1) == y.sizes().slice(1)) {
+    const double diff = (y2.slice(0, 0, 1).to(at::kDouble) - y.detach().to(at::kDouble)).abs().max().item<double>();
+    const double scale = y.detach().abs().max().item<double>();
+    if (std::isfinite(diff) && diff > 1e-3 * scale + 1e-6)  // NaN outputs are named later, with their reference
+      throw_input(who + "its output for an input changes with the other inputs of its batch (by " +
+                  std::to_string(diff / std::max(scale, 1e-30)) +
+                  " of its largest value): BatchNorm or dropout in training mode? torch.jit.trace keeps the mode "
+                  "the model was traced in: call model.eval() before tracing");
+  }
   return y.detach();
 }
 
@@ -130,21 +152,26 @@ std::string model_file_hash(const ZooEntry& entry) {
 
 c10::Device resolve_device(const std::string& spec, int local_rank) {
   if (spec == "cpu") return c10::Device(c10::kCPU);
-  const bool cuda = torch::cuda::is_available();
+  return resolve_device(spec, local_rank,
+                        torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0);
+}
+
+c10::Device resolve_device(const std::string& spec, int local_rank, int gpus) {
+  if (spec == "cpu") return c10::Device(c10::kCPU);
   if (spec == "auto") {
-    if (!cuda) return c10::Device(c10::kCPU);
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % torch::cuda::device_count()));
+    if (gpus <= 0) return c10::Device(c10::kCPU);
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
   }
-  if (!cuda) throw_usage("config key 'run.device': " + spec + " requested but this LibTorch has no usable CUDA device");
+  if (gpus <= 0)
+    throw_usage("config key 'run.device': " + spec + " requested but this LibTorch has no usable CUDA device");
   if (spec == "cuda") return c10::Device(c10::kCUDA, 0);
   int index = -1;
   try {
     index = std::stoi(spec.substr(5));
   } catch (const std::exception&) {
   }
-  if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
-    throw_usage("config key 'run.device': " + spec + " but only " + std::to_string(torch::cuda::device_count()) +
-                " CUDA devices are visible");
+  if (index < 0 || index >= gpus)
+    throw_usage("config key 'run.device': " + spec + " but only " + std::to_string(gpus) + " CUDA devices are visible");
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 

@@ -35,8 +35,10 @@ void place(RunState& run) {
     run.summary.threads = set_threads(run.cfg.threads, plan.local_size);
   });
   run.summary.device = run.device.str();
-  run.placement = run.world.allgather("rank " + std::to_string(plan.rank) + " on " + comm::processor_name() + ": " +
-                                      run.summary.device + ", " + std::to_string(run.summary.threads) + " threads");
+  run.placement =
+      run.world.allgather("rank " + std::to_string(plan.rank) + " on " + comm::processor_name() + " (local rank " +
+                          std::to_string(plan.local_rank) + " of " + std::to_string(plan.local_size) +
+                          "): " + run.summary.device + ", " + std::to_string(run.summary.threads) + " threads");
 }
 
 void load_inputs(RunState& run) {

@@ -89,6 +89,22 @@ TEST(Model, DeviceAndThreads) {
   set_threads(2);
 }
 
+TEST(Model, EachRankOfANodeTakesTheGpuOfItsNodeLocalRank) {
+  // 4 GPUs on a node: node-local ranks 0..5 take cuda:0,1,2,3,0,1 (more ranks than GPUs share).
+  for (int local = 0; local < 6; ++local)
+    EXPECT_EQ(resolve_device("auto", local, 4), c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % 4)))
+        << local;
+  EXPECT_EQ(resolve_device("auto", 3, 1), c10::Device(c10::kCUDA, 0));
+  EXPECT_EQ(resolve_device("auto", 3, 0), c10::Device(c10::kCPU));  // no GPU: the CPU
+  EXPECT_EQ(resolve_device("cpu", 1, 4), c10::Device(c10::kCPU));
+  EXPECT_EQ(resolve_device("cuda:2", 0, 4), c10::Device(c10::kCUDA, 2));
+  EXPECT_EQ(resolve_device("cuda", 3, 4), c10::Device(c10::kCUDA, 0));
+  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device("cuda:4", 0, 4); }),
+              HasSubstr("'run.device': cuda:4 but only 4 CUDA devices are visible"));
+  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device("cuda", 0, 0); }),
+              HasSubstr("no usable CUDA device"));
+}
+
 TEST(Model, AnExceptionInsideForwardKeepsItsOwnMessage) {
   const std::string dir = testsupport::temp_dir("model-raise");
   torch::jit::Module m("Raiser");
@@ -134,4 +150,21 @@ TEST(Model, OutputsThatCannotGiveAFieldAreRefusedNamingTheModel) {
               HasSubstr("model 'tuple': forward must return one tensor, it returns Tuple"));
   EXPECT_THAT(input_error_of([&] { save("rows", "return torch.flatten(x, 0)").probe(x); }),
               HasSubstr("model 'rows': its output of shape 64 does not have one row per input"));
+  // BatchNorm as torch.jit.trace records it in training mode (batch statistics), and
+  // dropout: each input's output depends on the rest of the batch.
+  EXPECT_THAT(input_error_of([&] {
+                save("bn-train",
+                     "return torch.flatten(torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-05, False), 1)")
+                    .probe(x);
+              }),
+              HasSubstr("model 'bn-train': its output for an input changes with the other inputs of its batch"));
+  EXPECT_THAT(input_error_of([&] { save("dropout", "return torch.flatten(torch.dropout(x, 0.5, True), 1)").probe(x); }),
+              HasSubstr("call model.eval() before tracing"));
+  // The same BatchNorm in eval mode (running statistics) passes.
+  EXPECT_EQ(save("bn-eval",
+                 "return torch.flatten(torch.batch_norm(x, None, None, torch.zeros(1), torch.ones(1), "
+                 "False, 0.1, 1e-05, False), 1)")
+                .probe(x)
+                .size(1),
+            64);
 }
