@@ -10,6 +10,7 @@
 #   cluster_up nodeA nodeB     # or exits 77 with the reason when not allowed
 #   mpirun $(cluster_mpi_flags) --host nodeA:2,nodeB:2 -np 4 ...
 #   cluster_exec nodeA CMD...  # a command on a node (its namespace and hostname)
+#   cluster_exec_keep_mounts nodeA CMD...  # the same with the machine's /sys (daemons)
 #   cluster_pids nodeB         # the processes running on a node
 # Variables: CLUSTER_ID, CLUSTER_SUBNET (a.b.c.0/24), CLUSTER_DIR, CLUSTER_AGENT.
 
@@ -160,6 +161,16 @@ cluster_exec() {
   local node=$1
   shift
   ip netns exec "${CLUSTER_ID}-$node" unshare --uts /bin/sh -c 'hostname "$1" && shift && "$@"' "mgnode-$CLUSTER_ID-$node" "$node" "$@"
+}
+
+# Like cluster_exec, without `ip netns exec`'s own mounts (a fresh /sys, in which
+# /sys/fs/cgroup is empty, and /etc/netns/NS/hosts): for daemons such as slurmd
+# that need the machine's /sys. Names resolve through /etc/hosts.
+cluster_exec_keep_mounts() {
+  local node=$1
+  shift
+  nsenter --net="/run/netns/${CLUSTER_ID}-$node" unshare --uts /bin/sh -c 'hostname "$1" && shift && "$@"' \
+    "mgnode-$CLUSTER_ID-$node" "$node" "$@"
 }
 
 cluster_pids() { cluster_tree_pids "mgnode-${CLUSTER_ID}-$1 "; }
