@@ -2,12 +2,16 @@
 // failure to one line and its exit code.
 #include "modelgif/cli.hpp"
 
+#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include "base/allocator.hpp"
 #include "cli/commands.hpp"
@@ -97,8 +101,30 @@ bool parse_command(const Args& args, const po::options_description& desc,
   return true;
 }
 
+namespace {
+
+// LibTorch's warnings (a model's own `warnings.warn`, deprecations) as one line
+// each on stderr, once per text, instead of glog's two-line records repeated at
+// every micro-batch.
+class OneLineWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string& msg, const bool) override {
+    const std::string line = msg.substr(0, msg.find('\n'));
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (seen_.insert(line).second) std::cerr << "modelgif: warning: " << line << "\n" << std::flush;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
 int run(const Args& args, std::ostream& out, std::ostream& err) {
   keep_freed_memory();  // before the first tensor
+  static OneLineWarnings warnings;
+  c10::Warning::set_warning_handler(&warnings);
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       out << kUsage;

@@ -291,8 +291,10 @@ def expect_error(binary, workdir, what, model_path, source, code, *needles, extr
     other = [line for line in err.splitlines() if line and not line.startswith("modelgif: error:")]
     line = errors[0] if errors else ""
     print(f"  {what}: exit {rc}: {line}")
-    for o in other:  # LibTorch's log of a warning that the model's own code raises (googlenet)
+    for o in other:  # a warning that the model's own code raises (googlenet), one line each
         print(f"      (also on stderr: {o})")
+    check(all(o.startswith("modelgif: warning: ") for o in other),
+          f"{what}: stderr holds lines that are neither modelgif's error nor its warnings: {other!r}")
     check(rc == code, f"{what}: expected exit {code}, got {rc}: {err.strip()}")
     check(len(errors) == 1, f"{what}: expected one 'modelgif: error:' line, got: {err.strip()!r}")
     check(f"model '{what}'" in line or "references" in line, f"{what}: the message names neither the model nor the "
