@@ -40,15 +40,18 @@ std::vector<std::string> write_metric_pictures(const std::string& stem, const st
       {stem + "-tree-" + metric,
        dendrogram_svg(names, merges, "similarity tree (average linkage, " + metric + "): " + name)}};
   std::vector<std::string> paths;
-  for (const auto& [path, svg] : pictures) {
-    write_text_atomic(path + ".svg", svg);
-    paths.push_back(path + ".svg");
-    if (options.png) {
-      svg_to_png(svg, path + ".png");
-      paths.push_back(path + ".png");
-    }
-  }
+  for (const auto& [path, svg] : pictures) write_picture(path, svg, options, paths);
   return paths;
+}
+
+void write_picture(const std::string& path, const std::string& svg, const PictureOptions& options,
+                   std::vector<std::string>& paths) {
+  write_text_atomic(path + ".svg", svg);
+  paths.push_back(path + ".svg");
+  if (options.png) {
+    svg_to_png(svg, path + ".png");
+    paths.push_back(path + ".png");
+  }
 }
 
 std::vector<std::string> write_result_pictures(const std::string& result_path, const RunResult& result,

@@ -26,6 +26,9 @@ std::string picture_stem(const std::string& result_path, const std::string& fold
 std::vector<std::string> write_metric_pictures(const std::string& stem, const std::string& result_path,
                                                const std::vector<std::string>& names, const std::vector<double>& matrix,
                                                const std::string& metric, const PictureOptions& options);
+// PATH.svg, and PATH.png when `options.png`; appends the files written to `paths`.
+void write_picture(const std::string& path, const std::string& svg, const PictureOptions& options,
+                   std::vector<std::string>& paths);
 // Both pictures for every metric of `result`; returns the paths.
 std::vector<std::string> write_result_pictures(const std::string& result_path, const RunResult& result,
                                                const PictureOptions& options);

@@ -1,13 +1,11 @@
 #include "analysis/report.hpp"
 
 #include <algorithm>
-#include <filesystem>
 #include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "analysis/svg.hpp"
-#include "base/files.hpp"
 #include "modelgif/stats.hpp"
 
 namespace modelgif {
@@ -84,14 +82,10 @@ std::vector<std::string> write_eval_pictures(const std::string& result_path, con
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     for (const auto& row : rows)
       for (const auto& [kind, auc] : row.auc) series[kind].emplace_back(static_cast<double>(row.references), auc);
-    const std::string svg =
-        line_chart_svg(series, "fingerprinting: ROC AUC against references", "references", "ROC AUC", true, 0.0, 1.0);
-    write_text_atomic(stem + "-auc.svg", svg);
-    paths.push_back(stem + "-auc.svg");
-    if (options.png) {
-      svg_to_png(svg, stem + "-auc.png");
-      paths.push_back(stem + "-auc.png");
-    }
+    write_picture(
+        stem + "-auc",
+        line_chart_svg(series, "fingerprinting: ROC AUC against references", "references", "ROC AUC", true, 0.0, 1.0),
+        options, paths);
   }
   return paths;
 }

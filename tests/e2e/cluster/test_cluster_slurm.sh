@@ -39,12 +39,8 @@ fail() {
 net=${CLUSTER_SUBNET%.0/24}
 
 # munge: its own key and socket (a file: every namespace sees it).
-mkdir -p "$T/munge" && chmod 700 "$T/munge"
-dd if=/dev/urandom of="$T/munge/munge.key" bs=1 count=1024 2> /dev/null
-chmod 600 "$T/munge/munge.key"
-munged -f --socket="$T/munge/munge.sock" --key-file="$T/munge/munge.key" --pid-file="$T/munge/munged.pid" \
-  --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" || fail "munged did not start"
-sleep 0.3
+source "$here/../slurm/slurm_lib.sh"
+start_munge "$T/munge"
 mkdir -p "$T/state" "$T/spool"
 # slurmctld listens on every interface of the machine: a free port (slurmd's are in the namespaces).
 port=$((20000 + ($$ % 20000)))
@@ -94,28 +90,6 @@ for _ in $(seq 60); do [ "$(sinfo -h -o '%t %D' 2> /dev/null)" = "idle 2" ] && b
 [ "$(sinfo -h -o '%t %D')" = "idle 2" ] || fail "the nodes did not come up: $(sinfo -h -N -o '%N %t %E' 2>&1)"
 echo "cluster slurm test: SLURM $(sinfo -V | cut -d' ' -f2) up: $(sinfo -h -N -o '%N' | tr '\n' ' ')on $CLUSTER_SUBNET"
 
-wait_job() {  # like tests/e2e/slurm: releases a requeued job's hold after 20 s
-  local id=$1 limit=${2:-600} t=0
-  declare -A pending_since=()
-  while [ $t -lt "$limit" ]; do
-    local left
-    left=$(squeue -h -j "$id" -o "%i %T %r" 2> /dev/null)
-    [ -z "$left" ] && return 0
-    while read -r j state reason; do
-      if [ "$state" = PENDING ] && [ "$reason" = BeginTime ]; then
-        [ -n "${pending_since[$j]:-}" ] || pending_since[$j]=$t
-        if [ $((t - pending_since[$j])) -ge 20 ]; then
-          scontrol update JobId="$j" StartTime=now > /dev/null 2>&1
-          unset "pending_since[$j]"
-        fi
-      fi
-    done <<< "$left"
-    sleep 2
-    t=$((t + 2))
-  done
-  fail "job $id still queued after ${limit}s"
-}
-job_state() { scontrol show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | head -1 | cut -d= -f2; }
 
 # Open MPI's TCP between the nodes on the test's subnet only (sbatch passes the environment on).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -36,12 +36,8 @@ trap cleanup EXIT
 fail() { echo "FAILED: $*"; for f in "$T"/*.log "$T"/work/runs/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 
 # --- munge, with its own key and socket
-mkdir -p "$T/munge" && chmod 700 "$T/munge"
-mungekey -c -k "$T/munge/munge.key" >/dev/null 2>&1 || dd if=/dev/urandom of="$T/munge/munge.key" bs=1 count=1024 2>/dev/null
-chmod 600 "$T/munge/munge.key"
-munged -f --socket="$T/munge/munge.sock" --key-file="$T/munge/munge.key" --pid-file="$T/munge/munged.pid" \
-  --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" || fail "munged did not start"
-sleep 0.5
+source "$here/slurm_lib.sh"
+start_munge "$T/munge"
 pids+=("$(cat "$T/munge/munged.pid")")
 
 # --- slurmctld and slurmd on free ports
@@ -88,33 +84,6 @@ pids+=("$(cat "$T/slurmd.pid")")
 for i in $(seq 60); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo -h -o %t | grep -q idle || fail "the node did not come up"
 echo "slurm test: SLURM $(sinfo -V | cut -d' ' -f2) up on $host, ports $port/$((port + 1))"
-
-# Waits for a job (and, for arrays, its tasks) to leave the queue. SLURM holds a
-# requeued job for about two minutes before it is eligible again; the test, as
-# the cluster's administrator, releases it after 20 s instead (StartTime=now),
-# once the previous start's step has surely been cleaned up: nothing else about
-# the requeue changes.
-wait_job() {
-  local id=$1 limit=${2:-900} t=0
-  declare -A pending_since=()
-  while [ $t -lt $limit ]; do
-    local left
-    left=$(squeue -h -j "$id" -o "%i %T %r" 2>/dev/null)
-    [ -z "$left" ] && return 0
-    while read -r j state reason; do
-      if [ "$state" = PENDING ] && [ "$reason" = BeginTime ]; then
-        [ -n "${pending_since[$j]:-}" ] || pending_since[$j]=$t
-        if [ $((t - pending_since[$j])) -ge 20 ]; then
-          scontrol update JobId="$j" StartTime=now >/dev/null 2>&1
-          unset "pending_since[$j]"
-        fi
-      fi
-    done <<< "$left"
-    sleep 2; t=$((t + 2))
-  done
-  fail "job $id still queued after ${limit}s"
-}
-job_state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -1 | cut -d= -f2; }
 
 # --- the zoo: the built-in Fashion-MNIST demo, trained here once
 mkdir -p "$T/work" && cd "$T/work"

@@ -1,0 +1,43 @@
+# What the SLURM tests share (source it; the caller defines `fail MESSAGE`).
+#   start_munge DIR     munged with its own key and socket in DIR (DIR/munge.sock)
+#   wait_job ID [S]     waits up to S seconds (600) for a job and its array tasks
+#                       to leave the queue
+#   job_state ID        COMPLETED, FAILED, ...
+
+start_munge() {
+  local d=$1
+  mkdir -p "$d" && chmod 700 "$d"
+  mungekey -c -k "$d/munge.key" > /dev/null 2>&1 || dd if=/dev/urandom of="$d/munge.key" bs=1 count=1024 2> /dev/null
+  chmod 600 "$d/munge.key"
+  munged -f --socket="$d/munge.sock" --key-file="$d/munge.key" --pid-file="$d/munged.pid" \
+    --log-file="$d/munged.log" --seed-file="$d/munged.seed" || fail "munged did not start"
+  sleep 0.5
+}
+
+# SLURM holds a requeued job for about two minutes before it is eligible again;
+# the test, as the cluster's administrator, releases it after 20 s instead
+# (StartTime=now), once the previous start's step has surely been cleaned up:
+# nothing else about the requeue changes.
+wait_job() {
+  local id=$1 limit=${2:-600} t=0
+  declare -A pending_since=()
+  while [ $t -lt "$limit" ]; do
+    local left
+    left=$(squeue -h -j "$id" -o "%i %T %r" 2> /dev/null)
+    [ -z "$left" ] && return 0
+    while read -r j state reason; do
+      if [ "$state" = PENDING ] && [ "$reason" = BeginTime ]; then
+        [ -n "${pending_since[$j]:-}" ] || pending_since[$j]=$t
+        if [ $((t - pending_since[$j])) -ge 20 ]; then
+          scontrol update JobId="$j" StartTime=now > /dev/null 2>&1
+          unset "pending_since[$j]"
+        fi
+      fi
+    done <<< "$left"
+    sleep 2
+    t=$((t + 2))
+  done
+  fail "job $id still queued after ${limit}s"
+}
+
+job_state() { scontrol show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | head -1 | cut -d= -f2; }
