@@ -22,6 +22,13 @@ std::vector<Metric> all_metrics();
 // in `zero` when given).
 at::Tensor cosine_distance_rows(const at::Tensor& fa, const at::Tensor& fb, at::Tensor* zero = nullptr);
 
+// One value per reference of two fields' blocks (n x S' x D, same
+// references), in float64: the metric's mean over steps (cosine, euclidean)
+// or its largest step (the Frechet forms); the metric's matrix entry is their
+// mean over references. CosineStandardized reads as Cosine: standardize the
+// fields first (FeatureMoments).
+at::Tensor per_reference_distance(Metric metric, const at::Tensor& fa, const at::Tensor& fb);
+
 // Pairwise sums for an M-model zoo. For every unordered pair (a, b), a != b:
 //   sum over rows (n,k) of 1 - cos and of the euclidean distance,
 //   sum over references n of max_k (1 - cos) and max_k euclidean,

@@ -19,6 +19,10 @@ namespace modelgif {
 
 struct RunOptions {
   bool recompute = false;  // discard checkpoint parts that do not match instead of refusing
+  // When set, rank 0 writes there at exit what this run finished and what is
+  // left (`modelgif run --report`; the batch script requeues while starts
+  // finish new work): key: value lines, see write_run_report.
+  std::string report_path;
 };
 
 struct RunSummary {

@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct RunResult {
   std::vector<std::string> metrics;
   std::vector<std::vector<double>> matrices;  // per metric, M x M row-major
   std::string config;                         // resolved config YAML ("" under a group without one)
+  int64_t references = 0;                     // N (0 under a group: not recorded there)
 };
 
 // Throws InputError naming the file when it is not a modelgif result.
@@ -26,5 +28,7 @@ bool is_result(const std::string& path);
 bool has_fields(const std::string& path, const std::string& model);
 // Fields of one model (N x S' x D, float32) from a result file.
 at::Tensor read_fields(const std::string& path, const std::string& model);
+// Its references [lo, hi) only: (hi - lo) x S' x D.
+at::Tensor read_field_rows(const std::string& path, const std::string& model, int64_t lo, int64_t hi);
 
 }  // namespace modelgif

@@ -74,28 +74,86 @@ Roles load_roles(const std::string& path) {
   return r;
 }
 
-namespace {
+std::vector<std::string> role_models(const Roles& r) {
+  std::vector<std::string> all;
+  const auto add = [&](const std::vector<std::string>& v) {
+    for (const auto& m : v)
+      if (std::find(all.begin(), all.end(), m) == all.end()) all.push_back(m);
+  };
+  if (!r.source.empty()) add({r.source});
+  for (const auto& [kind, models] : r.positives) add(models);
+  add(r.negatives);
+  if (!r.reference.empty()) add({r.reference});
+  add(r.approximate), add(r.direct), add(r.unrelated), add(r.tasks);
+  return all;
+}
 
-// Per-reference cosine distance (mean over steps) of each model to the source.
-std::map<std::string, at::Tensor> per_reference_distances(const std::string& result, const Roles& roles) {
+void check_roles(const Roles& roles, const std::vector<std::string>& names, const std::string& roles_path,
+                 const std::string& result) {
+  std::string missing;
+  int count = 0;
+  for (const auto& m : role_models(roles))
+    if (std::find(names.begin(), names.end(), m) == names.end()) missing += (count++ ? ", '" : "'") + m + "'";
+  if (count == 0) return;
+  std::string held;
+  for (const auto& n : names) held += (held.empty() ? "" : ", ") + n;
+  throw_input("roles " + roles_path + ": " + (count == 1 ? "model " : "models ") + missing + " " +
+              (count == 1 ? "is" : "are") + " not in " + result + " (it holds " + held + ")");
+}
+
+FingerprintRow fingerprint_auc_all(const std::vector<std::string>& names, const std::vector<double>& m,
+                                   int64_t references, const Roles& roles) {
+  const size_t M = names.size(), src = index_of(names, roles.source, "source");
+  const auto dist = [&](const std::string& x) { return m[src * M + index_of(names, x, "suspect")]; };
+  std::vector<double> neg;
+  for (const auto& x : roles.negatives) neg.push_back(dist(x));
+  FingerprintRow row{references, {}};
+  for (const auto& [kind, models] : roles.positives) {
+    std::vector<double> pos;
+    for (const auto& x : models) pos.push_back(dist(x));
+    if (!pos.empty()) row.auc[kind] = roc_auc(pos, neg);
+  }
+  return row;
+}
+
+PerReference per_reference_distances(const StoredFields& fields, const Roles& roles, Metric metric) {
   if (roles.source.empty() || roles.positives.empty() || roles.negatives.empty())
     throw_usage("eval: fingerprinting needs source, positives and negatives in the roles");
-  const RunResult r = read_result(result);
-  index_of(r.names, roles.source, "source");
-  const at::Tensor src = read_fields(result, roles.source);
-  std::map<std::string, at::Tensor> per_ref;
-  auto add = [&](const std::string& m) {
-    index_of(r.names, m, "suspect");
-    if (!per_ref.count(m)) per_ref[m] = cosine_distance_rows(src, read_fields(result, m)).mean(1);  // N
+  std::vector<std::string> models;
+  for (const auto& [kind, ms] : roles.positives) models.insert(models.end(), ms.begin(), ms.end());
+  models.insert(models.end(), roles.negatives.begin(), roles.negatives.end());
+  std::sort(models.begin(), models.end());
+  models.erase(std::unique(models.begin(), models.end()), models.end());
+  // cosine_standardized: each model's feature moments over all its rows first.
+  const bool standardized = metric == Metric::CosineStandardized;
+  std::map<std::string, FeatureMoments> moments;
+  if (standardized) {
+    std::vector<std::string> all = models;
+    all.push_back(roles.source);
+    for (const auto& m : all)
+      for (int64_t k = 0; k < fields.blocks(); ++k) {
+        const at::Tensor f = fields.read(m, k);
+        moments.try_emplace(m, f.size(-1)).first->second.add(f);
+      }
+  }
+  const auto block = [&](const std::string& m, int64_t k) {
+    const at::Tensor f = fields.read(m, k);
+    return standardized ? moments.at(m).standardize(f) : f;
   };
-  for (const auto& [kind, models] : roles.positives)
-    for (const auto& m : models) add(m);
-  for (const auto& m : roles.negatives) add(m);
+  std::map<std::string, std::vector<at::Tensor>> parts;
+  for (int64_t k = 0; k < fields.blocks(); ++k) {
+    const at::Tensor src = block(roles.source, k);
+    for (const auto& m : models) parts[m].push_back(per_reference_distance(metric, src, block(m, k)));
+  }
+  PerReference per_ref;
+  for (auto& [m, p] : parts) per_ref[m] = at::cat(p);
   return per_ref;
 }
 
+namespace {
+
 // AUC per kind when each model's distance is the mean over the references `refs`.
-std::map<std::string, double> auc_on(const std::map<std::string, at::Tensor>& per_ref,
+std::map<std::string, double> auc_on(const PerReference& per_ref,
                                      const std::map<std::string, std::vector<std::string>>& positives,
                                      const std::vector<std::string>& negatives, const at::Tensor& refs) {
   auto dist = [&](const std::string& m) { return per_ref.at(m).index_select(0, refs).mean().item<double>(); };
@@ -112,9 +170,8 @@ std::map<std::string, double> auc_on(const std::map<std::string, at::Tensor>& pe
 
 }  // namespace
 
-std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
+std::vector<FingerprintRow> fingerprint_auc(const PerReference& per_ref, const Roles& roles,
                                             const std::vector<int64_t>& counts) {
-  const auto per_ref = per_reference_distances(result, roles);
   const int64_t N = per_ref.begin()->second.size(0);
   std::vector<FingerprintRow> rows;
   for (const int64_t n : counts)
@@ -122,9 +179,8 @@ std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Rol
   return rows;
 }
 
-SelectionReport fingerprint_selection(const std::string& result, const Roles& roles,
+SelectionReport fingerprint_selection(const PerReference& per_ref, const Roles& roles,
                                       const std::vector<int64_t>& counts) {
-  const auto per_ref = per_reference_distances(result, roles);
   const int64_t N = per_ref.begin()->second.size(0);
   SelectionReport rep;
   std::map<std::string, std::vector<std::string>> pos_sel, pos_eval;

@@ -1,15 +1,22 @@
 // `modelgif eval`: answers the paper's three questions from a run's result
 // and the zoo's roles (MODELGIF.md §6):
 //   fingerprinting: ROC AUC of each positive kind against the negatives, by
-//     distance to the source, at several reference counts (from stored fields);
+//     distance to the source: on all references from the distance matrix, and
+//     at several reference counts from the fields (stored, or the checkpoint's);
 //   unlearning: reference <-> approximate / direct / unrelated distances;
 //   task relatedness: Spearman correlation of each task's distances with its
 //     transfer affinities (with and without the diagonal).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "modelgif/distance.hpp"
+#include "run/stored_fields.hpp"
 
 namespace modelgif {
 
@@ -27,15 +34,29 @@ struct Roles {
 };
 
 Roles load_roles(const std::string& path);  // strict keys; errors name the key
+// Every model the roles name, once, in the order they are named.
+std::vector<std::string> role_models(const Roles& roles);
+// InputError naming every model of roles file `roles_path` that result
+// `result` (models `names`) does not hold; checked before anything else is read.
+void check_roles(const Roles& roles, const std::vector<std::string>& names, const std::string& roles_path,
+                 const std::string& result);
 
 struct FingerprintRow {
   int64_t references;
   std::map<std::string, double> auc;  // kind -> AUC
 };
 
-// AUC per kind at each count n (first n references), from the cosine distance
-// of the stored fields; counts above the result's N are skipped.
-std::vector<FingerprintRow> fingerprint_auc(const std::string& result, const Roles& roles,
+// AUC per kind on all the result's `references`, from its distance matrix alone.
+FingerprintRow fingerprint_auc_all(const std::vector<std::string>& names, const std::vector<double>& matrix,
+                                   int64_t references, const Roles& roles);
+
+// Every positive's and negative's distance to the source, per reference (N,
+// float64), from the fields the result was computed from.
+using PerReference = std::map<std::string, at::Tensor>;
+PerReference per_reference_distances(const StoredFields& fields, const Roles& roles, Metric metric);
+
+// AUC per kind at each count n (first n references); counts above N are skipped.
+std::vector<FingerprintRow> fingerprint_auc(const PerReference& per_ref, const Roles& roles,
                                             const std::vector<int64_t>& counts);
 
 // References chosen by a selection rule (the published code's: rank candidate
@@ -47,7 +68,7 @@ struct SelectionReport {
   std::vector<FingerprintRow> random, selected;  // AUC of the evaluation half
   std::vector<std::string> selection_models, evaluation_models;
 };
-SelectionReport fingerprint_selection(const std::string& result, const Roles& roles,
+SelectionReport fingerprint_selection(const PerReference& per_ref, const Roles& roles,
                                       const std::vector<int64_t>& counts);
 
 struct Spread {

@@ -27,10 +27,11 @@ void auc_rows(std::ostream& out, const std::vector<FingerprintRow>& rows) {
 
 }  // namespace
 
-std::string format_fingerprinting(const Roles& roles, const std::vector<FingerprintRow>& rows) {
+std::string format_fingerprinting(const Roles& roles, const std::string& metric,
+                                  const std::vector<FingerprintRow>& rows) {
   auto out = table_stream();
-  out << "fingerprinting: ROC AUC, positives vs " << roles.negatives.size() << " negatives, by cosine distance to '"
-      << roles.source << "'\n  references";
+  out << "fingerprinting: ROC AUC, positives vs " << roles.negatives.size() << " negatives, by " << metric
+      << " distance to '" << roles.source << "'\n  references";
   for (const auto& [kind, models] : roles.positives) out << "  " << std::setw(12) << kind;
   out << "\n";
   auc_rows(out, rows);

@@ -11,7 +11,8 @@
 
 namespace modelgif {
 
-std::string format_fingerprinting(const Roles& roles, const std::vector<FingerprintRow>& rows);
+std::string format_fingerprinting(const Roles& roles, const std::string& metric,
+                                  const std::vector<FingerprintRow>& rows);
 std::string format_selection(const SelectionReport& report);
 std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& report);
 std::string format_relatedness(const Roles& roles, const std::string& metric, const RelatednessReport& report);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/files.hpp"
+#include "base/text.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/error.hpp"
 #include "run/result_file.hpp"
@@ -135,7 +136,7 @@ void write_variation_configs(const Sweep& sweep) {
 SweepSummary collect_sweep(const Sweep& sweep) {
   SweepSummary out;
   std::ostringstream csv, table;
-  csv << "variation,set,metric,model_a,model_b,distance\n";
+  csv << csv_row({"variation", "set", "metric", "model_a", "model_b", "distance"});
   ensure_dir(sweep.dir, "sweep " + sweep.name);
   std::vector<std::optional<RunResult>> results;  // each result file read once
   for (const auto& v : sweep.variations) results.push_back(v.result());
@@ -159,8 +160,7 @@ SweepSummary collect_sweep(const Sweep& sweep) {
       for (size_t i = 0; i < r.metrics.size(); ++i) {
         for (size_t a = 0; a < M; ++a)
           for (size_t b = a + 1; b < M; ++b)
-            csv << v.name << ",\"" << set << "\"," << r.metrics[i] << "," << r.names[a] << "," << r.names[b] << ","
-                << std::setprecision(10) << r.matrices[i][a * M + b] << "\n";
+            csv << csv_row({v.name, set, r.metrics[i], r.names[a], r.names[b], exact(r.matrices[i][a * M + b])});
       }
       f.set_attr("/runs/" + v.name, "set", set);
     }

@@ -1,5 +1,6 @@
 // `modelgif eval`: the paper's tables for a result and the zoo's roles.
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "analysis/eval.hpp"
@@ -17,6 +18,7 @@ namespace {
 struct EvalOptions {
   std::string file, roles, metric, pictures;
   std::vector<int64_t> counts;
+  bool counts_given = false;  // --counts on the command line
   bool selection = false;
   PictureArgs picture;
 };
@@ -28,9 +30,9 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
   desc.add_options()("help,h", "this help")("file", po::value(&o.file), "result file (HDF5)")(
       "roles", po::value(&o.roles), "the zoo's roles (YAML: fingerprinting, unlearning, relatedness)")(
       "counts", po::value(&counts)->default_value("8,16,32,64,128,256"),
-      "fingerprinting: reference counts for the AUC table (needs stored fields)")(
-      "metric", po::value(&o.metric)->default_value("cosine"),
-      "unlearning, relatedness and pictures: the metric to use")(
+      "fingerprinting: reference counts for the AUC table below all references (needs per-reference "
+      "distances: the result's stored fields, or its run's checkpoint)")(
+      "metric", po::value(&o.metric)->default_value("cosine"), "the metric to judge by")(
       "selection", po::bool_switch(&o.selection),
       "fingerprinting: also report AUC on references chosen by the selection rule "
       "(half of each kind and of the negatives choose, the other half is evaluated)")(
@@ -49,6 +51,7 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
                      out, vm))
     return false;
   if (o.file.empty() || o.roles.empty()) throw_usage("eval: give a result file and --roles ROLES.yaml");
+  o.counts_given = !vm["counts"].defaulted();
   std::stringstream cs(counts);
   for (std::string c; std::getline(cs, c, ',');) {
     try {
@@ -70,14 +73,35 @@ int cmd_eval(const Args& args, std::ostream& out) {
   require_file(o.file, "eval");
   const Roles roles = load_roles(o.roles);
   const RunResult r = read_result(o.file);
+  check_roles(roles, r.names, o.roles, o.file);
   const auto mit = std::find(r.metrics.begin(), r.metrics.end(), o.metric);
   if (mit == r.metrics.end()) throw_usage("eval: " + o.file + " has no metric " + o.metric);
   const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
   std::vector<FingerprintRow> rows;  // also drawn
   if (!roles.source.empty()) {
-    rows = fingerprint_auc(o.file, roles, o.counts);
-    out << format_fingerprinting(roles, rows);
-    if (o.selection) out << format_selection(fingerprint_selection(o.file, roles, o.counts));
+    // All references: the matrix. Fewer: per-reference distances, from the
+    // result's fields or its run's checkpoint.
+    const FingerprintRow all = fingerprint_auc_all(r.names, m, r.references, roles);
+    std::string why;
+    const auto fields = StoredFields::open(o.file, role_models(roles), &why);
+    const std::string fix =
+        ": the AUC at fewer references needs per-reference distances; set output.store_fields: "
+        "true and rerun (the checkpoint keeps them too, until it is removed)";
+    if (!fields && (o.counts_given || o.selection)) throw_input("eval: " + why + fix);
+    std::optional<PerReference> per_ref;
+    if (fields) {
+      per_ref = per_reference_distances(*fields, roles, parse_metric(o.metric));
+      for (const auto& row : fingerprint_auc(*per_ref, roles, o.counts))
+        if (row.references < r.references) rows.push_back(row);
+    }
+    rows.push_back(all);
+    out << format_fingerprinting(roles, o.metric, rows);
+    if (fields) {
+      if (fields->source() != o.file) out << "  (per-reference distances from " << fields->source() << ")\n";
+    } else {
+      out << "  (all references only: " << why << ";" << fix.substr(1) << ")\n";
+    }
+    if (o.selection) out << format_selection(fingerprint_selection(*per_ref, roles, o.counts));
   }
   if (!roles.reference.empty()) out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
   const PictureOptions pictures = picture_options_of(o.picture, o.pictures);

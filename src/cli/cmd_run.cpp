@@ -16,7 +16,10 @@ po::options_description run_options() {
       "zoo", po::value<std::vector<std::string>>()->composing(),
       "NAME=PATH: a zoo model (repeatable; replaces the config's zoo)")(
       "recompute",
-      "discard checkpoint shards that do not match this run (changed config or model file) instead of refusing");
+      "discard checkpoint shards that do not match this run (changed config or model file) instead of refusing")(
+      "report", po::value<std::string>(),
+      "FILE: write there at exit what this run finished and what is left (key: value lines; the SLURM batch "
+      "script requeues a job while its starts finish new work)");
   po::options_description keys("config keys");
   for (const auto& k : config_keys()) {
     const std::string dflt = k.default_yaml.empty() ? "" : " [default: " + k.default_yaml + "]";
@@ -33,6 +36,7 @@ RunArgs run_args_of(const po::variables_map& vm) {
     if (vm.count(k.key)) a.overrides.emplace_back(k.key, vm[k.key].as<std::string>());
   if (vm.count("zoo")) a.zoo = vm["zoo"].as<std::vector<std::string>>();
   a.recompute = vm.count("recompute") > 0;
+  if (vm.count("report")) a.report = vm["report"].as<std::string>();
   return a;
 }
 
@@ -79,6 +83,7 @@ int cmd_run(const Args& args, std::ostream& out) {
   const RunConfig cfg = load_run_config(run_args);
   RunOptions opt;
   opt.recompute = run_args.recompute;
+  opt.report_path = run_args.report;
   const RunSummary s = run_pipeline(cfg, out, opt);  // only rank 0 writes to `out`
   if (comm::Comm::world().rank() == 0) {
     for (size_t i = 0; i < s.metrics.size(); ++i)

@@ -48,8 +48,9 @@ int cmd_submit(const Args& args, std::ostream& out) {
   const std::string name = "modelgif-" + fs::path(cfg.output_path).stem().string();
   auto opts = sbatch_options(cfg, r, name, cfg.output_path + ".slurm-%j.log");
   opts.push_back(script);
-  for (const auto& a : std::vector<std::string>{"--bin", self_path(), "--max-requeues", std::to_string(r.max_requeues),
-                                                "--launcher", r.launcher, "--", "--config", config})
+  for (const auto& a :
+       std::vector<std::string>{"--bin", self_path(), "--max-idle-starts", std::to_string(r.max_idle_starts),
+                                "--launcher", r.launcher, "--", "--config", config})
     opts.push_back(a);
   opts.insert(opts.end(), run_args.begin(), run_args.end());
   out << "sbatch " << join(opts) << "\n";

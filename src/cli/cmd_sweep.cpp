@@ -62,8 +62,9 @@ int cmd_sweep(const Args& args, std::ostream& out) {
   auto opts = sbatch_options(pending.front()->config, r, "modelgif-" + sweep.name, sweep.dir + "/slurm-%A_%a.log");
   opts.push_back("--array=0-" + std::to_string(pending.size() - 1));
   opts.push_back(script);
-  for (const auto& a : std::vector<std::string>{"--bin", self_path(), "--max-requeues", std::to_string(r.max_requeues),
-                                                "--launcher", r.launcher, "--list", list})
+  for (const auto& a :
+       std::vector<std::string>{"--bin", self_path(), "--max-idle-starts", std::to_string(r.max_idle_starts),
+                                "--launcher", r.launcher, "--list", list})
     opts.push_back(a);
   out << "sbatch " << join(opts) << "\n";
   out << "sbatch --dependency=afterany:<array job> " << join(collect) << "\n";

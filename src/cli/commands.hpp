@@ -32,6 +32,7 @@ struct RunArgs {
   std::vector<std::pair<std::string, std::string>> overrides;
   std::vector<std::string> zoo;
   bool recompute = false;
+  std::string report;  // --report FILE ("" when not given)
 };
 boost::program_options::options_description run_options();
 RunArgs run_args_of(const boost::program_options::variables_map& vm);

@@ -1,10 +1,10 @@
 #include "cli/format.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <iomanip>
 #include <sstream>
 
+#include "base/text.hpp"
 #include "modelgif/error.hpp"
 
 namespace modelgif::cli {
@@ -30,34 +30,6 @@ std::string format_matrix(const std::vector<std::string>& names, const std::vect
 
 namespace {
 
-std::string full(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string o = "\"";
-  for (const char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
-}
-
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\')
-      o += std::string("\\") + c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      o += buf;
-    } else
-      o += c;
-  }
-  return o + "\"";
-}
-
 std::string markdown_cell(const std::string& s) {
   std::string o;
   for (const char c : s) o += c == '|' ? std::string("\\|") : std::string(1, c);
@@ -78,9 +50,7 @@ std::string format_matrices(const std::vector<std::string>& names, const std::ve
     s << "metric,model_a,model_b,distance\n";
     for (size_t i = 0; i < metrics.size(); ++i)
       for (size_t a = 0; a < M; ++a)
-        for (size_t b = 0; b < M; ++b)
-          s << metrics[i] << "," << csv_field(names[a]) << "," << csv_field(names[b]) << ","
-            << full((*matrices[i])[a * M + b]) << "\n";
+        for (size_t b = 0; b < M; ++b) s << csv_row({metrics[i], names[a], names[b], exact((*matrices[i])[a * M + b])});
   } else if (format == "json") {
     s << "{\"models\": [";
     for (size_t a = 0; a < M; ++a) s << (a ? ", " : "") << json_string(names[a]);
@@ -89,7 +59,7 @@ std::string format_matrices(const std::vector<std::string>& names, const std::ve
       s << (i ? ", " : "") << json_string(metrics[i]) << ": [";
       for (size_t a = 0; a < M; ++a) {
         s << (a ? ", [" : "[");
-        for (size_t b = 0; b < M; ++b) s << (b ? ", " : "") << full((*matrices[i])[a * M + b]);
+        for (size_t b = 0; b < M; ++b) s << (b ? ", " : "") << exact((*matrices[i])[a * M + b]);
         s << "]";
       }
       s << "]";

@@ -29,8 +29,8 @@ void add_resource_options(po::options_description& d, Resources& r) {
       "partition", po::value(&r.partition), "partition")("account", po::value(&r.account), "account")(
       "signal-seconds", po::value(&r.signal_seconds)->default_value(120),
       "USR1 this many seconds before the time limit: checkpoint and requeue")(
-      "max-requeues", po::value(&r.max_requeues)->default_value(5),
-      "requeues at most (a job that makes no progress stops)")(
+      "max-idle-starts", po::value(&r.max_idle_starts)->default_value(2),
+      "requeue while starts finish new work; stop after this many starts in a row that finished nothing")(
       "launcher", po::value(&r.launcher)->default_value("auto"), "auto (srun --mpi=pmix, else mpirun), srun, mpirun")(
       "sbatch", po::value(&r.extra)->composing(), "extra sbatch option, e.g. --sbatch=--qos=long (repeatable)");
 }
@@ -43,7 +43,7 @@ void check_resources(const Resources& r) {
   for (const auto& [name, value, min] : {std::tuple<const char*, int, int>{"--tasks-per-node", r.tasks_per_node, 0},
                                          {"--cpus-per-task", r.cpus_per_task, 0},
                                          {"--gpus-per-task", r.gpus_per_task, -1},
-                                         {"--max-requeues", r.max_requeues, 0}})
+                                         {"--max-idle-starts", r.max_idle_starts, 1}})
     if (value < min)
       throw_usage(std::string(name) + ": must be >= " + std::to_string(min) + ", got " + std::to_string(value));
   // SLURM's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.

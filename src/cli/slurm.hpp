@@ -11,7 +11,7 @@
 namespace modelgif::cli {
 
 struct Resources {
-  int nodes = 1, tasks_per_node = 0, gpus_per_task = -1, cpus_per_task = 0, max_requeues = 5, signal_seconds = 120;
+  int nodes = 1, tasks_per_node = 0, gpus_per_task = -1, cpus_per_task = 0, max_idle_starts = 2, signal_seconds = 120;
   std::string time = "01:00:00", partition, account, launcher = "auto";
   std::vector<std::string> extra;
 };

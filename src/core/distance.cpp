@@ -36,6 +36,15 @@ at::Tensor cosine_distance_rows(const at::Tensor& fa_in, const at::Tensor& fb_in
   return 1.0 - at::where(zero, at::zeros_like(na), (fa * fb).sum(-1) / (na * nb).clamp_min(1e-300));
 }
 
+at::Tensor per_reference_distance(Metric metric, const at::Tensor& fa, const at::Tensor& fb) {
+  const bool cosine =
+      metric == Metric::Cosine || metric == Metric::CosineFrechet || metric == Metric::CosineStandardized;
+  const at::Tensor rows =
+      cosine ? cosine_distance_rows(fa, fb) : (fa.to(at::kDouble) - fb.to(at::kDouble)).norm(2, -1);  // n x S'
+  const bool frechet = metric == Metric::CosineFrechet || metric == Metric::EuclideanFrechet;
+  return frechet ? std::get<0>(rows.max(1)) : rows.mean(1);
+}
+
 DistanceAccumulator::DistanceAccumulator(int64_t models)
     : models_(models), sums_(static_cast<size_t>(kSums * models * models), 0.0) {}
 

@@ -170,8 +170,8 @@ std::string Checkpoint::field_path(const std::string& model, int64_t block) cons
   return s.str();
 }
 
-ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std::string& fingerprint,
-                              int64_t rows) const {
+ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std::string& fingerprint, int64_t rows,
+                              bool verify) const {
   ShardStatus st;
   const std::string path = field_path(model, block);
   std::error_code ec;
@@ -193,6 +193,8 @@ ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std
     }
     const auto d = h5::dims(f.id(), "/field");
     if (static_cast<int64_t>(d[0]) != st.completed) throw StoreError("field rows do not match 'completed'");
+    st.kind = st.completed == rows ? ShardStatus::Complete : ShardStatus::Partial;
+    if (!verify) return st;
     const auto v = h5::read_f32(f.id(), "/field");
     const auto field = at::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())}, at::kFloat);
     const auto moments = h5::exists(f.id(), "/moments") ? h5::read_f64(f.id(), "/moments") : std::vector<double>{};
@@ -202,7 +204,6 @@ ShardStatus Checkpoint::probe(const std::string& model, int64_t block, const std
       st.completed = 0;
       return st;
     }
-    st.kind = st.completed == rows ? ShardStatus::Complete : ShardStatus::Partial;
   } catch (const std::exception& e) {  // HDF5 errors, or sizes from a garbled header
     st.kind = ShardStatus::Corrupt;
     st.completed = 0;
@@ -245,6 +246,31 @@ at::Tensor Checkpoint::read_field(const std::string& model, int64_t block, Featu
     return t;
   } catch (const StoreError& e) {
     throw InputError("checkpoint shard " + path + ": " + e.what());
+  }
+}
+
+at::Tensor Checkpoint::read_checked_field(const std::string& model, int64_t block, const std::string& fingerprint,
+                                          int64_t rows, FeatureMoments* moments) const {
+  const std::string path = field_path(model, block);
+  const auto fail = [&](const std::string& why) -> at::Tensor {
+    throw InputError("checkpoint shard " + path + " cannot be used: " + why);
+  };
+  try {
+    auto f = h5::File::open(path);
+    const std::string fp = h5::get_attr_string(f.id(), "/", "fingerprint");
+    if (fp != fingerprint) return fail("its fingerprint " + fp + " is not " + fingerprint);
+    if (h5::get_attr_int(f.id(), "/", "rows") != rows || h5::get_attr_int(f.id(), "/", "completed") != rows)
+      return fail("it is not a complete shard of " + std::to_string(rows) + " references");
+    const auto d = h5::dims(f.id(), "/field");
+    if (d.size() != 3 || static_cast<int64_t>(d[0]) != rows) return fail("its field has other rows than 'completed'");
+    at::Tensor t = at::empty({rows, static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
+    h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
+    const auto mom = h5::exists(f.id(), "/moments") ? h5::read_f64(f.id(), "/moments") : std::vector<double>{};
+    if (checksum(t, mom) != h5::get_attr_int(f.id(), "/", "checksum")) return fail("checksum mismatch");
+    if (moments) moments->raw() = mom;
+    return t;
+  } catch (const StoreError& e) {
+    return fail(std::string("unreadable (") + e.what() + ")");
   }
 }
 

@@ -62,10 +62,17 @@ class Checkpoint {
   bool holds_work(const std::string& model = "") const;
 
   std::string field_path(const std::string& model, int64_t block) const;
-  ShardStatus probe(const std::string& model, int64_t block, const std::string& fingerprint, int64_t rows) const;
+  // What a shard holds. `verify`: read its data and check its checksum (a
+  // damaged shard is Corrupt); otherwise only its header and sizes are read.
+  ShardStatus probe(const std::string& model, int64_t block, const std::string& fingerprint, int64_t rows,
+                    bool verify = true) const;
   // field: at least `completed` rows; moments only for complete shards.
   void write_field(const std::string& model, int64_t block, const std::string& fingerprint, const at::Tensor& field,
                    int64_t completed, int64_t rows, const FeatureMoments* moments) const;
+  // Reads a complete shard once and checks it: its fingerprint, its rows and
+  // its checksum. InputError naming the shard when any of them fails.
+  at::Tensor read_checked_field(const std::string& model, int64_t block, const std::string& fingerprint, int64_t rows,
+                                FeatureMoments* moments = nullptr) const;
   // Reads the finished rows; fills `moments` when given and stored.
   at::Tensor read_field(const std::string& model, int64_t block, FeatureMoments* moments = nullptr) const;
   // Only the feature moments of a complete shard (cheap: no field data).

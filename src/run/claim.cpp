@@ -65,12 +65,24 @@ void claim_output(RunState& run) {
     if (run.world.rank() != 0) return;
     check_output_path(run.cfg);
     ensure_parent_dir(run.cfg.output_path, "output " + run.cfg.output_path);
+    std::error_code ec;
+    run.made_checkpoint = !fs::exists(run.ckpt.dir(), ec);
     run.lock = RunLock::take(run.ckpt.dir());
     const Temporaries gone = remove_temporaries(run.cfg.output_path);
     if (gone.count > 0)
       run.log << "removed " << gone.count << " temporar" << (gone.count == 1 ? "y" : "ies") << " ("
               << (gone.bytes + 999999) / 1000000 << " MB) that interrupted runs left\n";
   });
+}
+
+void remove_unused_checkpoint(const RunState& run) noexcept {
+  if (run.world.rank() != 0 || !run.made_checkpoint || run.fields_started || !run.lock.held()) return;
+  try {
+    if (run.ckpt.holds_work()) return;
+    std::error_code ec;
+    fs::remove_all(run.ckpt.dir(), ec);  // the lock goes with it; it is released when the run ends
+  } catch (const std::exception&) {
+  }
 }
 
 }  // namespace modelgif

@@ -96,6 +96,7 @@ bool compute_piece(RunState& run, const FieldEngine& engine, Progress& progress,
 }  // namespace
 
 void compute_fields(RunState& run) {
+  run.fields_started = true;
   const Plan& plan = run.plan;
   const RunConfig& cfg = run.cfg;
   const FieldEngine engine(cfg.field, run.max_points, run.device, run.numerics);

@@ -90,6 +90,7 @@ void write_result(RunState& run, const Matrices& matrices) {
   record.models = plan.M;
   record.zero_norm_rows = matrices.zero_norm_rows;
   record.reference_indices = run.refs.indices;
+  for (const auto& key : plan.keys) record.model_hashes.push_back(key.substr(key.rfind('@') + 1));
   if (run.refs.labels.defined()) {
     const at::Tensor l = run.refs.labels.to(at::kLong).contiguous();
     record.labels.assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());

@@ -51,6 +51,8 @@ struct RunState {
   RunSummary summary;
   std::vector<std::string> notes;                       // this rank's lines for the log (corrupt shards, caches)
   RunLock lock;                                         // rank 0: the run's lock on its checkpoint, held to the end
+  bool made_checkpoint = false;                         // rank 0: this run created the checkpoint folder
+  bool fields_started = false;                          // the field phase began
   std::vector<std::pair<std::string, double>> seconds;  // this rank's, per phase in order
 
   // Every rank: rank 0 prints every rank's notes, which are then cleared.
@@ -85,6 +87,10 @@ void choose_numerics(RunState& run, const Manifest& found);
 // 6. Fields: each rank computes its (model, block) pieces into checkpoint
 //    shards. Throws CheckpointedStop (exit 75) when a signal stopped it.
 void compute_fields(RunState& run);
+// Rank 0, when the run fails or stops: a checkpoint folder that this run made
+// and that holds no finished work (the run was refused before the field
+// phase) is removed, lock included: a refused run leaves nothing behind.
+void remove_unused_checkpoint(const RunState& run) noexcept;
 // Every rank: the run stopped on a signal; its finished shards are kept.
 [[noreturn]] void throw_stopped(const RunState& run);
 // 7. Pairs: per block, the shard's field blocks round a ring, pair sums
@@ -99,6 +105,23 @@ struct Matrices {
 };
 Matrices compute_matrices(RunState& run);
 void write_result(RunState& run, const Matrices& matrices);
+
+// What the checkpoint holds for this run, from its files' headers (rank 0):
+// finished rows and pieces of the field shards, and blocks whose pair sums
+// cover the zoo (for each kind the metrics need).
+struct WorkTally {
+  int64_t rows = 0, pieces = 0, pair_blocks = 0;
+  bool operator==(const WorkTally& o) const {
+    return rows == o.rows && pieces == o.pieces && pair_blocks == o.pair_blocks;
+  }
+};
+WorkTally tally_work(const RunState& run);
+// Rank 0: the report of `modelgif run --report PATH`. `state`: complete,
+// stopped or failed; `before`/`now` (null when the checkpoint was not read
+// yet): the tallies before the field phase and at exit. `progress: true` when
+// this start finished new work.
+void write_run_report(const RunState& run, const std::string& path, const std::string& state, const WorkTally* before,
+                      const WorkTally* now);
 
 // The pair phase of one kind of sums ("plain" or "standardized") on the
 // shard's ranks; `transform` maps a model's field block before pairing.

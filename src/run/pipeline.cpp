@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <iomanip>
+#include <iostream>
 
+#include "modelgif/error.hpp"
 #include "run/phases.hpp"
 #include "run/signals.hpp"
 
@@ -47,11 +49,34 @@ void report_times(RunState& run) {
           << "): " << line.str() << "; total " << std::setprecision(2) << std::fixed << total << "\n";
 }
 
-}  // namespace
+// Rank 0, for `--report`: the tally before the field phase, and the report
+// written however the run ends.
+class RunReport {
+ public:
+  explicit RunReport(const RunState& run) : run_(run) {}
+  void checkpoint_read() {
+    if (active()) before_ = tally_work(run_), has_before_ = true;
+  }
+  void write(const std::string& state) const noexcept {
+    if (!active()) return;
+    try {
+      const WorkTally now = has_before_ ? tally_work(run_) : WorkTally{};
+      write_run_report(run_, run_.opt.report_path, state, has_before_ ? &before_ : nullptr,
+                       has_before_ ? &now : nullptr);
+    } catch (const std::exception& e) {
+      std::cerr << "modelgif: warning: cannot write the run report " << run_.opt.report_path << ": " << e.what()
+                << "\n";
+    }
+  }
 
-RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOptions& opt) {
-  signals::install();
-  RunState run(cfg, opt, log);
+ private:
+  bool active() const { return !run_.opt.report_path.empty() && run_.world.rank() == 0; }
+  const RunState& run_;
+  WorkTally before_;
+  bool has_before_ = false;
+};
+
+void run_phases(RunState& run, RunReport& report) {
   PhaseClock clock(run);
   place(run);
   claim_output(run);
@@ -60,6 +85,7 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOption
   load_models(run);
   clock.mark("load");
   reconcile_checkpoint(run);
+  report.checkpoint_read();
   clock.mark("tune");
   compute_fields(run);  // also records "fields work"
   clock.mark("fields");
@@ -68,6 +94,26 @@ RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOption
   write_result(run, compute_matrices(run));
   clock.mark("output");
   report_times(run);
+}
+
+}  // namespace
+
+RunSummary run_pipeline(const RunConfig& cfg, std::ostream& log, const RunOptions& opt) {
+  signals::install();
+  RunState run(cfg, opt, log);
+  RunReport report(run);
+  try {
+    run_phases(run, report);
+  } catch (const CheckpointedStop&) {
+    report.write("stopped");
+    remove_unused_checkpoint(run);
+    throw;
+  } catch (...) {
+    report.write("failed");
+    remove_unused_checkpoint(run);
+    throw;
+  }
+  report.write("complete");
   return run.summary;
 }
 

@@ -74,6 +74,7 @@ void ResultWriter::write_record(const RunRecord& rec) {
   const hsize_t N = rec.reference_indices.size();
   h5::write(h5_.id(), "/references/indices", h5::Type::I64, {N}, rec.reference_indices.data(), x, w);
   if (!rec.labels.empty()) h5::write(h5_.id(), "/references/labels", h5::Type::I64, {N}, rec.labels.data(), x, w);
+  if (!rec.model_hashes.empty()) h5::write_strings(h5_.id(), "/models/hashes", rec.model_hashes, x, w);
   for (const auto& [name, value] : rec.text) h5::set_attr(h5_.id(), "/", name, value);
   for (const auto& [name, value] : rec.numbers) h5::set_attr(h5_.id(), "/", name, value);
 }
@@ -126,6 +127,8 @@ RunResult read_result(const std::string& path, const std::string& group) {
     }
     const std::string object = group.empty() ? "/" : group;
     if (h5::has_attr(f.id(), object, "config")) r.config = h5::get_attr_string(f.id(), object, "config");
+    if (h5::exists(f.id(), join(group, "references/indices")))
+      r.references = static_cast<int64_t>(h5::dims(f.id(), join(group, "references/indices")).at(0));
   } catch (const StoreError& e) {
     throw InputError(path + ": cannot read result file: " + e.what());
   }
@@ -158,6 +161,27 @@ at::Tensor read_fields(const std::string& path, const std::string& model) {
     const auto d = h5::dims(f.id(), ds);
     auto v = h5::read_f32(f.id(), ds);
     return at::tensor(v, at::kFloat).view(std::vector<int64_t>(d.begin(), d.end()));
+  } catch (const StoreError& e) {
+    throw InputError(path + ": cannot read fields of '" + model + "': " + e.what());
+  }
+}
+
+}  // namespace modelgif
+
+namespace modelgif {
+
+at::Tensor read_field_rows(const std::string& path, const std::string& model, int64_t lo, int64_t hi) {
+  try {
+    auto f = h5::File::open(path);
+    const std::string ds = "/fields/" + model;
+    if (!h5::exists(f.id(), ds)) throw_input(path + ": no fields stored for model '" + model + "'");
+    const auto d = h5::dims(f.id(), ds);
+    if (lo < 0 || hi < lo || static_cast<hsize_t>(hi) > d[0])
+      throw_input(path + ": fields of '" + model + "' hold " + std::to_string(d[0]) + " references, not " +
+                  std::to_string(hi));
+    const auto v =
+        h5::read_slab_f32(f.id(), ds, {static_cast<hsize_t>(lo), 0, 0}, {static_cast<hsize_t>(hi - lo), d[1], d[2]});
+    return at::tensor(v, at::kFloat).view({hi - lo, static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])});
   } catch (const StoreError& e) {
     throw InputError(path + ": cannot read fields of '" + model + "': " + e.what());
   }

@@ -26,6 +26,7 @@ struct RunRecord {
   std::vector<int64_t> zero_norm_rows;      // M x M
   std::vector<int64_t> reference_indices;   // N
   std::vector<int64_t> labels;              // N, or empty
+  std::vector<std::string> model_hashes;    // M: each model file's hash (/models/hashes)
   std::map<std::string, std::string> text;  // attributes of "/"
   std::map<std::string, int64_t> numbers;   // attributes of "/"
 };

@@ -64,10 +64,18 @@ void TinyZoo::expect_failure(std::vector<std::string> extra, int code, const std
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("modelgif: error: ", 0), 0u) << r.err;
   EXPECT_FALSE(fs::exists(output)) << "a failed run left " << output;
-  // Only the checkpoint may stay (it keeps finished work); no file that looks like a result.
+  // Nothing new stays but a checkpoint that keeps finished work (field
+  // shards): a run refused before any work leaves no checkpoint or lock.
+  const auto holds_shards = [](const fs::path& ckpt) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(ckpt / "fields", ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".h5") return true;
+    return false;
+  };
   if (fs::exists(dir + "/out"))
     for (const auto& e : fs::directory_iterator(dir + "/out"))
-      if (e.path().extension() != ".ckpt" && !before.count(e.path())) ADD_FAILURE() << "leftover " << e.path();
+      if (!before.count(e.path()) && !(e.path().extension() == ".ckpt" && holds_shards(e.path())))
+        ADD_FAILURE() << "leftover " << e.path() << " after a run refused with: " << r.err;
 }
 
 }  // namespace testsupport

@@ -111,17 +111,18 @@ TEST_F(TinyZoo, CommandLineOverridesHalfFieldsAndNoLeftovers) {
   EXPECT_THAT(strict.out, HasSubstr("DIFFERENT beyond")) << strict.out;
   const Result loose = run_cli({"compare", output, dir + "/float32.h5", "--rtol", "1e-2"});
   EXPECT_EQ(loose.code, 0) << loose.out;
-  EXPECT_THAT(loose.out, HasSubstr("cosine: largest relative difference 0 (absolute 0)\n")) << loose.out;
+  EXPECT_THAT(loose.out, HasSubstr("cosine: largest difference 0 (relative 0);")) << loose.out;
   // --distances-only: the same distances agree, the fields' difference is printed, not judged.
   const Result distances = run_cli({"compare", output, dir + "/float32.h5", "--distances-only"});
   EXPECT_EQ(distances.code, 0) << distances.out;
   EXPECT_THAT(distances.out, HasSubstr("of the largest value (not judged)\n")) << distances.out;
-  // --atol accepts what --rtol alone does not, and says the absolute difference.
+  // --atol accepts what the default tolerance does not, and the pair that decided is named.
   const Result other = run_cli({"run", "--config", config, "--field.steps", "5", "--output.path", dir + "/s5.h5"});
   ASSERT_EQ(other.code, 0) << other.err;
   const Result rel_only = run_cli({"compare", output, dir + "/s5.h5", "--distances-only"});
   EXPECT_EQ(rel_only.code, kExitDifferent) << rel_only.out;
-  EXPECT_THAT(rel_only.out, HasSubstr("(absolute ")) << rel_only.out;
+  EXPECT_THAT(rel_only.out, HasSubstr("closest call (")) << rel_only.out;
+  EXPECT_THAT(rel_only.out, HasSubstr(": DIFFERENT\n")) << rel_only.out;
   const Result with_atol = run_cli({"compare", output, dir + "/s5.h5", "--distances-only", "--atol", "10"});
   EXPECT_EQ(with_atol.code, 0) << with_atol.out << with_atol.err;
 }

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -17,6 +19,7 @@
 
 using namespace modelgif;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -24,7 +27,14 @@ namespace {
 // permutation and the same model saved again), and three independent models.
 struct EvalZoo {
   std::string dir, result, roles;
-  EvalZoo() {
+  // The per-reference distances of `roles` in the result (its stored fields).
+  PerReference per_ref(const Roles& r, Metric metric = Metric::Cosine) const {
+    std::string why;
+    const auto fields = StoredFields::open(result, role_models(r), &why);
+    EXPECT_TRUE(fields) << why;
+    return per_reference_distances(*fields, r, metric);
+  }
+  explicit EvalZoo(bool store_fields = true) {
     dir = testsupport::temp_dir("eval");
     auto src = testsupport::tanh_cnn(1);
     src.save(dir + "/source.pt");
@@ -39,7 +49,11 @@ struct EvalZoo {
                                      << "  - {name: neg1, path: " << dir << "/neg1.pt}\n"
                                      << "  - {name: neg2, path: " << dir << "/neg2.pt}\n"
                                      << "references: {source: " << dir << "/refs.h5:/images}\n"
-                                     << "field: {steps: 6}\noutput: {path: " << dir << "/out.h5, store_fields: true}\n";
+                                     << "field: {steps: 6}\noutput: {path: " << dir
+                                     << "/out.h5, store_fields: " << (store_fields ? "true" : "false")
+                                     << "}\nrun: {block: 5}\n"
+                                     << "distance: {metrics: [cosine, euclidean, cosine_frechet, euclidean_frechet, "
+                                     << "cosine_standardized]}\n";
     std::ostringstream out, err;
     EXPECT_EQ(cli::run({"run", "--config", dir + "/run.yaml"}, out, err), 0) << err.str();
     result = dir + "/out.h5";
@@ -56,7 +70,7 @@ struct EvalZoo {
 TEST(Eval, FingerprintingAucIsOneForFunctionalCopiesAtEveryCount) {
   EvalZoo z;
   const Roles roles = load_roles(z.roles);
-  const auto rows = fingerprint_auc(z.result, roles, {1, 4, 12, 64});
+  const auto rows = fingerprint_auc(z.per_ref(roles), roles, {1, 4, 12, 64});
   ASSERT_EQ(rows.size(), 3u);  // 64 > N is skipped
   EXPECT_EQ(rows[2].references, 12);
   for (const auto& row : rows)
@@ -65,7 +79,7 @@ TEST(Eval, FingerprintingAucIsOneForFunctionalCopiesAtEveryCount) {
   Roles swapped = roles;
   swapped.positives = {{"independent", {"neg0", "neg1"}}};
   swapped.negatives = {"perm", "copy"};
-  EXPECT_DOUBLE_EQ(fingerprint_auc(z.result, swapped, {12})[0].auc.at("independent"), 0.0);
+  EXPECT_DOUBLE_EQ(fingerprint_auc(z.per_ref(swapped), swapped, {12})[0].auc.at("independent"), 0.0);
 }
 
 TEST(Eval, ReferenceSelectionUsesOneHalfOfTheModelsAndEvaluatesTheOther) {
@@ -73,14 +87,87 @@ TEST(Eval, ReferenceSelectionUsesOneHalfOfTheModelsAndEvaluatesTheOther) {
   Roles roles = load_roles(z.roles);
   roles.positives = {{"copies", {"perm", "copy"}}};
   roles.negatives = {"neg0", "neg1", "neg2"};
-  const auto rep = fingerprint_selection(z.result, roles, {2, 6, 12, 99});
+  const auto rep = fingerprint_selection(z.per_ref(roles), roles, {2, 6, 12, 99});
   EXPECT_EQ(rep.selection_models, (std::vector<std::string>{"perm", "neg0"}));
   EXPECT_EQ(rep.evaluation_models, (std::vector<std::string>{"copy", "neg1", "neg2"}));
   ASSERT_EQ(rep.selected.size(), 3u);
   for (const auto& row : rep.selected) EXPECT_DOUBLE_EQ(row.auc.at("copies"), 1.0);
   EXPECT_DOUBLE_EQ(rep.random.back().auc.at("copies"), 1.0);
   roles.negatives = {"neg0"};
-  EXPECT_THROW(fingerprint_selection(z.result, roles, {4}), UsageError);
+  EXPECT_THROW(fingerprint_selection(z.per_ref(roles), roles, {4}), UsageError);
+}
+
+// Per-reference distances are the matrix's terms: for every metric their mean
+// over the references is the matrix entry, whether they come from the stored
+// fields or from the run's checkpoint.
+TEST(Eval, PerReferenceDistancesAverageToTheMatrixFromFieldsOrCheckpoint) {
+  const EvalZoo stored(true);
+  const Roles roles = load_roles(stored.roles);
+  const RunResult r = read_result(stored.result);
+  EXPECT_EQ(r.references, 12);
+  std::string why;
+  for (size_t i = 0; i < r.metrics.size(); ++i) {
+    const Metric metric = parse_metric(r.metrics[i]);
+    // The matrices come from Gram sums: euclidean distances near 0 carry an
+    // absolute error of about 1e-8 of the row norm (README "Conventions").
+    const double scale = *std::max_element(r.matrices[i].begin(), r.matrices[i].end());
+    const PerReference per_ref = stored.per_ref(roles, metric);
+    for (const auto& [model, d] : per_ref) {
+      ASSERT_EQ(d.size(0), 12) << model;
+      const size_t a = 0, b = static_cast<size_t>(std::find(r.names.begin(), r.names.end(), model) - r.names.begin());
+      EXPECT_NEAR(d.mean().item<double>(), r.matrices[i][a * r.names.size() + b], 1e-6 * scale)
+          << r.metrics[i] << " " << model;
+    }
+  }
+  // The same run without stored fields: the checkpoint serves them, equal.
+  const EvalZoo bare(false);
+  ASSERT_FALSE(has_fields(bare.result, "source"));
+  const auto fields = StoredFields::open(bare.result, role_models(roles), &why);
+  ASSERT_TRUE(fields) << why;
+  EXPECT_EQ(fields->source(), "checkpoint " + bare.result + ".ckpt");
+  const PerReference a = stored.per_ref(roles), b = per_reference_distances(*fields, roles, Metric::Cosine);
+  for (const auto& [model, d] : a) EXPECT_LT((d - b.at(model)).abs().max().item<double>(), 1e-12) << model;
+}
+
+// eval on a result without fields: the AUC on all references from the matrix,
+// the curve from the checkpoint; without the checkpoint, the full-count row
+// and what to set, or one error line when a curve was asked for.
+TEST(Eval, WorksOnEveryResult) {
+  const EvalZoo z(false);
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles}, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("(per-reference distances from checkpoint " + z.result + ".ckpt)")) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("           8  ")) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("          12  ")) << out.str();
+  std::filesystem::remove_all(z.result + ".ckpt");
+  std::ostringstream bare, bare_err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles}, bare, bare_err), 0) << bare_err.str();
+  EXPECT_THAT(bare.str(), HasSubstr("          12         1.000         1.000")) << bare.str();
+  EXPECT_THAT(bare.str(), Not(HasSubstr("           8  "))) << bare.str();
+  EXPECT_THAT(bare.str(), HasSubstr("(all references only: " + z.result + " stores no fields")) << bare.str();
+  EXPECT_THAT(bare.str(), HasSubstr("set output.store_fields: true")) << bare.str();
+  std::ostringstream asked, asked_err;
+  EXPECT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "4,8"}, asked, asked_err), kExitInput);
+  EXPECT_THAT(asked_err.str(), HasSubstr("modelgif: error: eval: " + z.result +
+                                         " stores no fields (output.store_fields: "
+                                         "false) and there is no checkpoint " +
+                                         z.result + ".ckpt"));
+  EXPECT_THAT(asked_err.str(), HasSubstr("set output.store_fields: true and rerun")) << asked_err.str();
+  const std::string line = asked_err.str();
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+}
+
+TEST(Eval, RolesNamingModelsTheResultLacksAreRefusedFirst) {
+  const EvalZoo z(false);
+  std::filesystem::remove_all(z.result + ".ckpt");  // nothing else could be read anyway
+  const std::string roles = z.dir + "/bad-roles.yaml";
+  std::ofstream(roles) << "fingerprinting:\n  source: source\n  positives: {copied: [copy, ghost]}\n"
+                       << "  negatives: [neg0, phantom]\n";
+  std::ostringstream out, err;
+  EXPECT_EQ(cli::run({"eval", z.result, "--roles", roles, "--counts", "4"}, out, err), kExitInput);
+  EXPECT_THAT(err.str(), HasSubstr("modelgif: error: roles " + roles + ": models 'ghost', 'phantom' are not in " +
+                                   z.result + " (it holds source, perm, copy, neg0, neg1, neg2)"))
+      << err.str();
 }
 
 TEST(Eval, UnlearningTableAndVerdicts) {

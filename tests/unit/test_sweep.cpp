@@ -10,6 +10,7 @@
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "modelgif/result.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -87,6 +88,27 @@ TEST(Sweep, BadSweepFilesNameTheVariationAndKey) {
   EXPECT_THAT(usage_error(f.sweep), HasSubstr("variation 'x': its set: key 'field.steps': must be >= 1, got 0"));
 }
 
+// The summary's CSV comes from the one CSV writer that `show --format csv`
+// uses: names with commas or quotes are quoted, every digit is kept.
+TEST(Sweep, SummaryCsvQuotesNamesAndKeepsEveryDigit) {
+  SweepFiles f("sweep-csv", "variations:\n  - {name: two, set: {field.steps: 2}}\n");
+  std::ofstream(f.base) << "zoo: [{name: 'a,1', path: " << f.dir << "/a.pt}, {name: 'b\"2', path: " << f.dir
+                        << "/b.pt}]\nreferences: {source: " << f.dir << "/refs.h5:/images}\n"
+                        << "field: {steps: 4}\ndistance: {metrics: [cosine]}\n";
+  const Sweep s = load_sweep(f.sweep);
+  write_variation_configs(s);
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"run", "--config", s.variations[0].config_path()}, out, err), 0) << err.str();
+  const SweepSummary sum = collect_sweep(s);
+  const RunResult r = read_result(s.variations[0].config.output_path);
+  const std::string want = "two,field.steps=2,cosine,\"a,1\",\"b\"\"2\",";
+  const auto at = sum.csv.find(want);
+  ASSERT_NE(at, std::string::npos) << sum.csv;
+  const std::string value = sum.csv.substr(at + want.size(), sum.csv.find('\n', at) - at - want.size());
+  EXPECT_EQ(std::stod(value), r.matrices[0][1]) << value;  // %.17g reads back exactly
+  EXPECT_GT(value.size(), 12u) << value;
+}
+
 TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   SweepFiles f("sweep-collect", "grid:\n  field.steps: [2, 3, 4]\n");
   const Sweep s = load_sweep(f.sweep);
@@ -107,7 +129,7 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   EXPECT_THAT(sum.table.substr(line, sum.table.find('\n', line) - line), HasSubstr("(missing)")) << sum.table;
   // CSV: one row per variation, metric and pair: 2 variations x 2 metrics x 1 pair.
   EXPECT_EQ(std::count(sum.csv.begin(), sum.csv.end(), '\n'), 1 + 4) << sum.csv;
-  EXPECT_THAT(sum.csv, HasSubstr("steps=2,\"field.steps=2\",cosine,a,b,")) << sum.csv;
+  EXPECT_THAT(sum.csv, HasSubstr("steps=2,field.steps=2,cosine,a,b,")) << sum.csv;
   auto h = h5::File::open(f.dir + "/runs/summary.h5");
   EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"),
             (std::vector<std::string>{"complete", "missing", "complete"}));
@@ -136,7 +158,7 @@ TEST(Submit, DryRunDerivesResourcesFromTheConfig) {
   const std::string s = out.str();
   for (const char* want :
        {"--ntasks-per-node=4", "--gpus-per-task=1", "--cpus-per-task=6", "--partition=gpu", "--account=lab",
-        "--time=2:00:00", "--signal=B:USR1@120", "--requeue", "--max-requeues 5", "-- --config"})
+        "--time=2:00:00", "--signal=B:USR1@120", "--requeue", "--max-idle-starts 2", "-- --config"})
     EXPECT_THAT(s, HasSubstr(want)) << want << " in " << s;
   EXPECT_FALSE(fs::exists(f.dir + "/runs"));  // a dry run writes nothing
   std::ostringstream bad, berr;
@@ -157,7 +179,7 @@ TEST(Submit, ResourcesThatSlurmOrTheScriptWouldRefuseAreRefusedNow) {
            {{"--nodes", "0"}, "--nodes: must be >= 1, got 0"},
            {{"--time", "soon"}, "--time: expected minutes"},
            {{"--time", "0"}, "--time: expected minutes"},
-           {{"--max-requeues", "-1"}, "--max-requeues: must be >= 0"},
+           {{"--max-idle-starts", "0"}, "--max-idle-starts: must be >= 1, got 0"},
            {{"--sbatch", "qos=long"}, "--sbatch: expected an sbatch option"}}) {
     std::vector<std::string> cmd = {"submit", f.base, "--dry-run"};
     cmd.insert(cmd.end(), args.begin(), args.end());

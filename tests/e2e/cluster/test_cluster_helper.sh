@@ -41,7 +41,7 @@ id=$(child) || { [ $? = 77 ] && { echo "$id"; exit 77; }; fail "the cluster did 
 child wait > /dev/null &
 pid=$!
 up() { ps -eo args= | grep -q "[m]gnode-mgc$1-nodeB nodeB sleep 300"; }  # this child's node runs its command
-for _ in $(seq 1 100); do up $pid && break; sleep 0.1; done
+for _ in $(seq 1 600); do up $pid && break; sleep 0.1; done
 up $pid || fail "the cluster of the SIGTERM case did not come up"
 kill -TERM $pid; wait $pid || true
 id=mgc$pid
@@ -49,7 +49,7 @@ id=mgc$pid
 # 3. SIGKILL: leftovers stay, and the next cluster removes them and works.
 child wait > /dev/null &
 pid=$!
-for _ in $(seq 1 100); do up $pid && break; sleep 0.1; done
+for _ in $(seq 1 600); do up $pid && break; sleep 0.1; done
 up $pid || fail "the cluster of the SIGKILL case did not come up"
 kill -KILL $pid; wait $pid || true
 [ -n "$(leftovers "mgc$pid")" ] || fail "a SIGKILLed cluster left nothing (the test did not test)"

@@ -58,7 +58,7 @@ finished() {
   done
   return 0
 }
-for _ in $(seq 1 600); do
+for _ in $(seq 1 6000); do
   [ "$(shards | wc -l)" -ge 8 ] && break
   kill -0 $launcher 2>/dev/null || break
   sleep 0.05

@@ -4,7 +4,7 @@
 # shared. `modelgif submit --nodes 2 --tasks-per-node 2` runs one job on both
 # nodes (both hosts in the placement) equal to a local run; a job longer than
 # its time limit is signalled, checkpoints, requeues and resumes across the 2
-# nodes to the uninterrupted run's result.
+# nodes to the uninterrupted run's result (its work sized from this machine's rate).
 # Usage: test_cluster_slurm.sh BUILD_DIR   (exit 77: skipped, with the reason)
 set -uo pipefail
 build=$(realpath "$1")
@@ -86,7 +86,7 @@ for node in nodeA nodeB; do
   cluster_exec_keep_mounts "$node" slurmd -f "$T/conf-$node/slurm.conf" -N "$node" ||
     fail "slurmd on $node did not start"
 done
-for _ in $(seq 60); do [ "$(sinfo -h -o '%t %D' 2> /dev/null)" = "idle 2" ] && break; sleep 1; done
+for _ in $(seq 180); do [ "$(sinfo -h -o '%t %D' 2> /dev/null)" = "idle 2" ] && break; sleep 1; done
 [ "$(sinfo -h -o '%t %D')" = "idle 2" ] || fail "the nodes did not come up: $(sinfo -h -N -o '%N %t %E' 2>&1)"
 echo "cluster slurm test: SLURM $(sinfo -V | cut -d' ' -f2) up: $(sinfo -h -N -o '%N' | tr '\n' ' ')on $CLUSTER_SUBNET"
 
@@ -113,18 +113,26 @@ grep -q "on nodeA" "$T/placement.txt" && grep -q "on nodeB" "$T/placement.txt" |
 same a/out.h5 local/out.h5
 echo "cluster slurm test: A passed (job $id on nodeA and nodeB, 4 tasks = a local run)"
 
-# B. longer than its time limit: signalled, checkpointed, requeued, resumed across the 2 nodes.
-long=("${fixed[@]}" --references.count 1024 --field.steps 50)
-"$bin" run --config zoo/run.yaml "${long[@]}" --output.path full/out.h5 > "$T/full.log" 2>&1 || fail "uninterrupted run"
-out=$("$bin" submit zoo/run.yaml --nodes 2 --tasks-per-node 2 --time 1 --signal-seconds 45 --max-requeues 10 \
+# B. longer than its time limit: warned (2 minutes, --signal-seconds 80: 10-40 s
+# into each start), checkpointed, requeued and resumed across the 2 nodes. The
+# work is sized from this machine's rate (2 local ranks, as the job's 4 share 2
+# cores): about 60 s of field work, more than one start can do.
+long=("${fixed[@]}" --field.steps 50)
+mpirun -np 2 --oversubscribe "$bin" run --config zoo/run.yaml "${long[@]}" --references.count 256 \
+  --output.path rate/out.h5 > "$T/rate.log" 2>&1 || fail "rate run"
+count=$(count_for_seconds "$T/rate.log" 256 60 64 10000)
+long+=(--references.count "$count")
+mpirun -np 2 --oversubscribe "$bin" run --config zoo/run.yaml "${long[@]}" --output.path full/out.h5 > "$T/full.log" 2>&1 ||
+  fail "uninterrupted run"
+out=$("$bin" submit zoo/run.yaml --nodes 2 --tasks-per-node 2 --time 2 --signal-seconds 80 --max-idle-starts 1 \
   -- --output.path b/out.h5 "${long[@]}") || fail "submit B: $out"
 id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
-wait_job "$id" 600
+wait_job "$id" 1800
 log=b/out.h5.slurm-$id.log
 [ "$(job_state "$id")" = COMPLETED ] || fail "job B ended $(job_state "$id"): $(tail -5 "$log")"
-starts=$(grep -c "modelgif-batch: start" "$log")
+starts=$(grep -c "modelgif-batch: start [0-9]* of job" "$log")
 [ "$starts" -gt 1 ] || fail "job B started only once (the work fitted in one allocation)"
 grep -q "reused from the checkpoint" "$log" || fail "job B did not resume"
 same b/out.h5 full/out.h5
-echo "cluster slurm test: B passed (job $id: $starts starts on nodeA and nodeB, result = uninterrupted run)"
+echo "cluster slurm test: B passed (job $id: $count references, $starts starts on nodeA and nodeB, result = uninterrupted run)"
 echo "cluster slurm test: passed"

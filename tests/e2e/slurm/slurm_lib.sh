@@ -3,6 +3,10 @@
 #   wait_job ID [S]     waits up to S seconds (600) for a job and its array tasks
 #                       to leave the queue
 #   job_state ID        COMPLETED, FAILED, ...
+#   count_for_seconds LOG COUNT SECONDS STEP MAX
+#                       the reference count that gives a run like the one of
+#                       LOG (COUNT references) about SECONDS of field work on
+#                       this machine, now: a multiple of STEP in [COUNT, MAX]
 
 start_munge() {
   local d=$1
@@ -41,3 +45,13 @@ wait_job() {
 }
 
 job_state() { scontrol show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | head -1 | cut -d= -f2; }
+
+# Sizes a test's work from what this machine does (machines of one kind differ
+# 2-2.5x in speed): the rate of a measured run, read from its "fields:" line.
+count_for_seconds() {
+  local log=$1 count=$2 want=$3 step=$4 max=$5 secs
+  secs=$(sed -n 's/^fields: .* points in \([0-9.]*\) s).*/\1/p' "$log" | tail -1)
+  [ -n "$secs" ] || fail "no field time in $log"
+  awk -v c="$count" -v s="$secs" -v w="$want" -v st="$step" -v mx="$max" \
+    'BEGIN { s = s > 0.1 ? s : 0.1; n = int(c * w / s / st + 0.5) * st; if (n < c) n = c; if (n > mx) n = mx; print n }'
+}

@@ -2,9 +2,10 @@
 # SLURM end to end, on a real SLURM started here: munged, slurmctld and slurmd on
 # localhost with a generated configuration in a temporary folder. Checks:
 #   A. a 2-task run submitted with `modelgif submit` (sbatch, srun --mpi=pmix) equals a local mpirun run;
-#   B. a run longer than its time limit is signalled, checkpoints, requeues, resumes, and
-#      ends with the uninterrupted run's matrices, after more than one start; while it
-#      runs, a second srun run on its output is refused (the run lock);
+#   L. while a job runs, a second srun run on its output is refused (the run lock);
+#   B. a run that needs many more starts than --max-idle-starts 1 is warned before each
+#      time limit, checkpoints, requeues while its starts finish work, resumes, and ends
+#      with the uninterrupted run's matrices (its work sized from this machine's rate);
 #   C. a sweep of 3 variations as a job array plus a collect job: summary table and CSV;
 #      resubmitting skips the complete variations;
 #   D. a testbed zoo trained with srun --mpi=pmix on 2 tasks, one model per rank.
@@ -76,12 +77,12 @@ PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscri
 CONF
 export SLURM_CONF=$T/slurm.conf
 slurmctld -f "$SLURM_CONF" || fail "slurmctld did not start"
-for i in $(seq 50); do [ -s "$T/slurmctld.pid" ] && break; sleep 0.1; done
+for i in $(seq 300); do [ -s "$T/slurmctld.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$T/slurmctld.pid")")
 slurmd -f "$SLURM_CONF" || fail "slurmd did not start"
-for i in $(seq 50); do [ -s "$T/slurmd.pid" ] && break; sleep 0.1; done
+for i in $(seq 300); do [ -s "$T/slurmd.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$T/slurmd.pid")")
-for i in $(seq 60); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 1; done
+for i in $(seq 180); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo -h -o %t | grep -q idle || fail "the node did not come up"
 echo "slurm test: SLURM $(sinfo -V | cut -d' ' -f2) up on $host, ports $port/$((port + 1))"
 
@@ -109,32 +110,56 @@ grep -q "srun --mpi=pmix" runs/a/out.h5.slurm-"$id".log || fail "job A did not l
 same runs/a/out.h5 runs/local/out.h5
 echo "slurm test: A passed (job $id: 2 tasks via srun --mpi=pmix = local mpirun)"
 
-# --- B. longer than its time limit: warned, checkpointed, requeued, resumed
-long=(--run.threads 1 --run.max_points 16 --references.count 2048)
-mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/full/out.h5 "${long[@]}" > "$T/full.log" 2>&1 \
-  || fail "uninterrupted run failed"
-out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 1 --signal-seconds 45 --max-requeues 10 \
-        -- --output.path runs/b/out.h5 "${long[@]}") || fail "submit B: $out"
+# --- L. one run at a time: while a job runs, a second run on its output (srun,
+# 2 tasks) is refused at once, naming the holder. The job is long enough not to
+# end before that (10000 references) and is cancelled afterwards.
+fixed_l=(--run.threads 1 --run.max_points 16 --references.count 10000 --output.pictures false)
+out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 0:30:00 -- --output.path runs/l/out.h5 "${fixed_l[@]}") ||
+  fail "submit L: $out"
 id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
-# While B runs, a second run on its output (srun, 2 tasks) is refused at once, naming the holder.
-for i in $(seq 120); do
-  [ "$(job_state "$id")" = RUNNING ] && ls runs/b/out.h5.ckpt/fields/*/*.h5 > /dev/null 2>&1 && break
-  sleep 1
+for _ in $(seq 600); do
+  [ "$(job_state "$id")" = RUNNING ] && ls runs/l/out.h5.ckpt/fields/*/*.h5 > /dev/null 2>&1 && break
+  sleep 0.5
 done
-srun --mpi=pmix -n 2 --time 5 "$bin" run --config demo.yaml --output.path runs/b/out.h5 "${long[@]}" > "$T/second.log" 2>&1
+ls runs/l/out.h5.ckpt/fields/*/*.h5 > /dev/null 2>&1 || fail "job L wrote no shard in 300 s: $(tail -3 runs/l/out.h5.slurm-"$id".log)"
+srun --mpi=pmix -n 2 --time 5 "$bin" run --config demo.yaml --output.path runs/l/out.h5 "${fixed_l[@]}" > "$T/second.log" 2>&1
 code=$?
-[ "$code" = 3 ] || fail "a second run on job B's output exited $code, not 3: $(tail -3 "$T/second.log")"
+[ "$(job_state "$id")" = RUNNING ] || fail "job L ended before the second run was refused: $(job_state "$id")"
+scancel "$id"
+[ "$code" = 3 ] || fail "a second run on job L's output exited $code, not 3: $(tail -3 "$T/second.log")"
 grep -q "is in use by another run (host" "$T/second.log" || fail "the second run did not name the lock's holder"
 [ "$(grep -c 'modelgif: error' "$T/second.log")" = 1 ] || fail "the refusal was not one line: $(cat "$T/second.log")"
-wait_job "$id" 1200
+wait_job "$id" 300
+echo "slurm test: L passed (a second run on a running job's output is refused, naming the holder)"
+
+# --- B. a job that needs many more starts than --max-idle-starts 1: each start
+# is warned before its time limit (2 minutes, --signal-seconds 80: SLURM checks
+# every 30 s and may warn up to a minute early, so each start gets 10-40 s),
+# checkpoints, requeues, resumes, and the job goes on while its starts finish
+# work; it ends with the uninterrupted run's matrices. The work is sized from
+# this machine's rate: about 80 s of field work, more than two starts can do.
+long=(--run.threads 1 --run.max_points 16 --output.pictures false)
+mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/rate/out.h5 "${long[@]}" \
+  --references.count 256 > "$T/rate.log" 2>&1 || fail "rate run failed"
+count=$(count_for_seconds "$T/rate.log" 256 80 64 10000)
+long+=(--references.count "$count")
+mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/full/out.h5 "${long[@]}" > "$T/full.log" 2>&1 \
+  || fail "uninterrupted run failed"
+echo "slurm test: B sized to $count references ($(grep '^fields:' "$T/full.log"))"
+out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 2 --signal-seconds 80 --max-idle-starts 1 \
+        -- --output.path runs/b/out.h5 "${long[@]}") || fail "submit B: $out"
+id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+wait_job "$id" 1800
 log=runs/b/out.h5.slurm-$id.log
 [ "$(job_state "$id")" = COMPLETED ] || fail "job B ended $(job_state "$id"): $(tail -5 "$log")"
-starts=$(grep -c "modelgif-batch: start" "$log")
-[ "$starts" -gt 1 ] || fail "job B started only once (the work fitted in one allocation)"
-grep -q "stopped by signal 10" "$log" || fail "job B was never signalled"
+starts=$(grep -c "modelgif-batch: start [0-9]* of job" "$log")
+[ "$starts" -ge 3 ] || fail "job B started $starts times: it needed at least 3 (--max-idle-starts 1)"
+[ "$(grep -c "stopped by signal 10" "$log")" -ge 2 ] || fail "job B was not warned before its time limit twice"
+[ "$(grep -c "modelgif-batch: start [0-9]*: finished" "$log")" -ge "$starts" ] || fail "job B's starts did not say what they finished"
 grep -q "reused from the checkpoint" "$log" || fail "job B did not resume"
 same runs/b/out.h5 runs/full/out.h5
-echo "slurm test: B passed (job $id: $starts starts, $(grep -c 'requeueing' "$log") requeues, result = uninterrupted run)"
+echo "slurm test: B passed (job $id: $starts starts with --max-idle-starts 1, $(grep -c 'requeueing' "$log") requeues, result = uninterrupted run)"
+grep "modelgif-batch: start [0-9]*:" "$log" | sed 's/^/  /'
 
 # --- C. a sweep: job array + collect job; resubmission skips finished variations
 cat > sweep.yaml <<SWEEP
