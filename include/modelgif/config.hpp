@@ -82,6 +82,10 @@ struct BaselineConfig {
   std::string str() const;
 };
 
+// checkpoint.fields: what the checkpoint keeps of the fields once their pair
+// sums are made: every shard (keep), or nothing (none: only sums and moments).
+enum class CheckpointFields { Keep, None };
+
 struct RunConfig {
   std::vector<ZooEntry> zoo;
   ReferenceConfig refs;
@@ -92,6 +96,7 @@ struct RunConfig {
   bool store_fields = false;
   bool pictures = true;  // output.pictures: heatmap and tree per metric beside the output
   bool half_fields = false;
+  CheckpointFields checkpoint_fields = CheckpointFields::Keep;
   int64_t max_points = 0;  // 0 = tuned at start (tune_max_points)
   int64_t block = 64;
   int64_t threads = 0;                    // 0 = all cores

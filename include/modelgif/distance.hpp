@@ -49,6 +49,10 @@ class DistanceAccumulator {
   // carries an absolute error of about 1e-8 |a|.
   void add_pairs(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a, const std::vector<int64_t>& ids_b,
                  const std::vector<at::Tensor>& b, const std::vector<std::vector<bool>>& want);
+  // The pairs among one set of models (want[i][j] for i < j), from one stack
+  // of their fields multiplied by itself.
+  void add_pairs_within(const std::vector<int64_t>& ids, const std::vector<at::Tensor>& fields,
+                        const std::vector<std::vector<bool>>& want);
   // Adds another accumulator's sums (same M).
   void merge(const DistanceAccumulator& other);
 
@@ -70,6 +74,9 @@ class DistanceAccumulator {
   double get(int which, int64_t a, int64_t b) const {
     return sums_[static_cast<size_t>((which * models_ + a) * models_ + b)];
   }
+  void accumulate(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a,
+                  const std::vector<int64_t>& ids_b, const std::vector<at::Tensor>& b,
+                  const std::vector<std::vector<bool>>& want, bool same);
   int64_t models_;
   std::vector<double> sums_;
 };

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -31,6 +32,7 @@
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/field.hpp"
+#include "modelgif/h5.hpp"
 #include "modelgif/model.hpp"
 #include "testbeds/train.hpp"
 
@@ -302,6 +304,50 @@ void save_zoo(const std::string& dir, const std::string& arch, int count, std::o
   out << "wrote " << count << " " << arch << " models and " << dir << "/run.yaml\n";
 }
 
+// The paper's task-relatedness shapes, tiny: `count` encoders 3x128x128 ->
+// 8x16x16 (three stride-2 convolutions), `refs` seeded references in [-1, 1]
+// and a run config (target topk:1, channel mean, 50 steps: D = 16384), so
+// that the pipeline's own costs show (tests/bench/taskonomy.sh).
+void save_taskonomy_zoo(const std::string& dir, int count, int refs, std::ostream& out) {
+  ensure_dir(dir, "--save-taskonomy");
+  std::ostringstream yaml;
+  yaml << "# written by modelgif-bench --save-taskonomy: " << count << " encoders 3x128x128 -> 8x16x16, " << refs
+       << " references\nzoo:\n";
+  for (int i = 0; i < count; ++i) {
+    const std::string name = "encoder-" + std::to_string(i), path = dir + "/" + name + ".pt";
+    if (fs::exists(path)) throw_input("--save-taskonomy: " + path + " exists (give an empty folder)");
+    torch::manual_seed(1000 + static_cast<uint64_t>(i));
+    torch::jit::Module m("Encoder");
+    const auto conv = [&](const std::string& w, int64_t o, int64_t c) {
+      m.register_parameter(w + "w", torch::randn({o, c, 3, 3}) * std::sqrt(2.0 / (9.0 * static_cast<double>(c))),
+                           false);
+      m.register_parameter(w + "b", torch::zeros({o}), false);
+    };
+    conv("c1", 16, 3), conv("c2", 32, 16), conv("c3", 8, 32);
+    m.define(R"(
+def forward(self, x):
+    h = torch.relu(torch.conv2d(x, self.c1w, self.c1b, [2, 2], [1, 1]))
+    h = torch.relu(torch.conv2d(h, self.c2w, self.c2b, [2, 2], [1, 1]))
+    return torch.conv2d(h, self.c3w, self.c3b, [2, 2], [1, 1])
+)");
+    m.eval();
+    m.save(path);
+    yaml << "  - {name: " << name << ", path: " << path << "}\n";
+  }
+  torch::manual_seed(7);
+  const at::Tensor x = (torch::rand({refs, 3, 128, 128}) * 2 - 1).contiguous();
+  h5::write_file(dir + "/refs.h5", [&](hid_t f) {
+    h5::write(f, "/images", h5::Type::F32, {static_cast<hsize_t>(refs), 3, 128, 128}, x.data_ptr());
+  });
+  yaml << "references: {source: " << dir << "/refs.h5:/images}\n"
+       << "field: {steps: 50, target: 'topk:1', reduce_channels: mean}\n"
+       << "distance: {metrics: [cosine]}\n"
+       << "output: {path: " << dir << "/out.h5, pictures: false}\n"
+       << "run: {block: 64}\n";
+  write_text_atomic(dir + "/run.yaml", yaml.str());
+  out << "wrote " << count << " encoders, " << refs << " references and " << dir << "/run.yaml\n";
+}
+
 double run_published_child(const std::string& path, const BenchOptions& o, int threads) {
   const std::string self = fs::read_symlink("/proc/self/exe").string();
   const std::string cmd = "'" + self + "' --published-child '" + path + "' --refs " + std::to_string(o.refs) +
@@ -460,6 +506,9 @@ int bench(const Args& args, std::ostream& out, std::ostream& err) {
         "instead of measuring: write a zoo of --zoo-size freshly initialized models of the first --model into "
         "this folder, with a run config (run.yaml: 64 Fashion-MNIST test images, 50 steps) for timing runs")(
         "zoo-size", po::value<int>()->default_value(8), "models in the --save-zoo zoo")(
+        "save-taskonomy", po::value<std::string>(),
+        "instead of measuring: write a Taskonomy-shaped zoo (--zoo-size encoders 3x128x128 -> 8x16x16, --refs "
+        "references, target topk:1, channel mean, 50 steps) and its run.yaml into this folder")(
         "published-child", po::value<std::string>(), "(internal) time (a0) on this model file in this process");
     po::variables_map vm;
     if (!parse_command(
@@ -489,6 +538,11 @@ int bench(const Args& args, std::ostream& out, std::ostream& err) {
     if (vm.count("save-zoo")) {
       if (vm["zoo-size"].as<int>() < 1) throw_usage("--zoo-size must be >= 1");
       save_zoo(vm["save-zoo"].as<std::string>(), archs.front(), vm["zoo-size"].as<int>(), out);
+      return kExitOk;
+    }
+    if (vm.count("save-taskonomy")) {
+      if (vm["zoo-size"].as<int>() < 2) throw_usage("--zoo-size must be >= 2");
+      save_taskonomy_zoo(vm["save-taskonomy"].as<std::string>(), vm["zoo-size"].as<int>(), o.refs, out);
       return kExitOk;
     }
     if (vm.count("published-child")) {

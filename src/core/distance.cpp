@@ -80,6 +80,17 @@ void DistanceAccumulator::add_pair(int64_t a, int64_t b, const at::Tensor& fa_in
 void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a,
                                     const std::vector<int64_t>& ids_b, const std::vector<at::Tensor>& b,
                                     const std::vector<std::vector<bool>>& want) {
+  accumulate(ids_a, a, ids_b, b, want, false);
+}
+
+void DistanceAccumulator::add_pairs_within(const std::vector<int64_t>& ids, const std::vector<at::Tensor>& fields,
+                                           const std::vector<std::vector<bool>>& want) {
+  accumulate(ids, fields, ids, fields, want, true);
+}
+
+void DistanceAccumulator::accumulate(const std::vector<int64_t>& ids_a, const std::vector<at::Tensor>& a,
+                                     const std::vector<int64_t>& ids_b, const std::vector<at::Tensor>& b,
+                                     const std::vector<std::vector<bool>>& want, bool same) {
   if (a.empty() || b.empty()) return;
   const int64_t n = a[0].size(0), s = a[0].size(1), d = a[0].size(2);
   for (const auto* set : {&a, &b})
@@ -91,7 +102,8 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
   std::vector<double> cos_sum(static_cast<size_t>(ma * mb)), euc_sum(cos_sum.size()), cos_fre(cos_sum.size()),
       euc_fre(cos_sum.size()), zero_rows(cos_sum.size());
   // References in slices so that the float64 stacks stay near 32 M elements.
-  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(1, (ma + mb) * s * d));
+  const int64_t stacked = same ? ma : ma + mb;
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 25) / std::max<int64_t>(1, stacked * s * d));
   for (int64_t lo = 0; lo < n; lo += step) {
     const int64_t hi = std::min(n, lo + step), rows = (hi - lo) * s;
     auto stack = [&](const std::vector<at::Tensor>& fs) {  // rows x M x D
@@ -99,9 +111,10 @@ void DistanceAccumulator::add_pairs(const std::vector<int64_t>& ids_a, const std
       for (const auto& f : fs) parts.push_back(f.slice(0, lo, hi).reshape({rows, d}).to(at::kDouble));
       return at::stack(parts, 1);
     };
-    const at::Tensor A = stack(a), B = stack(b);
-    const at::Tensor G = at::bmm(A, B.transpose(1, 2));             // rows x Ma x Mb
-    const at::Tensor na = A.pow(2).sum(-1), nb = B.pow(2).sum(-1);  // rows x M
+    // Within one set of models: one stack, one product of it with itself.
+    const at::Tensor A = stack(a), B = same ? A : stack(b);
+    const at::Tensor G = at::bmm(A, B.transpose(1, 2));                         // rows x Ma x Mb
+    const at::Tensor na = A.pow(2).sum(-1), nb = same ? na : B.pow(2).sum(-1);  // rows x M
     const at::Tensor nn = (na.unsqueeze(2) * nb.unsqueeze(1)).sqrt();
     const at::Tensor zero = na.eq(0).unsqueeze(2) | nb.eq(0).unsqueeze(1);
     const at::Tensor cos = at::where(zero, at::zeros_like(G), G / nn.clamp_min(1e-300));

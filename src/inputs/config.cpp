@@ -417,6 +417,10 @@ const std::vector<KeySpec>& config_keys() {
         "draw a heatmap and a similarity tree per metric beside the output (OUTPUT-heatmap-METRIC.svg, ...)"),
       K("output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16")
           .one_of({"float32", "float16"}),
+      K("checkpoint.fields", Kind::String, "keep",
+        "keep: every field shard stays in the checkpoint (resume inside a block, eval curves, incremental zoos "
+        "without recomputing); none: the checkpoint keeps the pair sums per block only (about 1 % of the fields)")
+          .one_of({"keep", "none"}),
       K("run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)")
           .at_least(0),
       K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)")
@@ -579,6 +583,7 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.store_fields = bool_("output.store_fields");
   c.half_fields = str("output.field_dtype") == "float16";
   c.pictures = bool_("output.pictures");
+  c.checkpoint_fields = str("checkpoint.fields") == "none" ? CheckpointFields::None : CheckpointFields::Keep;
   c.max_points = int_("run.max_points");
   c.block = int_("run.block");
   c.threads = int_("run.threads");

@@ -45,7 +45,7 @@ void check_output_path(const RunConfig& cfg) {
   if (out.back() == '/' || fs::is_directory(out, ec))
     throw_input("output.path " + out + " is a folder: give a file name (" + (out.back() == '/' ? out : out + "/") +
                 "out.h5, say)");
-  const std::string ckpt = Checkpoint::dir_for(out), c_out = canonical(out), c_ckpt = canonical(ckpt);
+  const std::string ckpt = CheckpointStore::dir_for(out), c_out = canonical(out), c_ckpt = canonical(ckpt);
   for (const auto& [what, path] : inputs_of(cfg)) {
     const std::string c_in = canonical(path);
     const bool same = c_in == c_out || (fs::exists(out, ec) && fs::equivalent(out, path, ec));
@@ -60,27 +60,29 @@ void check_output_path(const RunConfig& cfg) {
 
 }  // namespace
 
-void claim_output(RunState& run) {
+Claim claim_output(const RunContext& run, const CheckpointStore& store) {
+  Claim claim;
   comm::collective(run.world, [&] {
     if (run.world.rank() != 0) return;
     check_output_path(run.cfg);
     ensure_parent_dir(run.cfg.output_path, "output " + run.cfg.output_path);
     std::error_code ec;
-    run.made_checkpoint = !fs::exists(run.ckpt.dir(), ec);
-    run.lock = RunLock::take(run.ckpt.dir());
+    claim.made_checkpoint = !fs::exists(store.dir(), ec);
+    claim.lock = store.lock();
     const Temporaries gone = remove_temporaries(run.cfg.output_path);
     if (gone.count > 0)
-      run.log << "removed " << gone.count << " temporar" << (gone.count == 1 ? "y" : "ies") << " ("
-              << (gone.bytes + 999999) / 1000000 << " MB) that interrupted runs left\n";
+      run.log.out() << "removed " << gone.count << " temporar" << (gone.count == 1 ? "y" : "ies") << " ("
+                    << (gone.bytes + 999999) / 1000000 << " MB) that interrupted runs left\n";
   });
+  return claim;
 }
 
-void remove_unused_checkpoint(const RunState& run) noexcept {
-  if (run.world.rank() != 0 || !run.made_checkpoint || run.fields_started || !run.lock.held()) return;
+void remove_unused_checkpoint(const RunContext& run, const CheckpointStore& store, const Claim& claim) noexcept {
+  if (run.world.rank() != 0 || !claim.made_checkpoint || !claim.lock.held()) return;
   try {
-    if (run.ckpt.holds_work()) return;
+    if (store.holds_work()) return;
     std::error_code ec;
-    fs::remove_all(run.ckpt.dir(), ec);  // the lock goes with it; it is released when the run ends
+    fs::remove_all(store.dir(), ec);  // the lock goes with it; it is released when the run ends
   } catch (const std::exception&) {
   }
 }

@@ -11,7 +11,7 @@
 
 #include "base/files.hpp"
 #include "modelgif/error.hpp"
-#include "run/checkpoint.hpp"
+#include "run/store.hpp"
 
 namespace fs = std::filesystem;
 
@@ -61,7 +61,7 @@ std::vector<fs::path> temporaries_of(const std::string& output_path) {
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().filename().string().rfind(prefix, 0) == 0) found.push_back(it->path());
   ec.clear();
-  for (fs::recursive_directory_iterator it(Checkpoint::dir_for(output_path), ec), end; !ec && it != end;
+  for (fs::recursive_directory_iterator it(CheckpointStore::dir_for(output_path), ec), end; !ec && it != end;
        it.increment(ec))
     if (it->path().filename().string().find(".tmp-") != std::string::npos) found.push_back(it->path());
   return found;

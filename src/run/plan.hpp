@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "run/ids.hpp"
+
 namespace modelgif {
 
 // The grid: `spec` is "auto" or "GxR" (model groups x reference shards).
@@ -32,10 +34,10 @@ struct Plan {
   int64_t model_lo = 0, model_hi = 0;         // this rank's models [lo, hi)
   std::vector<int64_t> blocks;                // this rank's reference blocks
   std::vector<std::string> names;             // zoo order
-  std::vector<std::string> keys;              // name@filehash per model
-  std::string fingerprint;                    // of the run (checkpoint)
+  std::vector<ModelId> ids;                   // zoo order
 
   bool active() const { return group >= 0; }
+  bool owns(int64_t model) const { return model >= model_lo && model < model_hi; }
   // References [lo, hi) of block k.
   std::pair<int64_t, int64_t> block_range(int64_t k) const { return {k * block, std::min(N, (k + 1) * block)}; }
   // Takes the grid and fills this rank's share.

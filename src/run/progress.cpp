@@ -3,11 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <iomanip>
 #include <sstream>
-
-namespace fs = std::filesystem;
 
 namespace modelgif {
 namespace {
@@ -36,9 +33,9 @@ bool launched_to_a_log() {
   return false;
 }
 
-Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_per_piece, double interval_seconds,
-                   std::ostream& log, bool enabled)
-    : ckpt_(ckpt),
+Progress::Progress(std::function<int64_t()> count_done, int64_t total_pieces, int64_t points_per_piece,
+                   double interval_seconds, std::ostream& log, bool enabled)
+    : count_done_(std::move(count_done)),
       total_(total_pieces),
       points_per_piece_(points_per_piece),
       interval_(interval_seconds),
@@ -48,15 +45,7 @@ Progress::Progress(const Checkpoint& ckpt, int64_t total_pieces, int64_t points_
   tty_ = ::isatty(STDOUT_FILENO) == 1 && !launched_to_a_log();
   if (tty_) interval_ = std::min(interval_, 0.5);
   start_ = last_ = std::chrono::steady_clock::now();
-  done_at_start_ = count_done();
-}
-
-int64_t Progress::count_done() const {
-  int64_t n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(ckpt_.dir() + "/fields", ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".h5") ++n;
-  return n;
+  done_at_start_ = count_done_();
 }
 
 void Progress::tick() {
@@ -68,7 +57,7 @@ void Progress::tick() {
 }
 
 void Progress::report(bool final) {
-  const int64_t done = std::min(count_done(), total_);
+  const int64_t done = std::min(count_done_(), total_);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = static_cast<double>((done - done_at_start_) * points_per_piece_) / std::max(secs, 1e-9);
   std::ostringstream line;

@@ -5,54 +5,38 @@
 #include <sstream>
 
 #include "base/files.hpp"
-#include "run/pair_cache.hpp"
 #include "run/phases.hpp"
 
 namespace modelgif {
-namespace {
 
-std::vector<std::string> pair_kinds(const RunConfig& cfg) {
-  std::vector<std::string> kinds = {"plain"};
-  if (cfg.wants(Metric::CosineStandardized)) kinds.push_back("standardized");
-  return kinds;
-}
-
-}  // namespace
-
-WorkTally tally_work(const RunState& run) {
-  const Plan& plan = run.plan;
+WorkTally tally_work(const RunConfig& cfg, const Plan& plan, const std::string& fingerprint,
+                     const CheckpointStore& store) {
   WorkTally t;
+  const std::vector<SumKind> kinds = sum_kinds(cfg);
+  std::vector<bool> summed(static_cast<size_t>(plan.B), true);  // every kind's sums cover the zoo
+  for (const SumKind kind : kinds)
+    for (int64_t k = 0; k < plan.B; ++k) {
+      const auto sums = store.read_sums(kind, k, fingerprint);
+      const bool all = plan.M < 2 || (sums && sums->covers_all(plan.ids));
+      t.pair_blocks += all ? 1 : 0;
+      summed[static_cast<size_t>(k)] = summed[static_cast<size_t>(k)] && all;
+    }
   for (int64_t m = 0; m < plan.M; ++m)
     for (int64_t k = 0; k < plan.B; ++k) {
       const auto [lo, hi] = plan.block_range(k);
-      const std::string& name = plan.names[static_cast<size_t>(m)];
-      const ShardStatus st = run.ckpt.probe(
-          name, k, shard_fingerprint(plan.fingerprint, plan.keys[static_cast<size_t>(m)], k), hi - lo, false);
-      if (st.kind != ShardStatus::Complete && st.kind != ShardStatus::Partial) continue;
-      t.rows += st.completed;
-      t.pieces += st.kind == ShardStatus::Complete ? 1 : 0;
-    }
-  for (const auto& kind : pair_kinds(run.cfg))
-    for (int64_t k = 0; k < plan.B; ++k) {
-      const PairCache cache = read_pair_cache(run.ckpt, kind, k, plan.fingerprint);
-      const auto index = cache.index();
-      bool all = true;
-      for (int64_t a = 0; a < plan.M && all; ++a)
-        for (int64_t b = a + 1; b < plan.M && all; ++b) {
-          const auto ia = index.find(plan.keys[static_cast<size_t>(a)]),
-                     ib = index.find(plan.keys[static_cast<size_t>(b)]);
-          all = ia != index.end() && ib != index.end() && cache.covers(ia->second, ib->second);
-        }
-      t.pair_blocks += all ? 1 : 0;
+      const ShardStatus st = store.probe(shard_id(fingerprint, plan.ids[static_cast<size_t>(m)], k, hi - lo), false);
+      // A piece is done when its shard is, or (checkpoint.fields: none) when its block's sums are.
+      const bool done = st.kind == ShardStatus::Complete || summed[static_cast<size_t>(k)];
+      t.rows += done ? hi - lo : st.kind == ShardStatus::Partial ? st.completed : 0;
+      t.pieces += done ? 1 : 0;
     }
   return t;
 }
 
-void write_run_report(const RunState& run, const std::string& path, const std::string& state, const WorkTally* before,
-                      const WorkTally* now) {
-  const Plan& plan = run.plan;
+void write_run_report(const RunConfig& cfg, const Plan& plan, const std::string& path, const std::string& state,
+                      const WorkTally* before, const WorkTally* now) {
   const int64_t pieces = plan.M * plan.B, rows = plan.M * plan.N,
-                pair_blocks = plan.B * static_cast<int64_t>(pair_kinds(run.cfg).size());
+                pair_blocks = plan.B * static_cast<int64_t>(sum_kinds(cfg).size());
   std::ostringstream s;
   s << "# modelgif run report: what this start of the run finished (written at exit)\n";
   s << "state: " << state << "\n";

@@ -5,8 +5,7 @@
 
 #include "modelgif/error.hpp"
 #include "modelgif/result.hpp"
-#include "run/checkpoint.hpp"
-#include "run/pair_cache.hpp"
+#include "run/store.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,7 +17,7 @@ int64_t RunStatus::pieces_left() const {
   return left;
 }
 
-RunStatus read_status(const std::string& run) {
+RunStatus read_status(const std::string& run, bool verify) {
   RunStatus st;
   std::string dir = run;
   while (!dir.empty() && dir.back() == '/') dir.pop_back();
@@ -26,7 +25,7 @@ RunStatus read_status(const std::string& run) {
     st.output = dir.substr(0, dir.size() - 5);
   } else {
     st.output = dir;
-    dir = Checkpoint::dir_for(dir);
+    dir = CheckpointStore::dir_for(dir);
   }
   st.checkpoint = dir;
   std::error_code ec;
@@ -34,29 +33,40 @@ RunStatus read_status(const std::string& run) {
   st.output_complete = output_exists && is_result(st.output);
   st.holder = lock_holder(dir);
   st.temporaries = find_temporaries(st.output);
-  const Checkpoint ckpt(dir);
-  if (!ckpt.has_manifest()) {
+  const CheckpointStore store(dir);
+  if (!store.has_manifest()) {
     st.has_manifest = false;
-    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-      if (it->path().extension() == ".h5")
-        ++(it->path().parent_path().filename() == "pairs" ? st.loose_caches : st.loose_shards);
+    const auto files = store.count_files();
+    st.loose_shards = files.shards, st.loose_caches = files.sums;
     if (st.loose_shards + st.loose_caches > 0 || st.output_complete) return st;
     if (output_exists)
       throw_input("status: " + st.output + " is not a modelgif result, and there is no checkpoint " + dir);
     throw_input("status: no checkpoint at " + dir);
   }
-  const Manifest man = ckpt.read_manifest();
+  const Manifest man = store.read_manifest();
   st.fingerprint = man.fingerprint, st.fingerprint_text = man.text;
-  st.references = man.references, st.blocks = man.blocks, st.block = man.block, st.max_points = man.max_points;
+  st.references = man.references, st.blocks = man.blocks, st.block = man.block;
+  st.max_points = man.tuning.max_points, st.fields_kept = man.fields == CheckpointFields::Keep;
+  st.verified = verify;
+  std::vector<ModelId> zoo;
   for (const auto& name : man.order) {
+    const ModelRecord* r = man.find(name);
+    zoo.push_back(r ? r->id : ModelId{name, ""});
+  }
+  // A block is done for the zoo when its plain sums cover every pair.
+  std::vector<bool> summed(static_cast<size_t>(man.blocks));
+  for (int64_t k = 0; k < man.blocks; ++k) {
+    const auto sums = store.read_sums(SumKind::Plain, k, man.fingerprint);
+    summed[static_cast<size_t>(k)] = zoo.size() < 2 || (sums && sums->covers_all(zoo));
+    st.pair_blocks += summed[static_cast<size_t>(k)] ? 1 : 0;
+  }
+  for (const auto& id : zoo) {
     RunStatus::ModelProgress mp;
-    mp.name = name;
-    const auto it = man.models.find(name);
-    const std::string key = name + "@" + (it == man.models.end() ? "" : it->second);
+    mp.name = id.name;
     for (int64_t k = 0; k < man.blocks; ++k) {
       const int64_t rows = std::min(man.references, (k + 1) * man.block) - k * man.block;
-      const ShardStatus s = ckpt.probe(name, k, shard_fingerprint(man.fingerprint, key, k), rows);
-      if (s.kind == ShardStatus::Complete)
+      const ShardStatus s = store.probe(shard_id(man.fingerprint, id, k, rows), verify);
+      if (s.kind == ShardStatus::Complete || (s.kind == ShardStatus::Missing && summed[static_cast<size_t>(k)]))
         ++mp.done;
       else if (s.kind == ShardStatus::Partial)
         ++mp.partial;
@@ -64,16 +74,6 @@ RunStatus read_status(const std::string& run) {
         ++mp.corrupt;
     }
     st.models.push_back(mp);
-  }
-  for (int64_t k = 0; k < man.blocks; ++k) {
-    const auto cache = read_pair_cache(ckpt, "plain", k, man.fingerprint);
-    bool all = !cache.keys.empty();
-    for (const auto& m : man.order) {
-      const auto it = man.models.find(m);
-      const std::string key = m + "@" + (it == man.models.end() ? "" : it->second);
-      all = all && std::find(cache.keys.begin(), cache.keys.end(), key) != cache.keys.end();
-    }
-    st.pair_blocks += all ? 1 : 0;
   }
   return st;
 }
@@ -96,7 +96,9 @@ void print_one(const RunStatus& st, std::ostream& out) {
         << " pair caches: rerunning the same config reuses the ones that match it\n";
     return;
   }
-  out << "  checkpoint  " << st.checkpoint << "\n";
+  out << "  checkpoint  " << st.checkpoint << " (checkpoint.fields: " << (st.fields_kept ? "keep" : "none")
+      << "; shards " << (st.verified ? "read and checksummed" : "checked by header and size; --verify reads them")
+      << ")\n";
   out << "  fingerprint " << st.fingerprint << "  (" << st.references << " references in " << st.blocks << " blocks of "
       << st.block << ", max_points " << st.max_points << ")\n";
   size_t w = 5;
@@ -119,10 +121,10 @@ void print_one(const RunStatus& st, std::ostream& out) {
 
 }  // namespace
 
-void print_status(const std::string& run, std::ostream& out) {
+void print_status(const std::string& run, std::ostream& out, bool verify) {
   std::error_code ec;
   if (fs::is_directory(run, ec) && !(run.size() > 5 && run.substr(run.size() - 5) == ".ckpt") &&
-      !fs::exists(Checkpoint::dir_for(run), ec)) {
+      !fs::exists(CheckpointStore::dir_for(run), ec)) {
     // A folder of runs (a sweep): every checkpoint one or two levels below.
     std::vector<std::string> found;
     for (fs::recursive_directory_iterator it(run, ec), end; !ec && it != end; it.increment(ec)) {
@@ -138,7 +140,7 @@ void print_status(const std::string& run, std::ostream& out) {
     if (found.empty()) throw_input("status: no run checkpoints under " + run);
     size_t unreadable = 0;
     for (const auto& f : found) try {
-        print_one(read_status(f), out);
+        print_one(read_status(f, verify), out);
       } catch (const Error& e) {
         out << "run " << f.substr(0, f.size() - 5) << ": cannot be read: " << e.what() << "\n";
         ++unreadable;
@@ -148,7 +150,7 @@ void print_status(const std::string& run, std::ostream& out) {
                   run + " could not be read (see above)");
     return;
   }
-  print_one(read_status(run), out);
+  print_one(read_status(run, verify), out);
 }
 
 }  // namespace modelgif

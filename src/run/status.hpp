@@ -24,15 +24,19 @@ struct RunStatus {
     int64_t done = 0, partial = 0, corrupt = 0;  // blocks
   };
   std::vector<ModelProgress> models;  // zoo order of the latest run
-  int64_t pair_blocks = 0;            // blocks with cached plain pair sums
+  int64_t pair_blocks = 0;            // blocks whose plain pair sums cover the zoo
+  bool fields_kept = true;            // checkpoint.fields of the latest run: keep
+  bool verified = false;              // every shard's data was read and its checksum checked
   int64_t pieces_left() const;
 };
 
-// RUN: an output file (its checkpoint is RUN.ckpt), a .ckpt folder.
-RunStatus read_status(const std::string& run);
+// RUN: an output file (its checkpoint is RUN.ckpt), a .ckpt folder. Shards
+// are judged by their headers and sizes; `verify` reads their data and checks
+// their checksums too (a damaged shard then counts as corrupt).
+RunStatus read_status(const std::string& run, bool verify = false);
 // Prints one run, or every run found one or two levels below a folder (a
 // sweep): a run whose checkpoint cannot be read gets its line, the others are
 // listed, and then an InputError says how many could not be read.
-void print_status(const std::string& run, std::ostream& out);
+void print_status(const std::string& run, std::ostream& out, bool verify = false);
 
 }  // namespace modelgif

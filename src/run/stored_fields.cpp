@@ -32,31 +32,33 @@ std::optional<StoredFields> StoredFields::open(const std::string& result, const 
     return s;
   }
   // The checkpoint of the run that wrote the result.
-  const Checkpoint ckpt(Checkpoint::dir_for(result));
+  const CheckpointStore store(CheckpointStore::dir_for(result));
   std::string lack;
-  if (!ckpt.has_manifest()) {
-    lack = "and there is no checkpoint " + ckpt.dir();
+  if (!store.has_manifest()) {
+    lack = "and there is no checkpoint " + store.dir();
   } else if (fingerprint.empty() || hashes.size() != names.size()) {
     lack = "and it does not say which checkpoint shards it was made from";
   } else {
-    const Manifest man = ckpt.read_manifest();
-    StoredFields s(result, "checkpoint " + ckpt.dir());
+    const Manifest man = store.read_manifest();
+    StoredFields s(result, "checkpoint " + store.dir());
     s.references_ = references, s.block_ = man.block, s.fingerprint_ = fingerprint;
-    s.ckpt_.emplace(ckpt);
+    s.store_.emplace(store);
     for (const auto& m : models) {
       const size_t i = static_cast<size_t>(std::find(names.begin(), names.end(), m) - names.begin());
       if (i == names.size()) throw_input(result + ": no model '" + m + "'");
-      s.keys_.emplace_back(m, m + "@" + hashes[i]);
+      s.ids_.push_back({m, hashes[i]});
     }
     lack = man.fingerprint != fingerprint || man.references != references
-               ? "and checkpoint " + ckpt.dir() + " now belongs to another run"
+               ? "and checkpoint " + store.dir() + " now belongs to another run"
                : "";
-    for (const auto& [m, key] : s.keys_)
+    for (const auto& id : s.ids_)
       for (int64_t k = 0; lack.empty() && k < s.blocks(); ++k) {
         const auto [lo, hi] = s.block_range(k);
-        const ShardStatus st = ckpt.probe(m, k, shard_fingerprint(fingerprint, key, k), hi - lo, false);
-        if (st.kind != ShardStatus::Complete)
-          lack = "and checkpoint " + ckpt.dir() + " lacks the shard " + ckpt.field_path(m, k) + " of this result";
+        if (store.probe(shard_id(fingerprint, id, k, hi - lo), false).kind != ShardStatus::Complete)
+          lack = man.fields == CheckpointFields::None
+                     ? "and its checkpoint " + store.dir() + " keeps no fields (checkpoint.fields: none)"
+                     : "and checkpoint " + store.dir() + " lacks the shard " + store.shard_path(id.name, k) +
+                           " of this result";
       }
     if (lack.empty()) return s;
   }
@@ -66,10 +68,10 @@ std::optional<StoredFields> StoredFields::open(const std::string& result, const 
 
 at::Tensor StoredFields::read(const std::string& model, int64_t k) const {
   const auto [lo, hi] = block_range(k);
-  if (!ckpt_) return read_field_rows(result_, model, lo, hi);
-  const auto key = std::find_if(keys_.begin(), keys_.end(), [&](const auto& e) { return e.first == model; });
-  if (key == keys_.end()) throw_internal("stored fields: model '" + model + "' was not opened");
-  return ckpt_->read_checked_field(model, k, shard_fingerprint(fingerprint_, key->second, k), hi - lo);
+  if (!store_) return read_field_rows(result_, model, lo, hi);
+  const auto id = std::find_if(ids_.begin(), ids_.end(), [&](const ModelId& e) { return e.name == model; });
+  if (id == ids_.end()) throw_internal("stored fields: model '" + model + "' was not opened");
+  return store_->read_shard(shard_id(fingerprint_, *id, k, hi - lo));
 }
 
 }  // namespace modelgif

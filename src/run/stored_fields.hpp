@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "run/checkpoint.hpp"
+#include "run/store.hpp"
 
 namespace modelgif {
 
@@ -37,9 +37,9 @@ class StoredFields {
   StoredFields(std::string result, std::string source) : result_(std::move(result)), source_(std::move(source)) {}
   std::string result_, source_;
   int64_t references_ = 0, block_ = 64;
-  std::optional<Checkpoint> ckpt_;                         // set when reading from the checkpoint
-  std::string fingerprint_;                                // the run's
-  std::vector<std::pair<std::string, std::string>> keys_;  // model -> name@hash
+  std::optional<CheckpointStore> store_;  // set when reading from the checkpoint
+  std::string fingerprint_;               // the run's
+  std::vector<ModelId> ids_;              // of the models opened
 };
 
 }  // namespace modelgif

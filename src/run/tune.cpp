@@ -18,13 +18,14 @@ constexpr auto kContiguous = at::MemoryFormat::Contiguous;
 constexpr double kClearWin = 1.03;  // how much faster channels-last must be
 
 // One candidate's timing: "FORMAT POINTS RATE", or "FORMAT refused MESSAGE".
-std::string time_candidate(RunState& run, Model& model, const std::string& format, int64_t points) {
+std::string time_candidate(const RunContext& run, const Placement& where, const Inputs& in, Model& model,
+                           const std::string& format, int64_t points) {
   const Numerics n{run.cfg.precision, parse_memory_format(format)};
-  const at::Tensor samples = run.refs.images.slice(0, 0, 64);
+  const at::Tensor samples = in.refs.images.slice(0, 0, 64);
   try {
     model.convert(n, samples.slice(0, 0, 1));
-    const Tuning t = tune_max_points(model.fn(), model.name(), run.cfg.field, samples, run.device,
-                                     tuning_limit(run.device), n, points);
+    const auto t = tune_max_points(model.fn(), model.name(), run.cfg.field, samples, where.device,
+                                   tuning_limit(where.device), n, points);
     return format + " " + std::to_string(t.max_points) + " " + std::to_string(t.points_per_second);
   } catch (const InputError& e) {
     if (n.format == kContiguous) throw;  // a model that runs only channels-last: no run for it
@@ -36,18 +37,19 @@ std::string time_candidate(RunState& run, Model& model, const std::string& forma
 // formats and two ranks, one each at the same time (each as busy as in the
 // run). Rank 0 picks the fastest and says why; `format` and `points` are set
 // on every rank.
-void time_candidates(RunState& run, std::string& format, int64_t& points) {
+void time_candidates(const RunContext& run, const Placement& where, const Inputs& in, Models& models,
+                     std::string& format, int64_t& points) {
   const std::vector<std::string> candidates =
       format == "auto" ? std::vector<std::string>{"contiguous", "channels_last"} : std::vector<std::string>{format};
   const int timers = std::min<int>(run.world.size(), static_cast<int>(candidates.size()));
   std::string mine;
   comm::collective(run.world, [&] {
-    if (run.plan.rank >= timers) return;
+    if (run.world.rank() >= timers) return;
     std::optional<Model> loaded;  // the first model, when it is not in this rank's group
-    const auto own = run.models.find(0);
-    Model& first = own != run.models.end() ? own->second : loaded.emplace(run.cfg.zoo[0], run.device);
-    for (size_t i = static_cast<size_t>(run.plan.rank); i < candidates.size(); i += static_cast<size_t>(timers))
-      mine += time_candidate(run, first, candidates[i], points) + "\n";
+    const auto own = models.find(0);
+    Model& first = own != models.end() ? own->second : loaded.emplace(run.cfg.zoo[0], where.device);
+    for (size_t i = static_cast<size_t>(run.world.rank()); i < candidates.size(); i += static_cast<size_t>(timers))
+      mine += time_candidate(run, where, in, first, candidates[i], points) + "\n";
   });
   double best = 0;
   std::ostringstream said;
@@ -68,18 +70,19 @@ void time_candidates(RunState& run, std::string& format, int64_t& points) {
       if (rate > best * needed) best = rate, format = f, points = std::stoll(what);
     }
   }
-  run.log << "tuned on model '" << run.cfg.zoo[0].name << "' in " << precision_name(run.cfg.precision)
-          << ": run.max_points " << points << ", run.memory_format " << format << " (" << said.str() << ")\n";
+  run.log.out() << "tuned on model '" << run.cfg.zoo[0].name << "' in " << precision_name(run.cfg.precision)
+                << ": run.max_points " << points << ", run.memory_format " << format << " (" << said.str() << ")\n";
 }
 
 // Every rank's models in `run.numerics`; returns the first refusal of a rank
 // (empty when none) when `may_refuse`, throws it otherwise.
-std::string convert_models(RunState& run, bool may_refuse) {
-  const at::Tensor sample = run.refs.images.slice(0, 0, 1);
+std::string convert_models(const RunContext& run, const Inputs& in, Models& models, const Numerics& numerics,
+                           bool may_refuse) {
+  const at::Tensor sample = in.refs.images.slice(0, 0, 1);
   std::string refused;
   comm::collective(run.world, [&] {
-    for (auto& entry : run.models) try {
-        entry.second.convert(run.numerics, sample);
+    for (auto& entry : models) try {
+        entry.second.convert(numerics, sample);
       } catch (const InputError& e) {
         if (!may_refuse) throw;
         refused = e.what();
@@ -93,28 +96,30 @@ std::string convert_models(RunState& run, bool may_refuse) {
 
 }  // namespace
 
-void choose_numerics(RunState& run, const Manifest& found) {
+RunNumerics choose_numerics(const RunContext& run, const Plan& plan, const Placement& where, const Inputs& in,
+                            Models& models, const Manifest& found) {
   const RunConfig& cfg = run.cfg;
   std::string format = cfg.memory_format;
   int64_t points = cfg.max_points;
-  if (run.plan.rank == 0 && found.max_points > 0) {  // made by an earlier run of this configuration
-    if (format == "auto") format = found.memory_format;
-    if (points == 0 && format == found.memory_format) points = found.max_points;
+  if (plan.rank == 0 && found.tuning.max_points > 0) {  // made by an earlier run of this configuration
+    const std::string kept = memory_format_name(found.tuning.format);
+    if (format == "auto") format = kept;
+    if (points == 0 && format == kept) points = found.tuning.max_points;
   }
   format = run.world.bcast(format);
   points = run.world.bcast(points);
-  if (format == "auto" || points == 0) time_candidates(run, format, points);
-  run.max_points = points;
-  run.numerics = {cfg.precision, parse_memory_format(format)};
+  if (format == "auto" || points == 0) time_candidates(run, where, in, models, format, points);
+  RunNumerics num{{points, parse_memory_format(format)}, {cfg.precision, parse_memory_format(format)}};
   // Under auto, a model of the zoo that cannot take channels-last inputs (a
   // view() of a convolution's output, say) puts the run on contiguous ones.
-  const bool may_refuse = cfg.memory_format == "auto" && run.numerics.format != kContiguous;
-  const std::string refused = convert_models(run, may_refuse);
+  const bool may_refuse = cfg.memory_format == "auto" && num.numerics.format != kContiguous;
+  const std::string refused = convert_models(run, in, models, num.numerics, may_refuse);
   if (!refused.empty()) {
-    run.log << "run.memory_format: contiguous, as " << refused << "\n";
-    run.numerics.format = kContiguous;
-    convert_models(run, false);
+    run.log.out() << "run.memory_format: contiguous, as " << refused << "\n";
+    num.numerics.format = num.tuning.format = kContiguous;
+    convert_models(run, in, models, num.numerics, false);
   }
+  return num;
 }
 
 }  // namespace modelgif

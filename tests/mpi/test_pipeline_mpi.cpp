@@ -224,6 +224,49 @@ TEST_F(Pipeline, SameResultsForAnyRankCountAndGrid) {
     EXPECT_THAT(j.out, HasSubstr("on " + std::to_string(ranks) + " ranks")) << j.out;
     expect_same(out(name), out("p1"), 5);
   }
+  // checkpoint.fields: none gives the same results (fields in the result
+  // included) with a checkpoint of sums and moments only.
+  const std::vector<std::pair<int, std::string>> none_cases = {{1, "auto"}, {2, "auto"}, {4, "2x2"}, {3, "3x1"}};
+  for (const auto& [ranks, grid] : none_cases) {
+    const std::string name = "none-" + std::to_string(ranks) + "-" + grid;
+    const Job j = run(ranks, config(5, name), "--run.grid " + grid + " --checkpoint.fields none");
+    ASSERT_EQ(j.code, 0) << j.out;
+    expect_same(out(name), out("p1"), 5);
+    EXPECT_FALSE(fs::exists(out(name) + ".ckpt/fields")) << name;
+    EXPECT_TRUE(fs::exists(out(name) + ".ckpt/pairs/plain-b3.h5")) << name;
+  }
+}
+
+// checkpoint.fields: none resumes at block granularity: a stopped run keeps
+// the sums of its finished blocks, and the rerun computes only the others.
+TEST_F(Pipeline, NoneResumesAtBlockGranularity) {
+  const std::string extra = " --checkpoint.fields none --output.store_fields false";
+  const Job full = run(0, config(4, "none-full", 128), extra);
+  ASSERT_EQ(full.code, 0) << full.out;
+  const std::string cfg = config(4, "none-stop", 128);
+  Background job(mpiexec(2) + MODELGIF_BIN + " run --config " + cfg + extra, dir + "/none-stop.log");
+  const std::vector<pid_t> ranks = running_ranks(job, 2);
+  const auto sums = [&] {
+    int64_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(out("none-stop") + ".ckpt/pairs", ec))
+      n += e.path().extension() == ".h5" ? 1 : 0;
+    return n;
+  };
+  for (int i = 0; i < 24000 && sums() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (pid_t r : ranks) kill(r, SIGSTOP);
+  ASSERT_GE(sums(), 1) << job.output();
+  ASSERT_LT(sums(), 8) << "the run finished before it was frozen";  // 4 blocks x 2 kinds
+  for (pid_t r : ranks) kill(r, SIGTERM);
+  for (pid_t r : ranks) kill(r, SIGCONT);
+  EXPECT_EQ(job.wait(), 75) << job.output();
+  EXPECT_FALSE(fs::exists(out("none-stop") + ".ckpt/fields"));
+  const Job resumed = run(2, cfg, extra);
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr(" reused")) << resumed.out;
+  const RunResult a = read_result(out("none-stop")), b = read_result(out("none-full"));
+  for (size_t i = 0; i < a.metrics.size(); ++i)
+    EXPECT_LT(max_rel_diff(a.matrices[i], b.matrices[i]), 1e-6) << a.metrics[i];
 }
 
 TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {

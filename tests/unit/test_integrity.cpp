@@ -20,7 +20,7 @@
 #include "modelgif/h5.hpp"
 #include "modelgif/result.hpp"
 #include "run/lock.hpp"
-#include "run/pair_cache.hpp"
+#include "run/store.hpp"
 #include "support/cli.hpp"
 #include "support/models.hpp"
 
@@ -61,25 +61,25 @@ double max_relative_difference(const RunResult& a, const RunResult& b) {
 TEST_F(TinyZoo, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
   ASSERT_EQ(run_cli({"run", "--config", config}).code, 0);
   const RunResult truth = read_result(output);
-  const Checkpoint ckpt(output + ".ckpt");
-  const std::string cache = pair_cache_path(ckpt, "plain", 1);
-  const PairCache before =
-      read_pair_cache(ckpt, "plain", 1, h5::get_attr_string(h5::File::open(output).id(), "/", "fingerprint"));
-  ASSERT_FALSE(before.sums.empty());
+  const CheckpointStore store(output + ".ckpt");
+  const std::string cache = store.sums_path(SumKind::Plain, 1);
+  const auto before =
+      store.read_sums(SumKind::Plain, 1, h5::get_attr_string(h5::File::open(output).id(), "/", "fingerprint"));
+  ASSERT_TRUE(before);
   // One bit of one pair sum: the checksum catches it, the pairs are computed again.
   fs::remove(output);
-  flip_double(cache, before.sum(0, 0, 1));
+  flip_double(cache, before->sum(0, 0, 1));
   Result r = run_cli({"run", "--config", config});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out,
-              HasSubstr("pair cache " + cache + " is not used (checksum mismatch): its pairs are computed again"));
+              HasSubstr("pair sums " + cache + " are not used (checksum mismatch): its pairs are computed again"));
   EXPECT_EQ(max_relative_difference(truth, read_result(output)), 0.0);
   // The file cut short: unreadable, computed again too.
   fs::remove(output);
   fs::resize_file(cache, 2000);
   r = run_cli({"run", "--config", config});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("pair cache " + cache + " is not used ("));
+  EXPECT_THAT(r.out, HasSubstr("pair sums " + cache + " are not used ("));
   EXPECT_EQ(max_relative_difference(truth, read_result(output)), 0.0);
 }
 

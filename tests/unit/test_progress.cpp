@@ -9,8 +9,8 @@
 #include <sstream>
 #include <thread>
 
-#include "run/checkpoint.hpp"
 #include "run/progress.hpp"
+#include "run/store.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -28,12 +28,12 @@ struct BatchJob {
 
 TEST(Progress, BatchLogsGetPlainLinesCountedFromTheShards) {
   const BatchJob batch;
-  const Checkpoint ckpt(testsupport::temp_dir("progress") + "/out.ckpt");
+  const CheckpointStore store(testsupport::temp_dir("progress") + "/out.ckpt");
   std::ostringstream log;
   // An interval long enough that two ticks in a row fall within it on a
   // loaded machine too.
-  Progress p(ckpt, 4, 100, 0.5, log, true);
-  ckpt.write_field("m", 0, "fp", at::zeros({1, 1, 1}), 1, 1, nullptr);
+  Progress p([&] { return store.count_files().shards; }, 4, 100, 0.5, log, true);
+  store.write_shard(shard_id("fp", {"m", "1"}, 0, 1), at::zeros({1, 1, 1}), 1, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   p.tick();
   EXPECT_THAT(log.str(), HasSubstr("progress: 1/4 pieces, "));
@@ -48,9 +48,9 @@ TEST(Progress, BatchLogsGetPlainLinesCountedFromTheShards) {
 }
 
 TEST(Progress, DisabledOnOtherRanksPrintsNothing) {
-  const Checkpoint ckpt(testsupport::temp_dir("progress-off") + "/out.ckpt");
+  const CheckpointStore store(testsupport::temp_dir("progress-off") + "/out.ckpt");
   std::ostringstream log;
-  Progress p(ckpt, 4, 100, 0.001, log, false);
+  Progress p([&] { return store.count_files().shards; }, 4, 100, 0.001, log, false);
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   p.tick();
   p.finish();

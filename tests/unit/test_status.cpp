@@ -11,10 +11,9 @@
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
-#include "run/checkpoint.hpp"
 #include "run/lock.hpp"
-#include "run/pair_cache.hpp"
 #include "run/status.hpp"
+#include "run/store.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -26,24 +25,24 @@ namespace {
 // finished, model b with a partial first block; block 0's pairs cached.
 std::string make_run(const std::string& dir, const std::string& name) {
   const std::string out = dir + "/" + name + ".h5";
-  const Checkpoint ckpt(Checkpoint::dir_for(out));
+  const CheckpointStore store(CheckpointStore::dir_for(out));
   Manifest m;
   m.fingerprint = "f00df00df00df00d";
-  m.references = 10, m.block = 5, m.blocks = 2, m.steps_kept = 2, m.features = 3, m.max_points = 8;
-  m.models = {{"a", "1111"}, {"b", "2222"}};
+  m.references = 10, m.block = 5, m.blocks = 2, m.steps_kept = 2, m.features = 3;
+  m.tuning.max_points = 8;
+  const ModelId a{"a", "1111"}, b{"b", "2222"};
+  m.models = {{a, "a.pt"}, {b, "b.pt"}};
   m.order = {"a", "b"};
-  ckpt.write_manifest(m);
-  const at::Tensor f = at::ones({5, 2, 3});
+  store.write_manifest(m);
+  const at::Tensor f = at::arange(30, at::kFloat).view({5, 2, 3});
   for (int64_t k = 0; k < 2; ++k) {
     FeatureMoments mom(3);
     mom.add(f);
-    ckpt.write_field("a", k, shard_fingerprint(m.fingerprint, "a@1111", k), f, 5, 5, &mom);
+    store.write_shard(shard_id(m.fingerprint, a, k, 5), f, 5, &mom);
   }
-  ckpt.write_field("b", 0, shard_fingerprint(m.fingerprint, "b@2222", 0), f, 3, 5, nullptr);
-  PairCache c;
-  c.keys = {"a@1111", "b@2222"};
-  c.sums.assign(static_cast<size_t>(DistanceAccumulator::kSums) * 4, 1.0);
-  write_pair_cache(ckpt, "plain", 0, c, m.fingerprint);
+  store.write_shard(shard_id(m.fingerprint, b, 0, 5), f, 3, nullptr);
+  store.write_sums(SumKind::Plain, 0,
+                   PairSums({a, b}, std::vector<double>(static_cast<size_t>(PairSums::kSums) * 4, 1.0)), m.fingerprint);
   return out;
 }
 
@@ -70,6 +69,32 @@ TEST(Status, CountsDonePartialAndCachedBlocksPerModel) {
   EXPECT_THAT(text.str(), HasSubstr("(1 partial)"));
   EXPECT_THAT(text.str(), HasSubstr("pairs cached for 1/2 blocks"));
   EXPECT_THAT(text.str(), HasSubstr("remaining: 2 (model, block) pieces"));
+}
+
+// status reads headers and sizes (fast on any checkpoint); --verify reads the
+// data and finds the shard whose bits changed.
+TEST(Status, VerifyReadsTheDataAndFindsADamagedShard) {
+  const std::string dir = testsupport::temp_dir("status-verify");
+  const std::string out = make_run(dir, "run");
+  const std::string shard = out + ".ckpt/fields/a/b000001.h5";
+  std::fstream file(shard, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const float value = 29.0F;  // the last value of the field
+  const size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&value), sizeof value));
+  ASSERT_NE(at, std::string::npos);
+  file.seekp(static_cast<std::streamoff>(at));
+  file.put(static_cast<char>(bytes[at] ^ 0x01));
+  file.close();
+  EXPECT_EQ(read_status(out).models[0].done, 2);
+  const RunStatus verified = read_status(out, true);
+  EXPECT_EQ(verified.models[0].done, 1);
+  EXPECT_EQ(verified.models[0].corrupt, 1);
+  std::ostringstream text, checked;
+  print_status(out, text);
+  EXPECT_THAT(text.str(), HasSubstr("shards checked by header and size; --verify reads them"));
+  print_status(out, checked, true);
+  EXPECT_THAT(checked.str(), HasSubstr("(1 corrupt)"));
+  EXPECT_THAT(checked.str(), HasSubstr("shards read and checksummed"));
 }
 
 TEST(Status, AFolderOfRunsListsEveryRunAndNoCheckpointIsAnInputError) {
