@@ -77,7 +77,10 @@ class FieldEngine {
 
   // x, b: n x C x H x W (float32, any device); labels: int64 n (or undefined).
   // `first_ref` is the global index of x[0], used only in error messages.
-  // Returns n x S' x D, float32, on the CPU.
+  // Returns n x S' x D, float32, on the engine's device (a CUDA rank keeps its
+  // fields there for the pair sums). NaN/Inf in the gradient is looked for on
+  // the device and reported once, when the call ends (NumericError naming the
+  // reference and step).
   // `keep_going`, when set, is asked after every micro-batch; when it says
   // false the computation stops there and `*completed` tells how many leading
   // references have their whole field (the rest of the result is undefined).

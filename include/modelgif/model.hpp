@@ -55,6 +55,9 @@ c10::Device resolve_device(const std::string& spec, int local_rank = 0);
 // The same with the node's GPU count given (0: no usable CUDA), for tests.
 c10::Device resolve_device(const std::string& spec, int local_rank, int gpus);
 
+// float32 means float32 on CUDA: no TF32 in cuDNN or cuBLAS, deterministic
+// cuDNN algorithms, no benchmark mode. Process-wide; a no-op on the CPU.
+void keep_float32_exact();
 // Sets LibTorch's intra-op threads: `threads`, or when 0 the node's cores
 // divided among the `ranks_on_node` ranks that share them (at least 1);
 // returns the count used.

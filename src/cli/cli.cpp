@@ -108,13 +108,18 @@ namespace {
 // every micro-batch.
 class OneLineWarnings : public c10::WarningHandler {
  public:
-  void process(const c10::SourceLocation&, const std::string& msg, const bool) override {
+#if TORCH_VERSION_MAJOR >= 2  // a c10::Warning since LibTorch 2.0
+  void process(const c10::Warning& warning) override { emit(warning.msg()); }
+#else
+  void process(const c10::SourceLocation&, const std::string& msg, const bool) override { emit(msg); }
+#endif
+
+ private:
+  void emit(const std::string& msg) {
     const std::string line = msg.substr(0, msg.find('\n'));
     const std::lock_guard<std::mutex> lock(mutex_);
     if (seen_.insert(line).second) std::cerr << "modelgif: warning: " << line << "\n" << std::flush;
   }
-
- private:
   std::mutex mutex_;
   std::set<std::string> seen_;
 };

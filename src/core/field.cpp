@@ -120,6 +120,17 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
   at::Tensor result = at::empty({n, kept_steps(), D}, opts);
   at::Tensor carry;  // running G of the reference cut by the last micro-batch
   const int64_t total = n * S;
+  // The first path point with a non-finite gradient, kept on the device and
+  // looked at once, when the piece ends: no synchronisation per micro-batch.
+  at::Tensor first_bad = at::full({}, total, at::TensorOptions().dtype(at::kLong).device(device_));
+  const auto finish = [&](int64_t done) {
+    const int64_t bad = first_bad.item<int64_t>();
+    if (bad < total)
+      throw NumericError("model '" + name + "': gradient field is NaN/Inf at reference " +
+                         std::to_string(first_ref + bad / S) + " (step " + std::to_string(bad % S + 1) + ")");
+    if (completed) *completed = done;
+    return result;
+  };
   for (int64_t start = 0; start < total; start += max_points_) {
     const int64_t len = std::min(max_points_, total - start);
     const auto flat = at::arange(start, start + len, at::TensorOptions().dtype(at::kLong).device(device_));
@@ -139,12 +150,8 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
                   std::to_string(max_points_) + " path points (lower run.max_points)");
     }
 
-    if (!at::isfinite(g).all().item<bool>()) {
-      const int64_t bad = at::nonzero(~at::isfinite(g).flatten(1).all(1))[0][0].item<int64_t>();
-      throw NumericError("model '" + name + "': gradient field is NaN/Inf at reference " +
-                         std::to_string(first_ref + (start + bad) / S) + " (step " +
-                         std::to_string((start + bad) % S + 1) + ")");
-    }
+    const at::Tensor nonfinite = at::isfinite(g).flatten(1).all(1).logical_not();
+    first_bad = at::minimum(first_bad, at::where(nonfinite, flat, at::full_like(flat, total)).min());
 
     if (spec_.cumulative) {
       // Cumulative sums within each reference's run of steps in this chunk.
@@ -175,13 +182,9 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
     const auto pos = kept_pos_t.index_select(0, step);
     const auto keep = pos.ge(0);
     result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
-    if (keep_going && start + len < total && !keep_going()) {
-      if (completed) *completed = (start + len) / S;
-      return result.to(at::kCPU);
-    }
+    if (keep_going && start + len < total && !keep_going()) return finish((start + len) / S);
   }
-  if (completed) *completed = n;
-  return result.to(at::kCPU);
+  return finish(n);
 }
 
 int64_t tuning_limit(c10::Device device) { return device.is_cuda() ? 8192 : 256; }
@@ -201,12 +204,13 @@ Tuning tune_max_points(const ModelFn& model, const std::string& name, const Fiel
     const int64_t refs = std::min<int64_t>(samples.size(0), (n + S - 1) / S);  // a micro-batch at least
     const at::Tensor x = samples.slice(0, 0, refs), b = at::zeros_like(x);
     const FieldEngine engine(tuning, n, device, numerics);
-    auto pass = [&] { engine.compute(model, name, x, b, at::Tensor()); };
+    // Ends with a value on the host: the device has finished.
+    auto pass = [&] { engine.compute(model, name, x, b, at::Tensor()).sum().item<double>(); };
     pass();  // warm-up: allocator, kernels
     double fastest = 0, spent = 0;
     for (int reps = 0; reps < 2 || (spent < 0.03 && reps < 10); ++reps) {
       const auto t0 = std::chrono::steady_clock::now();
-      pass();  // ends with the field on the CPU: the device has finished
+      pass();
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       fastest = reps == 0 ? secs : std::min(fastest, secs);
       spent += secs;

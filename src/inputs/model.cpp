@@ -1,5 +1,6 @@
 #include "modelgif/model.hpp"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
@@ -148,6 +149,22 @@ void Model::convert(const Numerics& numerics, const at::Tensor& sample) {
 std::string model_file_hash(const ZooEntry& entry) {
   require_file(entry.path, "model '" + entry.name + "'");
   return hash_file(entry.path);
+}
+
+void keep_float32_exact() {
+  at::Context& ctx = at::globalContext();
+  // TF32 (10-bit mantissas: fields off by about 1e-3 relative) in cuDNN's
+  // convolutions and cuBLAS's matmuls, which LibTorch allows by default on
+  // Ampere and later GPUs: off, float32 stays float32.
+  ctx.setAllowTF32CuDNN(false);
+  ctx.setAllowTF32CuBLAS(false);
+  ctx.setFloat32MatmulPrecision("highest");
+  // The engine computes input gradients only, whose cuDNN algorithms are the
+  // deterministic ones in the main: deterministic mode costs little and keeps
+  // a field bitwise the same on every rank and in every resumed start;
+  // benchmark mode would let each process pick its own algorithm per shape.
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setDeterministicCuDNN(true);
 }
 
 c10::Device resolve_device(const std::string& spec, int local_rank) {

@@ -50,7 +50,7 @@ std::vector<char> pack(const std::vector<int64_t>& models, const std::vector<at:
   std::memcpy(buf.data(), head.data(), head.size() * 8);
   char* p = buf.data() + head.size() * 8;
   for (const auto& f : fields) {
-    const at::Tensor c = f.contiguous();
+    const at::Tensor c = f.cpu().contiguous();
     std::memcpy(p, c.data_ptr(), static_cast<size_t>(c.numel()) * 4);
     p += c.numel() * 4;
   }
@@ -111,6 +111,7 @@ class BlockPhase {
         models_(models),
         store_(store),
         engine_(run.cfg.field, num.tuning.max_points, where.device, num.numerics),
+        engine_device_(where.device),
         keep_(run.cfg.checkpoint_fields == CheckpointFields::Keep),
         // none keeps shards only as the output's source, removed once it is written
         write_shards_(keep_ || run.cfg.store_fields),
@@ -201,7 +202,7 @@ class BlockPhase {
     if (st.kind == ShardStatus::Complete) {
       if (!need) return count_reused(), at::Tensor();
       try {
-        const at::Tensor f = store_.read_shard(id, moments);
+        const at::Tensor f = store_.read_shard(id, moments).to(engine_device_);
         count_reused();
         return f;
       } catch (const InputError& e) {
@@ -217,7 +218,7 @@ class BlockPhase {
     at::Tensor field;
     int64_t from = 0;
     if (st.kind == ShardStatus::Partial) {
-      field = store_.read_partial(id);
+      field = store_.read_partial(id).to(engine_device_);
       from = st.completed;
       ++work_.resumed;
     }
@@ -391,6 +392,7 @@ class BlockPhase {
       std::vector<int64_t> theirs;
       std::vector<at::Tensor> visiting;  // views into buf
       unpack(buf, plan_.S, plan_.D, theirs, visiting);
+      for (auto& v : visiting) v = v.to(engine_device_);  // a CUDA rank pairs on its device
       acc.add_pairs(own, fields, theirs, visiting, wanted(own, theirs, false));
     }
     // Each pair was computed by exactly one rank: the sum over the shard is exact.
@@ -414,6 +416,7 @@ class BlockPhase {
   const Models& models_;
   const CheckpointStore& store_;
   const FieldEngine engine_;
+  const c10::Device engine_device_;
   const bool keep_, write_shards_, standardized_;
   const double started_;
   const comm::Comm shard_;

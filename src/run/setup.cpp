@@ -25,6 +25,7 @@ Placement place(const RunContext& run) {
   p.local_rank = local.rank(), p.local_size = local.size();
   comm::collective(run.world, [&] {
     p.device = resolve_device(run.cfg.device, p.local_rank);
+    keep_float32_exact();
     p.threads = set_threads(run.cfg.threads, p.local_size);
   });
   p.lines = run.world.allgather("rank " + std::to_string(run.world.rank()) + " on " + comm::processor_name() +

@@ -40,6 +40,14 @@ int64_t checksum(const at::Tensor& field, const std::vector<double>& moments) {
   return Crc32().add(field.data_ptr(), static_cast<size_t>(field.numel()) * 4).add(moments).value();
 }
 
+// A field on the host: a device's through pinned memory (the fastest copy a GPU makes).
+at::Tensor to_host(const at::Tensor& t) {
+  if (!t.is_cuda()) return t.to(at::kFloat).contiguous();
+  at::Tensor host = at::empty(t.sizes(), at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+  host.copy_(t);
+  return host;
+}
+
 std::string block_file(const std::string& root, const std::string& model, int64_t block) {
   std::ostringstream s;
   s << root << "/" << model << "/b" << std::setw(6) << std::setfill('0') << block << ".h5";
@@ -229,7 +237,7 @@ void CheckpointStore::write_shard(const ShardId& s, const at::Tensor& field, int
                                   const FeatureMoments* moments) const {
   const std::string path = shard_path(s.model.name, s.block);
   ensure_parent_dir(path, "checkpoint " + dir_);
-  const at::Tensor done = field.slice(0, 0, completed).to(at::kCPU, at::kFloat).contiguous();
+  const at::Tensor done = to_host(field.slice(0, 0, completed));
   const std::vector<double> mom = moments ? moments->raw() : std::vector<double>{};
   h5::write_file(path, [&](hid_t f) {
     h5::write(

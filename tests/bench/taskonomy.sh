@@ -10,6 +10,7 @@
 # the pair arithmetic's data movement).
 # Usage: tests/bench/taskonomy.sh BUILD_DIR REFS [MODE ...]   (MODE: keep, none; default both)
 #        WORK=DIR keeps the zoo and the runs there (default: a temporary folder, removed)
+#        RUN_ARGS="--run.max_points 32 ..." more options for every run (e.g. to pin the tuning)
 set -euo pipefail
 build=$(realpath "$1")
 refs=$2
@@ -26,7 +27,7 @@ fi
 zoo=$T/zoo-$refs
 [ -f "$zoo/run.yaml" ] || "$build/modelgif-bench" --save-taskonomy "$zoo" --zoo-size 17 --refs "$refs"
 block_bytes=$((17 * 64 * 50 * 16384 * 4))
-memory_read=$(python3 -c "
+memory_read=$(/usr/bin/python3 -c "
 import time, numpy
 a = numpy.ones(1 << 28, dtype=numpy.float32)  # 1 GiB
 a.sum()
@@ -36,8 +37,9 @@ echo "taskonomy bench: 17 encoders x $refs references x 50 steps, D = 16384; one
 for mode in "${modes[@]}"; do
   out=$T/$mode-$refs/out.h5
   rm -rf "$(dirname "$out")"
+  # shellcheck disable=SC2086
   /usr/bin/time -v "$build/modelgif" run --config "$zoo/run.yaml" --run.threads 2 --checkpoint.fields "$mode" \
-    --output.path "$out" > "$T/$mode-$refs.log" 2> "$T/$mode-$refs.time"
+    --output.path "$out" ${RUN_ARGS:-} > "$T/$mode-$refs.log" 2> "$T/$mode-$refs.time"
   ckpt=$(du -sb "$out.ckpt" | cut -f1)
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$T/$mode-$refs.time")
   wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$T/$mode-$refs.time")

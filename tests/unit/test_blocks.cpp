@@ -92,7 +92,8 @@ TEST_F(Blocks, NoneComputesTheOldModelsOfAGrownZooAgain) {
   std::vector<std::string> fresh = three;
   fresh.insert(fresh.end(), {"--output.path", dir + "/fresh/result.h5"});
   ASSERT_EQ(run(fresh).code, 0);
-  EXPECT_EQ(largest_difference(output, dir + "/fresh/result.h5"), 0.0);
+  // The cached pair was summed with a stack of two models, the fresh one of three: rounding apart.
+  EXPECT_LT(largest_difference(output, dir + "/fresh/result.h5"), 1e-12);
 }
 
 // In keep mode a shard is read only when its field is needed, and once.
