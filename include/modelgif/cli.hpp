@@ -12,6 +12,9 @@ namespace modelgif::cli {
 // line "modelgif: error: ..." to `err` on failure.
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// The commands `run` knows, in the order its help lists them.
+std::vector<std::string> command_names();
+
 // The benchmark program (modelgif-bench).
 int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

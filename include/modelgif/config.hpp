@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,10 +17,24 @@
 
 namespace modelgif {
 
+struct RunConfig;
+
+// A key's checked value in canonical text: one scalar, or a list's items.
+struct KeyValue {
+  std::string text;
+  std::vector<std::string> items;
+  int64_t integer() const { return std::stoll(text); }
+  double number() const { return std::stod(text); }
+  bool boolean() const { return text == "true"; }
+  std::vector<int64_t> integers() const;
+  std::vector<double> numbers() const;
+};
+
 // One configurable key: a row of the table that drives --help, validation,
-// defaults and did-you-mean. Checks of a value (of every element of a list):
-// numeric bounds, allowed choices, allowed list lengths, or a parse function
-// of the core that refuses what it cannot read.
+// defaults, did-you-mean, the configuration reference (`modelgif config
+// --reference`) and the RunConfig member it sets. Checks of a value (of every
+// element of a list): numeric bounds, allowed choices, allowed list lengths,
+// or a parse function of the core that refuses what it cannot read.
 struct KeySpec {
   enum class Kind { Int, Double, Bool, String, IntList, DoubleList, StringList };
   std::string key;  // dotted: "field.steps"
@@ -29,11 +44,12 @@ struct KeySpec {
   double min = -std::numeric_limits<double>::infinity(),
          max = std::numeric_limits<double>::infinity();  // numbers: min <= v <= max (min < v when min_open)
   bool min_open = false;
-  std::vector<std::string> choices;             // strings and integers: the allowed values
-  std::vector<size_t> lengths;                  // lists: the allowed lengths (empty: any)
-  bool required = false;                        // strings: may not be empty
-  bool unique = false;                          // lists: no value twice
-  void (*parse)(const std::string&) = nullptr;  // strings: throws UsageError when the value is unusable
+  std::vector<std::string> choices;                    // strings and integers: the allowed values
+  std::vector<size_t> lengths;                         // lists: the allowed lengths (empty: any)
+  bool required = false;                               // strings: may not be empty
+  bool unique = false;                                 // lists: no value twice
+  void (*parse)(const std::string&) = nullptr;         // strings: throws UsageError when the value is unusable
+  void (*set)(RunConfig&, const KeyValue&) = nullptr;  // the member it sets, from its checked value
 
   KeySpec(std::string k, Kind kd, std::string dflt, std::string h)
       : key(std::move(k)), kind(kd), default_yaml(std::move(dflt)), help(std::move(h)) {}
@@ -45,6 +61,7 @@ struct KeySpec {
   KeySpec& non_empty() { return required = true, *this; }
   KeySpec& distinct() { return unique = true, *this; }
   KeySpec& parsed_by(void (*fn)(const std::string&)) { return parse = fn, *this; }
+  KeySpec& sets(void (*fn)(RunConfig&, const KeyValue&)) { return set = fn, *this; }
 };
 const std::vector<KeySpec>& config_keys();
 
@@ -86,6 +103,25 @@ struct BaselineConfig {
 // sums are made: every shard (keep), or nothing (none: only sums and moments).
 enum class CheckpointFields { Keep, None };
 
+// run.grid: auto (groups = shards = 0), or G model groups x R reference shards.
+struct Grid {
+  int groups = 0, shards = 0;
+  bool automatic() const { return groups == 0; }
+  int used() const { return groups * shards; }
+  std::string str() const { return automatic() ? "auto" : std::to_string(groups) + "x" + std::to_string(shards); }
+};
+// "auto" or "GxR" (both >= 1); UsageError for anything else.
+Grid parse_grid(const std::string& spec);
+
+// run.device: auto (the node-local rank's CUDA device when there is one), cpu,
+// cuda (the node-local rank's) or cuda:N.
+struct DeviceSpec {
+  enum class Kind { Auto, Cpu, Cuda } kind = Kind::Auto;
+  int index = -1;  // cuda:N
+  std::string str() const;
+};
+DeviceSpec parse_device_spec(const std::string& spec);  // UsageError for anything else
+
 struct RunConfig {
   std::vector<ZooEntry> zoo;
   ReferenceConfig refs;
@@ -99,11 +135,11 @@ struct RunConfig {
   CheckpointFields checkpoint_fields = CheckpointFields::Keep;
   int64_t max_points = 0;  // 0 = tuned at start (tune_max_points)
   int64_t block = 64;
-  int64_t threads = 0;                    // 0 = all cores
-  at::ScalarType precision = at::kFloat;  // the model's: float32 or bfloat16
-  std::string memory_format = "auto";     // auto, contiguous or channels_last
-  std::string device = "auto";
-  std::string grid = "auto";
+  int64_t threads = 0;                            // 0 = all cores
+  at::ScalarType precision = at::kFloat;          // the model's: float32 or bfloat16
+  std::optional<at::MemoryFormat> memory_format;  // contiguous or channels_last; none: auto (timed)
+  DeviceSpec device;
+  Grid grid;
   double progress_interval = 30.0;
   std::string resolved_yaml;  // the full resolved config, written into the output
   std::string origin;         // the config file it was read from ("" when none): an input of the run
@@ -123,12 +159,8 @@ RunConfig load_config_file(const std::string& path,
                            const std::vector<std::pair<std::string, std::string>>& overrides = {},
                            const std::vector<std::string>& zoo_override = {});
 
-// run.grid: "auto" (groups = shards = 0) or "GxR": G model groups x R
-// reference shards, both >= 1. Throws UsageError for anything else.
-struct GridSpec {
-  int groups = 0, shards = 0;
-  bool automatic() const { return groups == 0; }
-};
-GridSpec parse_grid(const std::string& spec);
+// The configuration reference: every key's row as a Markdown table (key,
+// default, what it is, the values it takes), in table order.
+std::string config_reference();
 
 }  // namespace modelgif

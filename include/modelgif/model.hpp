@@ -50,10 +50,11 @@ class Model {
 // sums by name@hash). Throws InputError naming the model when the file is missing.
 std::string model_file_hash(const ZooEntry& entry);
 
-// "auto" -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu.
-c10::Device resolve_device(const std::string& spec, int local_rank = 0);
+// auto -> cuda:(local_rank mod GPUs) when CUDA is available, else cpu; cuda
+// -> cuda:0 (the default device); cuda:N -> cuda:N.
+c10::Device resolve_device(const DeviceSpec& spec, int local_rank = 0);
 // The same with the node's GPU count given (0: no usable CUDA), for tests.
-c10::Device resolve_device(const std::string& spec, int local_rank, int gpus);
+c10::Device resolve_device(const DeviceSpec& spec, int local_rank, int gpus);
 
 // float32 means float32 on CUDA: no TF32 in cuDNN or cuBLAS, deterministic
 // cuDNN algorithms, no benchmark mode. Process-wide; a no-op on the CPU.

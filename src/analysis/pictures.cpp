@@ -1,7 +1,9 @@
 #include "analysis/pictures.hpp"
 
 #include <cairo.h>
+#if MODELGIF_PNG
 #include <librsvg/rsvg.h>
+#endif
 
 #include <cmath>
 #include <filesystem>
@@ -65,6 +67,13 @@ std::vector<std::string> write_result_pictures(const std::string& result_path, c
   return paths;
 }
 
+#if !MODELGIF_PNG
+void svg_to_png(const std::string&, const std::string& png_path, double) {
+  throw_input(png_path +
+              ": this modelgif was built without librsvg (-DMODELGIF_PNG=OFF): no PNG pictures; the SVG "
+              "ones are written");
+}
+#else
 void svg_to_png(const std::string& svg, const std::string& png_path, double scale) {
   GError* error = nullptr;
   RsvgHandle* handle = rsvg_handle_new_from_data(reinterpret_cast<const guint8*>(svg.data()), svg.size(), &error);
@@ -98,5 +107,6 @@ void svg_to_png(const std::string& svg, const std::string& png_path, double scal
   if (!drawn || status != CAIRO_STATUS_SUCCESS) throw_input(png_path + ": librsvg cannot render the picture: " + why);
   write_text_atomic(png_path, bytes);
 }
+#endif
 
 }  // namespace modelgif

@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -27,32 +28,52 @@ namespace {
 
 constexpr int kStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 
-const char* const kUsage =
-    "usage: modelgif <command> [options]\n"
-    "\n"
-    "ModelGiF: functional distances between neural networks from their gradient fields.\n"
-    "\n"
-    "commands:\n"
-    "  run      compute the fields of a model zoo and write distance matrices (HDF5)\n"
-    "  show     print a result's distance matrices (table, csv, json, markdown) or draw its pictures\n"
-    "  status   show a run's checkpoint: progress per model, fingerprint, what remains\n"
-    "  compare  check that two result files agree (distances and stored fields)\n"
-    "  eval     fingerprinting AUC, unlearning distances, task-relatedness Spearman\n"
-    "  zoo      train a testbed zoo on Fashion-MNIST (cached; one model per MPI rank)\n"
-    "  submit   submit a run to SLURM (checkpoints and requeues itself on time limits)\n"
-    "  sweep    submit a sweep as a SLURM job array, collect its results, list it\n"
-    "  demo     train (once, cached) the built-in Fashion-MNIST zoo and run on it\n"
-    "\n"
-    "options:\n"
-    "  -h, --help  this help; 'modelgif <command> --help' for a command\n"
-    "  --version   print the version, and the LibTorch it was built with\n"
-    "\n"
-    "exit codes: 0 ok, 1 internal error (a bug), 2 bad command line or config,\n"
-    "            3 unusable model/reference/checkpoint/output file, 4 NaN/Inf in a field,\n"
-    "            5 compare: the results differ, 6 demo: the check failed, 7 MPI failure,\n"
-    "            75 stopped by SIGTERM/SIGUSR1 after checkpointing: rerun to resume\n";
+struct Command {
+  const char* name;
+  int (*fn)(const Args&, std::ostream&);
+  const char* summary;
+};
+
+// Every command, in the order the help lists them.
+const Command kCommands[] = {
+    {"run", cmd_run, "compute the fields of a model zoo and write distance matrices (HDF5)"},
+    {"show", cmd_show, "print a result's distance matrices (table, csv, json, markdown) or draw its pictures"},
+    {"status", cmd_status, "show a run's checkpoint: progress per model, fingerprint, what remains"},
+    {"compare", cmd_compare, "check that two result files agree (distances and stored fields)"},
+    {"eval", cmd_eval, "fingerprinting AUC, unlearning distances, task-relatedness Spearman"},
+    {"zoo", cmd_zoo, "train a testbed zoo on Fashion-MNIST (cached; one model per MPI rank)"},
+    {"submit", cmd_submit, "submit a run to SLURM (checkpoints and requeues itself on time limits)"},
+    {"sweep", cmd_sweep, "submit a sweep as a SLURM job array, collect its results, list it"},
+    {"demo", cmd_demo, "train (once, cached) the built-in Fashion-MNIST zoo and run on it"},
+    {"config", cmd_config, "the configuration reference (every key), or check a config without running"},
+};
+
+std::string usage() {
+  std::string u =
+      "usage: modelgif <command> [options]\n"
+      "\n"
+      "ModelGiF: functional distances between neural networks from their gradient fields.\n"
+      "\n"
+      "commands:\n";
+  for (const auto& c : kCommands) u += "  " + (std::string(c.name) + "        ").substr(0, 9) + c.summary + "\n";
+  return u + "\n" +
+         "options:\n"
+         "  -h, --help  this help; 'modelgif <command> --help' for a command\n"
+         "  --version   print the version, and the LibTorch it was built with\n"
+         "\n"
+         "exit codes: 0 ok, 1 internal error (a bug), 2 bad command line or config,\n"
+         "            3 unusable model/reference/checkpoint/output file, 4 NaN/Inf in a field,\n"
+         "            5 compare: the results differ, 6 demo: the check failed, 7 MPI failure,\n"
+         "            75 stopped by SIGTERM/SIGUSR1 after checkpointing: rerun to resume\n";
+}
 
 }  // namespace
+
+std::vector<std::string> command_names() {
+  std::vector<std::string> names;
+  for (const auto& c : kCommands) names.emplace_back(c.name);
+  return names;
+}
 
 int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err) {
   const ErrorReport r = report_of(error);
@@ -132,7 +153,7 @@ int run(const Args& args, std::ostream& out, std::ostream& err) {
   c10::Warning::set_warning_handler(&warnings);
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-      out << kUsage;
+      out << usage();
       return args.empty() ? kExitUsage : kExitOk;
     }
     if (args[0] == "--version") {
@@ -142,12 +163,10 @@ int run(const Args& args, std::ostream& out, std::ostream& err) {
           << "; CUDA devices visible: " << torch::cuda::device_count() << "\n";
       return kExitOk;
     }
-    const std::map<std::string, std::function<int(const Args&, std::ostream&)>> commands = {
-        {"run", cmd_run}, {"show", cmd_show},     {"status", cmd_status}, {"compare", cmd_compare}, {"eval", cmd_eval},
-        {"zoo", cmd_zoo}, {"submit", cmd_submit}, {"sweep", cmd_sweep},   {"demo", cmd_demo}};
-    const auto it = commands.find(args[0]);
-    if (it == commands.end()) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
-    return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
+    const auto it =
+        std::find_if(std::begin(kCommands), std::end(kCommands), [&](const Command& c) { return args[0] == c.name; });
+    if (it == std::end(kCommands)) throw_usage("unknown command '" + args[0] + "' (try 'modelgif --help')");
+    return it->fn(std::vector<std::string>(args.begin() + 1, args.end()), out);
   } catch (const po::error& e) {
     err << "modelgif: error: " << e.what() << "\n";
     return kExitUsage;

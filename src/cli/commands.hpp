@@ -65,5 +65,6 @@ int cmd_zoo(const Args& args, std::ostream& out);
 int cmd_submit(const Args& args, std::ostream& out);
 int cmd_sweep(const Args& args, std::ostream& out);
 int cmd_demo(const Args& args, std::ostream& out);
+int cmd_config(const Args& args, std::ostream& out);
 
 }  // namespace modelgif::cli

@@ -85,7 +85,7 @@ std::vector<std::string> sbatch_options(const RunConfig& cfg, Resources r, const
   const int64_t blocks = cfg.refs.count > 0 ? (cfg.refs.count + cfg.block - 1) / cfg.block : 1;
   const int64_t pieces = static_cast<int64_t>(cfg.zoo.size()) * blocks;
   if (r.tasks_per_node <= 0) r.tasks_per_node = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pieces, 4)));
-  if (r.gpus_per_task < 0) r.gpus_per_task = cfg.device.rfind("cuda", 0) == 0 ? 1 : 0;
+  if (r.gpus_per_task < 0) r.gpus_per_task = cfg.device.kind == DeviceSpec::Kind::Cuda ? 1 : 0;
   if (r.cpus_per_task <= 0) r.cpus_per_task = cfg.threads > 0 ? static_cast<int>(cfg.threads) : 1;
   std::vector<std::string> o = {"--job-name=" + name,
                                 "--nodes=" + std::to_string(r.nodes),

@@ -63,13 +63,7 @@ BaselineConfig parse_baseline(const std::string& s, uint64_t seed) {
 }
 void parse_baseline_text(const std::string& s) { parse_baseline(s, 0); }
 
-void parse_device(const std::string& s) {
-  if (s == "auto" || s == "cpu" || s == "cuda") return;
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 &&
-      std::all_of(s.begin() + 5, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-    return;
-  throw_usage("expected auto, cpu, cuda or cuda:N, got '" + s + "'");
-}
+void parse_device(const std::string& s) { parse_device_spec(s); }
 
 void parse_grid_text(const std::string& s) { parse_grid(s); }
 
@@ -368,79 +362,157 @@ const std::vector<KeySpec>& config_keys() {
   using K = KeySpec;
   static const std::vector<KeySpec> keys = {
       K("references.source", Kind::String, "",
-        "reference images: FILE.h5:/dataset, an IDX(.gz) file, or an image folder")
-          .non_empty(),
+        "the reference images: FILE.h5:/dataset (float N x C x H x W or N x H x W, taken as stored), an "
+        "IDX file (plain or .gz, N x H x W or N x H x W x C bytes), or an image folder (images directly "
+        "inside, or one subfolder per class: labels are the class index in name order)")
+          .non_empty()
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.source = v.text; }),
       K("references.labels", Kind::String, "",
-        "labels: FILE.h5:/dataset or IDX labels file (IDX: found beside the images when empty)"),
-      K("references.count", Kind::Int, "0", "number of references (0 = all)").at_least(0),
-      K("references.select", Kind::String, "first", "which references: first or random (seeded)")
-          .one_of({"first", "random"}),
-      K("references.seed", Kind::Int, "0", "seed of references.select: random").at_least(0),
-      K("references.resize", Kind::IntList, "[]", "resize to [H, W] (bilinear); [] keeps the size")
+        "FILE.h5:/dataset or an IDX labels file; for IDX images named *-images-idx3-ubyte* the "
+        "*-labels-idx1-ubyte* beside them is used when empty")
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.labels = v.text; }),
+      K("references.count", Kind::Int, "0", "how many references (0 = all)")
+          .at_least(0)
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.count = v.integer(); }),
+      K("references.select", Kind::String, "first",
+        "which references: the first N, or random (a seeded sample, kept in source order)")
+          .one_of({"first", "random"})
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.random = v.text == "random"; }),
+      K("references.seed", Kind::Int, "0", "seed of references.select: random")
+          .at_least(0)
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.seed = static_cast<uint64_t>(v.integer()); }),
+      K("references.resize", Kind::IntList, "[]",
+        "[H, W]: bilinear resize ([] keeps the size; image folders are resized as 8-bit pixels, rounded)")
           .at_least(1)
-          .lengths_in({0, 2}),
-      K("references.channels", Kind::Int, "0", "channels of image-folder references: 1, 3, or 0 = as stored")
-          .one_of({"0", "1", "3"}),
+          .lengths_in({0, 2})
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.resize = v.integers(); }),
+      K("references.channels", Kind::Int, "0", "image folders: decode to 1 or 3 channels (0 = as stored)")
+          .one_of({"0", "1", "3"})
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.channels = v.integer(); }),
       K("references.scale", Kind::Double, "1.0",
-        "preprocessing: x * scale + shift (pixels are first mapped to [0, 1])"),
-      K("references.shift", Kind::Double, "0.0", "preprocessing: x * scale + shift"),
-      K("references.mean", Kind::DoubleList, "[]", "preprocessing: per-channel (x - mean) / std, after scale/shift"),
-      K("references.std", Kind::DoubleList, "[]", "preprocessing: per-channel standard deviations").above(0),
+        "preprocessing x * scale + shift (IDX and image pixels are first mapped to [0, 1])")
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.scale = v.number(); }),
+      K("references.shift", Kind::Double, "0.0", "preprocessing: x * scale + shift")
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.shift = v.number(); }),
+      K("references.mean", Kind::DoubleList, "[]", "then per-channel (x - mean) / std")
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.mean = v.numbers(); }),
+      K("references.std", Kind::DoubleList, "[]", "preprocessing: per-channel standard deviations")
+          .above(0)
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.std = v.numbers(); }),
       K("references.cutmix", Kind::Bool, "false",
-        "CutMix references: a box of another reference pasted into each (seeded)"),
+        "CutMix references (the paper's best for task relatedness): into every reference a box of "
+        "another one (a seeded derangement, seed references.seed), its area a uniform fraction of the "
+        "image; labels stay the host image's")
+          .sets([](RunConfig& c, const KeyValue& v) { c.refs.cutmix = v.boolean(); }),
       K("field.preset", Kind::String, "none",
-        "none, or a named set of field.* keys: modelgif, integrated_gradients, saliency, input_x_gradient")
+        "a named set of the field.* keys: none, modelgif, integrated_gradients, saliency, "
+        "input_x_gradient (docs/configuration.md#attribution-presets); a key it sets may be given only "
+        "with the same value")
           .parsed_by(parse_preset),
-      K("field.steps", Kind::Int, "50", "quadrature steps S on the path").at_least(1).at_most(1000000),
+      K("field.steps", Kind::Int, "50", "quadrature steps S on the path")
+          .at_least(1)
+          .at_most(1000000)
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.steps = static_cast<int>(v.integer()); }),
       K("field.method", Kind::String, "gausslegendre",
-        "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, endpoint")
-          .parsed_by(parse_method),
+        "quadrature: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid, or "
+        "endpoint (one node at alpha = 1 with weight 1, with field.steps 1: the plain gradient at x)")
+          .parsed_by(parse_method)
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.rule = parse_quadrature_rule(v.text); }),
       K("field.target", Kind::String, "predicted",
-        "differentiated scalar: predicted, label, class:K, sum, topk:K, channel_max")
-          .parsed_by(parse_target),
-      K("field.baseline", Kind::String, "zeros", "path start: zeros, constant:V (model input space), shuffle")
-          .parsed_by(parse_baseline_text),
-      K("field.seed", Kind::Int, "0", "seed of the shuffle baseline's derangement").at_least(0),
-      K("field.cumulative", Kind::Bool, "true", "cumulative fields G_k (false: per-step g_k)"),
-      K("field.multiply_by_input", Kind::Bool, "true", "multiply by the input's offset x - b"),
-      K("field.reduce_channels", Kind::String, "none", "none or mean (over channels)").parsed_by(parse_reduce),
-      K("field.keep_steps", Kind::String, "all", "steps kept: all, last_half, first_half, odd, last")
-          .parsed_by(parse_kept),
+        "the differentiated scalar: predicted, label, class:K, sum, topk:K, channel_max (MODELGIF.md "
+        "section 3)")
+          .parsed_by(parse_target)
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.target = Target::parse(v.text); }),
+      K("field.baseline", Kind::String, "zeros",
+        "the path's start: zeros, constant:V (a value in the model's input space), or shuffle (another "
+        "reference, a seeded derangement)")
+          .parsed_by(parse_baseline_text)
+          .sets([](RunConfig& c, const KeyValue& v) { c.baseline = parse_baseline(v.text, c.baseline.seed); }),
+      K("field.seed", Kind::Int, "0", "seed of the shuffle baseline's derangement")
+          .at_least(0)
+          .sets([](RunConfig& c, const KeyValue& v) { c.baseline.seed = static_cast<uint64_t>(v.integer()); }),
+      K("field.cumulative", Kind::Bool, "true", "cumulative fields G_k (false: per-step g_k)")
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.cumulative = v.boolean(); }),
+      K("field.multiply_by_input", Kind::Bool, "true", "multiply by the input's offset x - b")
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.multiply_by_input = v.boolean(); }),
+      K("field.reduce_channels", Kind::String, "none", "none or mean (over channels)")
+          .parsed_by(parse_reduce)
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.reduce = parse_channel_reduce(v.text); }),
+      K("field.keep_steps", Kind::String, "all", "steps kept: all, last_half, first_half, odd, last (k = S only)")
+          .parsed_by(parse_kept)
+          .sets([](RunConfig& c, const KeyValue& v) { c.field.kept = parse_kept_steps(v.text); }),
       K("distance.metrics", Kind::StringList, "[cosine]",
         "any of cosine, euclidean, cosine_frechet, euclidean_frechet, cosine_standardized")
           .parsed_by(parse_metric_name)
           .distinct()
-          .non_empty(),
-      K("output.path", Kind::String, "runs/out.h5", "output HDF5 file").non_empty(),
-      K("output.store_fields", Kind::Bool, "false", "store every model's field under /fields"),
+          .non_empty()
+          .sets([](RunConfig& c, const KeyValue& v) {
+            for (const auto& m : v.items) c.metrics.push_back(parse_metric(m));
+          }),
+      K("output.path", Kind::String, "runs/out.h5", "output HDF5 file")
+          .non_empty()
+          .sets([](RunConfig& c, const KeyValue& v) { c.output_path = v.text; }),
+      K("output.store_fields", Kind::Bool, "false", "store every model's field under /fields of the result")
+          .sets([](RunConfig& c, const KeyValue& v) { c.store_fields = v.boolean(); }),
       K("output.pictures", Kind::Bool, "true",
-        "draw a heatmap and a similarity tree per metric beside the output (OUTPUT-heatmap-METRIC.svg, ...)"),
-      K("output.field_dtype", Kind::String, "float32", "stored field type: float32 or float16")
-          .one_of({"float32", "float16"}),
+        "draw a heatmap and a similarity tree per metric beside the output (OUTPUT-heatmap-METRIC.svg, ...)")
+          .sets([](RunConfig& c, const KeyValue& v) { c.pictures = v.boolean(); }),
+      K("output.field_dtype", Kind::String, "float32",
+        "stored fields: float32 or float16 (distances always use float32 fields and float64 sums); "
+        "fields beyond float16's range (65504) are refused before the file is made, naming the model")
+          .one_of({"float32", "float16"})
+          .sets([](RunConfig& c, const KeyValue& v) { c.half_fields = v.text == "float16"; }),
       K("checkpoint.fields", Kind::String, "keep",
-        "keep: every field shard stays in the checkpoint (resume inside a block, eval curves, incremental zoos "
-        "without recomputing); none: the checkpoint keeps the pair sums per block only (about 1 % of the fields)")
-          .one_of({"keep", "none"}),
-      K("run.max_points", Kind::Int, "0", "micro-batch bound: path points per forward/backward (0 = tuned at start)")
-          .at_least(0),
-      K("run.block", Kind::Int, "64", "references per block (fields of one block per model are held in memory)")
-          .at_least(1),
-      K("run.precision", Kind::String, "float32",
-        "the model's precision: float32, or bfloat16 (fields and distances stay float32/float64 after the gradient)")
-          .one_of({"float32", "bfloat16"}),
-      K("run.memory_format", Kind::String, "auto",
-        "layout of the model's inputs: contiguous (NCHW), channels_last, or auto (timed at start with run.max_points)")
-          .one_of({"auto", "contiguous", "channels_last"}),
-      K("run.threads", Kind::Int, "0", "intra-op threads per rank (0 = the node's cores / ranks on the node)")
+        "what the checkpoint keeps of the fields once their pair sums are made: keep (every shard: a "
+        "stopped run resumes inside a block, eval draws curves from them, a grown zoo reuses the old "
+        "models' fields) or none (the pair sums and moments per block only: resume at block granularity, "
+        "a grown zoo computes its old models' fields again); not fingerprinted")
+          .one_of({"keep", "none"})
+          .sets([](RunConfig& c, const KeyValue& v) {
+            c.checkpoint_fields = v.text == "none" ? CheckpointFields::None : CheckpointFields::Keep;
+          }),
+      K("run.max_points", Kind::Int, "0",
+        "micro-batch bound in path points per forward/backward; 0 = tuned at start on the first model "
+        "(docs/performance.md)")
           .at_least(0)
-          .at_most(1024),
-      K("run.device", Kind::String, "auto", "auto (node-local rank's CUDA device when available), cpu, cuda or cuda:N")
-          .parsed_by(parse_device),
+          .sets([](RunConfig& c, const KeyValue& v) { c.max_points = v.integer(); }),
+      K("run.block", Kind::Int, "64",
+        "references per block: the fields of one block of a rank's models are what it holds in memory")
+          .at_least(1)
+          .sets([](RunConfig& c, const KeyValue& v) { c.block = v.integer(); }),
+      K("run.precision", Kind::String, "float32",
+        "the models' precision: float32, or bfloat16 (parameters and path points in bfloat16; the "
+        "gradient goes to float32 before the quadrature weights, the rest stays float32/float64); part "
+        "of the fingerprint")
+          .one_of({"float32", "bfloat16"})
+          .sets([](RunConfig& c, const KeyValue& v) { c.precision = parse_precision(v.text); }),
+      K("run.memory_format", Kind::String, "auto",
+        "layout of the models' inputs and convolution weights: contiguous (NCHW), channels_last, or auto "
+        "(both timed at start, the choice kept in the checkpoint; results agree to 1e-6)")
+          .one_of({"auto", "contiguous", "channels_last"})
+          .sets([](RunConfig& c, const KeyValue& v) {
+            if (v.text != "auto") c.memory_format = parse_memory_format(v.text);
+          }),
+      K("run.threads", Kind::Int, "0",
+        "LibTorch intra-op threads per rank (0 = the node's cores / the ranks on the node)")
+          .at_least(0)
+          .at_most(1024)
+          .sets([](RunConfig& c, const KeyValue& v) { c.threads = v.integer(); }),
+      K("run.device", Kind::String, "auto",
+        "auto (cuda:(node-local rank mod GPUs) when this LibTorch has CUDA and a GPU is visible, else "
+        "the CPU), cpu, cuda (the default device) or cuda:N")
+          .parsed_by(parse_device)
+          .sets([](RunConfig& c, const KeyValue& v) { c.device = parse_device_spec(v.text); }),
       K("run.progress_interval", Kind::Double, "30",
-        "seconds between progress lines in a batch log (a terminal gets a live bar)")
-          .above(0),
-      K("run.grid", Kind::String, "auto", "MPI ranks as GxR: G model groups x R reference shards, or auto")
-          .parsed_by(parse_grid_text),
+        "seconds between progress lines in a log (a terminal gets a live bar; under mpirun, srun or in a "
+        "SLURM job always plain lines)")
+          .above(0)
+          .sets([](RunConfig& c, const KeyValue& v) { c.progress_interval = v.number(); }),
+      K("run.grid", Kind::String, "auto",
+        "MPI ranks as GxR: G model groups x R reference shards; auto: the shape using the most ranks, "
+        "preferring reference shards")
+          .parsed_by(parse_grid_text)
+          .sets([](RunConfig& c, const KeyValue& v) { c.grid = parse_grid(v.text); }),
   };
   return keys;
 }
@@ -476,7 +548,7 @@ const std::vector<FieldPreset>& field_presets() {
   return presets;
 }
 
-GridSpec parse_grid(const std::string& s) {
+Grid parse_grid(const std::string& s) {
   if (s == "auto") return {};
   const auto x = s.find('x');
   const auto digits = [](const std::string& t) {
@@ -484,10 +556,73 @@ GridSpec parse_grid(const std::string& s) {
            std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
   };
   if (x != std::string::npos && digits(s.substr(0, x)) && digits(s.substr(x + 1))) {
-    const GridSpec g{std::stoi(s.substr(0, x)), std::stoi(s.substr(x + 1))};
+    const Grid g{std::stoi(s.substr(0, x)), std::stoi(s.substr(x + 1))};
     if (g.groups > 0 && g.shards > 0) return g;
   }
   throw_usage("expected auto or GxR (model groups x reference shards), got '" + s + "'");
+}
+
+DeviceSpec parse_device_spec(const std::string& s) {
+  if (s == "auto") return {};
+  if (s == "cpu") return {DeviceSpec::Kind::Cpu, -1};
+  if (s == "cuda") return {DeviceSpec::Kind::Cuda, -1};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() < 10 &&
+      std::all_of(s.begin() + 5, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return {DeviceSpec::Kind::Cuda, std::stoi(s.substr(5))};
+  throw_usage("expected auto, cpu, cuda or cuda:N, got '" + s + "'");
+}
+
+std::string DeviceSpec::str() const {
+  switch (kind) {
+    case Kind::Auto:
+      return "auto";
+    case Kind::Cpu:
+      return "cpu";
+    case Kind::Cuda:
+      return index < 0 ? "cuda" : "cuda:" + std::to_string(index);
+  }
+  return "?";
+}
+
+std::vector<int64_t> KeyValue::integers() const {
+  std::vector<int64_t> out;
+  for (const auto& i : items) out.push_back(std::stoll(i));
+  return out;
+}
+
+std::vector<double> KeyValue::numbers() const {
+  std::vector<double> out;
+  for (const auto& i : items) out.push_back(std::stod(i));
+  return out;
+}
+
+std::string config_reference() {
+  // A cell holds no '|' and no line break.
+  const auto cell = [](std::string t) {
+    for (size_t at = 0; (at = t.find('|', at)) != std::string::npos; at += 2) t.replace(at, 1, "\\|");
+    return t;
+  };
+  std::ostringstream s;
+  s << "| key | default | what it is | values |\n|---|---|---|---|\n";
+  for (const auto& k : config_keys()) {
+    std::string values = kind_name(k.kind);
+    if (!k.choices.empty()) {
+      values = "";
+      for (size_t i = 0; i < k.choices.size(); ++i) values += (i ? ", `" : "`") + k.choices[i] + "`";
+    }
+    if (k.min > -std::numeric_limits<double>::infinity())
+      values += std::string(k.min_open ? ", > " : ", >= ") + number_text(k.min);
+    if (k.max < std::numeric_limits<double>::infinity()) values += ", <= " + number_text(k.max);
+    if (!k.lengths.empty()) {
+      values += ", length";
+      for (size_t i = 0; i < k.lengths.size(); ++i) values += (i ? " or " : " ") + std::to_string(k.lengths[i]);
+    }
+    if (k.unique) values += ", each once";
+    if (k.required) values += ", required";
+    s << "| `" << k.key << "` | " << (k.default_yaml.empty() ? "(none)" : "`" + cell(k.default_yaml) + "`") << " | "
+      << cell(k.help) << " | " << cell(values) << " |\n";
+  }
+  return s.str();
 }
 
 std::string BaselineConfig::str() const {
@@ -529,69 +664,35 @@ RunConfig load_config(const std::string& text, const std::string& origin,
   c.zoo = zoo_override.empty() ? parse_zoo(doc, zoo_node) : parse_zoo_override(zoo_override);
   check_zoo(c.zoo);
 
-  auto node = [&](const std::string& k) -> const YAML::Node& { return values.at(k).node; };
-  auto str = [&](const std::string& k) { return node(k).IsNull() ? std::string() : node(k).Scalar(); };
-  // A check across keys, or against the core's rules, named by where the key was set.
+  // Every key sets its member, from its checked value (one spelling: its row).
+  for (const auto& spec : config_keys()) {
+    if (!spec.set) continue;
+    const YAML::Node& n = values.at(spec.key).node;
+    KeyValue v;
+    if (n.IsSequence())
+      for (const auto& e : n) v.items.push_back(e.Scalar());
+    else if (!n.IsNull())
+      v.text = n.Scalar();
+    spec.set(c, v);
+  }
+  // Checks across keys, or against the core's rules, named by where the key was set.
   auto fail_key = [&](const std::string& k, const std::string& what) {
     const std::string& source = values.at(k).source;
     throw_usage((source.empty() ? std::string("config") : source) + ": key '" + k + "': " + what);
   };
-  auto int_ = [&](const std::string& k) { return static_cast<int64_t>(node(k).as<long long>()); };
-  auto bool_ = [&](const std::string& k) { return node(k).as<bool>(); };
-  auto dbl = [&](const std::string& k) { return node(k).as<double>(); };
-
-  auto& r = c.refs;
-  r.source = str("references.source");
-  r.labels = str("references.labels");
-  r.count = int_("references.count");
-  r.random = str("references.select") == "random";
-  r.seed = static_cast<uint64_t>(int_("references.seed"));
-  for (const auto v : node("references.resize").as<std::vector<long long>>()) r.resize.push_back(v);
-  r.channels = int_("references.channels");
-  r.scale = dbl("references.scale");
-  r.shift = dbl("references.shift");
-  r.mean = node("references.mean").as<std::vector<double>>();
-  r.std = node("references.std").as<std::vector<double>>();
-  r.cutmix = bool_("references.cutmix");
-  if (r.mean.size() != r.std.size())
-    fail_key("references.std", std::to_string(r.std.size()) + " values for " + std::to_string(r.mean.size()) +
+  if (c.refs.mean.size() != c.refs.std.size())
+    fail_key("references.std", std::to_string(c.refs.std.size()) + " values for " + std::to_string(c.refs.mean.size()) +
                                    " in 'references.mean': they must have the same length");
-
-  auto& f = c.field;
-  f.steps = static_cast<int>(int_("field.steps"));
-  f.rule = parse_quadrature_rule(str("field.method"));
   try {
-    make_quadrature(f.rule, f.steps);  // the steps the rule needs
+    make_quadrature(c.field.rule, c.field.steps);  // the steps the rule needs
   } catch (const UsageError& e) {
     fail_key("field.steps", e.what());
   }
-  f.target = Target::parse(str("field.target"));
-  f.cumulative = bool_("field.cumulative");
-  f.multiply_by_input = bool_("field.multiply_by_input");
-  f.reduce = parse_channel_reduce(str("field.reduce_channels"));
-  f.kept = parse_kept_steps(str("field.keep_steps"));
   try {
-    kept_step_indices(f.kept, f.steps);
+    kept_step_indices(c.field.kept, c.field.steps);
   } catch (const UsageError& e) {
     fail_key("field.keep_steps", e.what());
   }
-  c.baseline = parse_baseline(str("field.baseline"), static_cast<uint64_t>(int_("field.seed")));
-
-  for (const auto& m : node("distance.metrics")) c.metrics.push_back(parse_metric(m.Scalar()));
-
-  c.output_path = str("output.path");
-  c.store_fields = bool_("output.store_fields");
-  c.half_fields = str("output.field_dtype") == "float16";
-  c.pictures = bool_("output.pictures");
-  c.checkpoint_fields = str("checkpoint.fields") == "none" ? CheckpointFields::None : CheckpointFields::Keep;
-  c.max_points = int_("run.max_points");
-  c.block = int_("run.block");
-  c.threads = int_("run.threads");
-  c.precision = parse_precision(str("run.precision"));
-  c.memory_format = str("run.memory_format");
-  c.device = str("run.device");
-  c.grid = str("run.grid");
-  c.progress_interval = dbl("run.progress_interval");
   c.resolved_yaml = resolved_yaml(values, c.zoo);
   c.origin = origin;
   return c;

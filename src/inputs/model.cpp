@@ -167,28 +167,28 @@ void keep_float32_exact() {
   ctx.setDeterministicCuDNN(true);
 }
 
-c10::Device resolve_device(const std::string& spec, int local_rank) {
-  if (spec == "cpu") return c10::Device(c10::kCPU);
+c10::Device resolve_device(const DeviceSpec& spec, int local_rank) {
+  if (spec.kind == DeviceSpec::Kind::Cpu) return c10::Device(c10::kCPU);
   return resolve_device(spec, local_rank,
                         torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0);
 }
 
-c10::Device resolve_device(const std::string& spec, int local_rank, int gpus) {
-  if (spec == "cpu") return c10::Device(c10::kCPU);
-  if (spec == "auto") {
-    if (gpus <= 0) return c10::Device(c10::kCPU);
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+c10::Device resolve_device(const DeviceSpec& spec, int local_rank, int gpus) {
+  switch (spec.kind) {
+    case DeviceSpec::Kind::Cpu:
+      return c10::Device(c10::kCPU);
+    case DeviceSpec::Kind::Auto:
+      if (gpus <= 0) return c10::Device(c10::kCPU);
+      return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+    case DeviceSpec::Kind::Cuda:
+      break;
   }
   if (gpus <= 0)
-    throw_usage("config key 'run.device': " + spec + " requested but this LibTorch has no usable CUDA device");
-  if (spec == "cuda") return c10::Device(c10::kCUDA, 0);
-  int index = -1;
-  try {
-    index = std::stoi(spec.substr(5));
-  } catch (const std::exception&) {
-  }
-  if (index < 0 || index >= gpus)
-    throw_usage("config key 'run.device': " + spec + " but only " + std::to_string(gpus) + " CUDA devices are visible");
+    throw_usage("config key 'run.device': " + spec.str() + " requested but this LibTorch has no usable CUDA device");
+  const int index = std::max(0, spec.index);  // cuda: the default device (SLURM's --gpus-per-task shows one)
+  if (index >= gpus)
+    throw_usage("config key 'run.device': " + spec.str() + " but only " + std::to_string(gpus) +
+                " CUDA devices are visible");
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 

@@ -16,15 +16,9 @@ std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i) {
   return {lo, lo + base + (i < extra ? 1 : 0)};
 }
 
-Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks) {
-  GridSpec parsed;
-  try {
-    parsed = parse_grid(spec);
-  } catch (const UsageError& e) {
-    throw_usage("config key 'run.grid': " + std::string(e.what()));
-  }
-  Grid g;
-  if (parsed.automatic()) {
+Grid choose_grid(const Grid& spec, int ranks, int64_t models, int64_t blocks) {
+  Grid g{1, 1};
+  if (spec.automatic()) {
     // Use as many ranks as the work allows; among equal counts prefer more
     // reference shards: they need no exchange of fields between ranks.
     for (int shards = 1; shards <= std::min<int64_t>(ranks, blocks); ++shards) {
@@ -34,9 +28,9 @@ Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blo
     }
     return g;
   }
-  g = {parsed.groups, parsed.shards};
+  g = spec;
   if (g.used() > ranks)
-    throw_usage("config key 'run.grid': " + spec + " needs " + std::to_string(g.used()) + " ranks, the job has " +
+    throw_usage("config key 'run.grid': " + spec.str() + " needs " + std::to_string(g.used()) + " ranks, the job has " +
                 std::to_string(ranks));
   if (g.groups > models)
     throw_usage("config key 'run.grid': " + std::to_string(g.groups) + " model groups for " + std::to_string(models) +

@@ -10,24 +10,21 @@
 #include <utility>
 #include <vector>
 
+#include "modelgif/config.hpp"
 #include "run/ids.hpp"
 
 namespace modelgif {
 
-// The grid: `spec` is "auto" or "GxR" (model groups x reference shards).
-struct Grid {
-  int groups = 1, shards = 1;
-  int used() const { return groups * shards; }
-  std::string str() const { return std::to_string(groups) + "x" + std::to_string(shards); }
-};
-Grid choose_grid(const std::string& spec, int ranks, int64_t models, int64_t blocks);
+// The grid of the run: `spec` (run.grid) as given, or when automatic the
+// shape that uses the most ranks, preferring reference shards.
+Grid choose_grid(const Grid& spec, int ranks, int64_t models, int64_t blocks);
 // [lo, hi) of part `i` when n items are split into `parts` nearly equal parts.
 std::pair<int64_t, int64_t> split_range(int64_t n, int parts, int i);
 
 // Everything a rank knows about the run's shape and its own share.
 struct Plan {
   int rank = 0, ranks = 1, local_rank = 0, local_size = 1;
-  Grid grid;
+  Grid grid{1, 1};
   int group = -1, shard = -1;                 // -1: an idle rank
   int64_t M = 0, N = 0, B = 0, S = 0, D = 0;  // models, references, blocks, kept steps, features
   int64_t block = 1;                          // references per block

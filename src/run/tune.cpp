@@ -99,7 +99,7 @@ std::string convert_models(const RunContext& run, const Inputs& in, Models& mode
 RunNumerics choose_numerics(const RunContext& run, const Plan& plan, const Placement& where, const Inputs& in,
                             Models& models, const Manifest& found) {
   const RunConfig& cfg = run.cfg;
-  std::string format = cfg.memory_format;
+  std::string format = cfg.memory_format ? memory_format_name(*cfg.memory_format) : "auto";
   int64_t points = cfg.max_points;
   if (plan.rank == 0 && found.tuning.max_points > 0) {  // made by an earlier run of this configuration
     const std::string kept = memory_format_name(found.tuning.format);
@@ -112,7 +112,7 @@ RunNumerics choose_numerics(const RunContext& run, const Plan& plan, const Place
   RunNumerics num{{points, parse_memory_format(format)}, {cfg.precision, parse_memory_format(format)}};
   // Under auto, a model of the zoo that cannot take channels-last inputs (a
   // view() of a convolution's output, say) puts the run on contiguous ones.
-  const bool may_refuse = cfg.memory_format == "auto" && num.numerics.format != kContiguous;
+  const bool may_refuse = !cfg.memory_format && num.numerics.format != kContiguous;
   const std::string refused = convert_models(run, in, models, num.numerics, may_refuse);
   if (!refused.empty()) {
     run.log.out() << "run.memory_format: contiguous, as " << refused << "\n";

@@ -52,7 +52,7 @@ for mode in "${modes[@]}"; do
   echo "checkpoint.fields: $mode"
   echo "  $times"
   echo "  $(grep '^io (MB' "$T/$mode-$refs.log")"
-  echo "  wall $wall, peak RSS $((rss / 1000)) MB, checkpoint $((ckpt / 1000000)) MB"
+  echo "  wall $wall, peak RSS $((rss / 1000)) MB, checkpoint $(echo "scale=3; $ckpt / 1000000" | bc) MB"
   echo "  pairs work / fields work = $(echo "scale=4; $pw / $fw" | bc)"
   echo "  modelgif status: $(echo "$s1 - $s0" | bc) s"
 done

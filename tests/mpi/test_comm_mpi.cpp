@@ -70,15 +70,15 @@ TEST(Comm, ParallelHdf5WritesEveryRanksBlockCollectively) {
 
 TEST(Grid, AutoShapesAndUnevenSplits) {
   // Pure functions, checked on every rank.
-  EXPECT_EQ(choose_grid("auto", 4, 7, 3).used(), 4);
-  EXPECT_EQ(choose_grid("auto", 4, 7, 3).shards, 2);
-  EXPECT_EQ(choose_grid("auto", 6, 2, 10).groups, 1);  // more shards, no exchange
-  EXPECT_EQ(choose_grid("auto", 6, 2, 10).shards, 6);
-  EXPECT_EQ(choose_grid("auto", 8, 3, 2).used(), 6);  // P > M x B: idle ranks
-  EXPECT_EQ(choose_grid("2x3", 6, 5, 5).groups, 2);
-  EXPECT_THROW(choose_grid("3x3", 6, 5, 5), UsageError);
-  EXPECT_THROW(choose_grid("4x1", 6, 3, 5), UsageError);
-  EXPECT_THROW(choose_grid("2by2", 6, 3, 5), UsageError);
+  EXPECT_EQ(choose_grid(parse_grid("auto"), 4, 7, 3).used(), 4);
+  EXPECT_EQ(choose_grid(parse_grid("auto"), 4, 7, 3).shards, 2);
+  EXPECT_EQ(choose_grid(parse_grid("auto"), 6, 2, 10).groups, 1);  // more shards, no exchange
+  EXPECT_EQ(choose_grid(parse_grid("auto"), 6, 2, 10).shards, 6);
+  EXPECT_EQ(choose_grid(parse_grid("auto"), 8, 3, 2).used(), 6);  // P > M x B: idle ranks
+  EXPECT_EQ(choose_grid(parse_grid("2x3"), 6, 5, 5).groups, 2);
+  EXPECT_THROW(choose_grid(parse_grid("3x3"), 6, 5, 5), UsageError);
+  EXPECT_THROW(choose_grid(parse_grid("4x1"), 6, 3, 5), UsageError);
+  EXPECT_THROW(parse_grid("2by2"), UsageError);
   EXPECT_EQ(split_range(7, 3, 0), (std::pair<int64_t, int64_t>{0, 3}));
   EXPECT_EQ(split_range(7, 3, 2), (std::pair<int64_t, int64_t>{5, 7}));
   EXPECT_EQ(split_range(2, 3, 2), (std::pair<int64_t, int64_t>{2, 2}));

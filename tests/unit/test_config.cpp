@@ -145,12 +145,22 @@ TEST(Config, MissingFileIsAUsageErrorNamingIt) {
   }
 }
 
-TEST(Config, TheReadmeDocumentsEveryKey) {
-  std::ifstream in(MODELGIF_SOURCE_DIR "/README.md");
-  ASSERT_TRUE(in) << "README.md not found";
+TEST(Config, TheReferencePageIsTheProgramsOwn) {
+  // docs/configuration.md holds, between its markers, exactly what `modelgif config --reference`
+  // prints: the page cannot drift from the KeySpec table.
+  std::ifstream in(MODELGIF_SOURCE_DIR "/docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md not found";
   std::stringstream ss;
   ss << in.rdbuf();
-  for (const auto& k : config_keys()) EXPECT_THAT(ss.str(), HasSubstr("`" + k.key + "`")) << k.key;
+  const std::string page = ss.str(), begin = "<!-- modelgif config --reference: begin -->\n",
+                    end = "<!-- modelgif config --reference: end -->";
+  const auto b = page.find(begin), e = page.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(page.substr(b + begin.size(), e - b - begin.size()), config_reference())
+      << "replace the lines between the markers in docs/configuration.md with the output of "
+         "`build/modelgif config --reference`";
+  for (const auto& k : config_keys()) EXPECT_THAT(config_reference(), HasSubstr("| `" + k.key + "` |")) << k.key;
 }
 
 TEST(Config, ValuesAreCanonicalSoEqualSettingsFingerprintAlike) {

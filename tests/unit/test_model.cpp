@@ -81,8 +81,9 @@ TEST(Model, IdentityIsTheFileHash) {
 }
 
 TEST(Model, DeviceAndThreads) {
-  EXPECT_EQ(resolve_device("cpu", 3), c10::Device(c10::kCPU));
-  EXPECT_TRUE(resolve_device("auto", 1).is_cpu() || resolve_device("auto", 1).is_cuda());
+  EXPECT_EQ(resolve_device(parse_device_spec("cpu"), 3), c10::Device(c10::kCPU));
+  EXPECT_TRUE(resolve_device(parse_device_spec("auto"), 1).is_cpu() ||
+              resolve_device(parse_device_spec("auto"), 1).is_cuda());
   EXPECT_EQ(set_threads(3), 3);
   EXPECT_EQ(at::get_num_threads(), 3);
   EXPECT_GE(set_threads(0, 1000), 1);  // more ranks than cores: still one thread each
@@ -92,16 +93,17 @@ TEST(Model, DeviceAndThreads) {
 TEST(Model, EachRankOfANodeTakesTheGpuOfItsNodeLocalRank) {
   // 4 GPUs on a node: node-local ranks 0..5 take cuda:0,1,2,3,0,1 (more ranks than GPUs share).
   for (int local = 0; local < 6; ++local)
-    EXPECT_EQ(resolve_device("auto", local, 4), c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % 4)))
+    EXPECT_EQ(resolve_device(parse_device_spec("auto"), local, 4),
+              c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % 4)))
         << local;
-  EXPECT_EQ(resolve_device("auto", 3, 1), c10::Device(c10::kCUDA, 0));
-  EXPECT_EQ(resolve_device("auto", 3, 0), c10::Device(c10::kCPU));  // no GPU: the CPU
-  EXPECT_EQ(resolve_device("cpu", 1, 4), c10::Device(c10::kCPU));
-  EXPECT_EQ(resolve_device("cuda:2", 0, 4), c10::Device(c10::kCUDA, 2));
-  EXPECT_EQ(resolve_device("cuda", 3, 4), c10::Device(c10::kCUDA, 0));
-  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device("cuda:4", 0, 4); }),
+  EXPECT_EQ(resolve_device(parse_device_spec("auto"), 3, 1), c10::Device(c10::kCUDA, 0));
+  EXPECT_EQ(resolve_device(parse_device_spec("auto"), 3, 0), c10::Device(c10::kCPU));  // no GPU: the CPU
+  EXPECT_EQ(resolve_device(parse_device_spec("cpu"), 1, 4), c10::Device(c10::kCPU));
+  EXPECT_EQ(resolve_device(parse_device_spec("cuda:2"), 0, 4), c10::Device(c10::kCUDA, 2));
+  EXPECT_EQ(resolve_device(parse_device_spec("cuda"), 3, 4), c10::Device(c10::kCUDA, 0));
+  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device(parse_device_spec("cuda:4"), 0, 4); }),
               HasSubstr("'run.device': cuda:4 but only 4 CUDA devices are visible"));
-  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device("cuda", 0, 0); }),
+  EXPECT_THAT(testsupport::message_of<UsageError>([] { resolve_device(parse_device_spec("cuda"), 0, 0); }),
               HasSubstr("no usable CUDA device"));
 }
 

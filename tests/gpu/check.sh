@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The one-shot GPU check. On a Linux machine with an NVIDIA GPU, a PyTorch >= 2
+# with CUDA, a compiler and CMake (and possibly no MPI, HDF5, yaml-cpp or
+# Boost, and no network: then with the libraries of tests/gpu/bundle.sh), it
+# builds modelgif against that PyTorch's LibTorch and checks, one summary
+# line each (PASS/FAIL):
+#   1. fields on CUDA against fields on the CPU, float32 (TF32 off): the test
+#      models, a ResNet-18 and a Taskonomy-sized ResNet-50 encoder (3x128x128),
+#      within 1e-5 of each field's largest value;
+#   2. bfloat16 on CUDA against float32: distances within 0.01;
+#   3. 2 ranks sharing the GPU against 1 rank: the same results;
+#   4. throughput: path points/s of modelgif and of the published loop's shape
+#      run by that PyTorch on the same GPU, and their share of its float32
+#      matmul rate.
+# Without a GPU it runs the same steps with the CPU standing in for CUDA (the
+# steps are tested; the numbers are not a GPU's). Within 10 minutes on a GPU.
+# Usage: tests/gpu/check.sh [BUNDLE]   (BUNDLE: tests/gpu/bundle.sh's folder; default tests/gpu/bundle if present)
+#   PYTHON (python3), WORK (a temporary folder), JOBS (the build's parallel jobs)
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+py=${PYTHON:-python3}
+bundle=${1:-$src/tests/gpu/bundle}
+work=${WORK:-$(mktemp -d /tmp/modelgif-gpu.XXXXXX)}
+mkdir -p "$work"
+log=$work/check.log
+failed=0
+say() { echo "gpu check: $*" | tee -a "$log"; }
+fail() { say "$1: FAIL ($2)"; failed=1; }
+t0=$(date +%s)
+
+# 0. The machine: which PyTorch, which device.
+read -r torch_version torch_prefix abi cuda gpu < <("$py" -c '
+import torch
+gpu = torch.cuda.get_device_name(0).replace(" ", "_") if torch.cuda.is_available() else "none"
+print(torch.__version__, torch.utils.cmake_prefix_path, int(torch._C._GLIBCXX_USE_CXX11_ABI), int(torch.cuda.is_available()), gpu)') ||
+  { say "no PyTorch at $py: FAIL"; exit 1; }
+device=cpu
+[ "$cuda" = 1 ] && device=cuda
+say "PyTorch $torch_version ($( [ "$cuda" = 1 ] && echo "CUDA, $gpu" || echo "no GPU: the CPU stands in for CUDA")), LibTorch at $torch_prefix"
+[ -f "$torch_prefix/Torch/TorchConfig.cmake" ] || torch_prefix=""  # a Debian PyTorch: the system LibTorch
+if [ "$abi" = 0 ]; then
+  say "build: FAIL (this PyTorch's LibTorch uses the pre-C++11 string ABI, which Debian's yaml-cpp and Boost cannot link with: use pytorch.org's cxx11-abi LibTorch archive, -DCMAKE_PREFIX_PATH=/path/to/libtorch)"
+  exit 1
+fi
+
+# 1. Build, with the bundle's libraries where there is one (relocated: Open
+#    MPI by OPAL_PREFIX, HDF5's compiler wrapper by its prefix line).
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DMODELGIF_TESTS=OFF -DMODELGIF_PNG=OFF "-DCMAKE_PREFIX_PATH=$torch_prefix")
+if [ -d "$bundle/prefix/usr" ]; then
+  p=$(realpath "$bundle/prefix/usr")
+  mkdir -p "$work/bin"
+  for w in mpicc mpicxx mpirun mpiexec; do ln -sf "$p/bin/$w.openmpi" "$work/bin/$w"; done
+  sed "s|^prefix=\"/usr\"|prefix=\"$p\"|" "$p/bin/h5pcc.openmpi" > "$work/bin/h5pcc" && chmod +x "$work/bin/h5pcc"
+  export OPAL_PREFIX=$p PATH=$work/bin:$PATH
+  export LD_LIBRARY_PATH=$p/lib/x86_64-linux-gnu:$p/lib/x86_64-linux-gnu/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PKG_CONFIG_PATH=$p/lib/x86_64-linux-gnu/pkgconfig
+  cmake_args+=("-DCMAKE_PREFIX_PATH=$torch_prefix;$p" "-DMPI_C_COMPILER=$work/bin/mpicc" "-DMPI_CXX_COMPILER=$work/bin/mpicxx"
+    "-DHDF5_C_COMPILER_EXECUTABLE=$work/bin/h5pcc" "-DZLIB_ROOT=$p")
+  say "libraries from the bundle $bundle ($(du -sm "$bundle" | cut -f1) MiB)"
+fi
+command -v ninja > /dev/null && cmake_args+=(-G Ninja)
+if cmake -S "$src" -B "$work/build" "${cmake_args[@]}" > "$work/build.log" 2>&1 &&
+   cmake --build "$work/build" -j"${JOBS:-$(nproc)}" --target modelgif >> "$work/build.log" 2>&1; then
+  say "build: PASS ($(grep -o 'LibTorch [0-9.a-z+]* at [^,]*, [a-zA-Z ()]*' "$work/build.log" | head -1); $(($(date +%s) - t0)) s)"
+else
+  tail -15 "$work/build.log"
+  say "build: FAIL (log $work/build.log)"
+  exit 1
+fi
+bin=$work/build/modelgif
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# The zoos: small on the CPU (its rate is no GPU's), larger on a GPU.
+refs=16 steps=50
+[ "$cuda" = 1 ] || refs=2 steps=4
+"$py" "$src/tests/gpu/models.py" zoo "$work/zoo" "$refs" || { say "zoo: FAIL"; exit 1; }
+config() {  # config ZOO: a run config over the zoo's models
+  local zoo=$1 target=predicted reduce=none
+  [ "$zoo" = resnet50enc ] && target=topk:1 reduce=mean
+  {
+    echo "zoo:"
+    for m in "$work/zoo/$zoo"-*.pt; do echo "  - {name: $(basename "$m" .pt), path: $m}"; done
+    echo "references: {source: $work/zoo/$zoo-images-idx3-ubyte, scale: 2.0, shift: -1.0}"
+    echo "field: {steps: $steps, target: '$target', reduce_channels: $reduce}"
+    echo "distance: {metrics: [cosine, euclidean]}"
+    echo "output: {store_fields: true, pictures: false}"
+    echo "run: {block: 8}"
+  } > "$work/$zoo.yaml"
+  echo "$work/$zoo.yaml"
+}
+run() {  # run NAME ZOO [options]: one run, its log kept
+  local name=$1 zoo=$2
+  shift 2
+  "$bin" run --config "$(config "$zoo")" --output.path "$work/runs/$name.h5" "$@" > "$work/runs/$name.log" 2>&1
+}
+mkdir -p "$work/runs"
+
+# 1. CUDA (float32, TF32 off) against the CPU.
+for zoo in small resnet18 resnet50enc; do
+  if run "$zoo-cpu" "$zoo" --run.device cpu && run "$zoo-dev" "$zoo" --run.device "$device"; then
+    if "$bin" compare "$work/runs/$zoo-dev.h5" "$work/runs/$zoo-cpu.h5" --rtol 1e-5 > "$work/runs/$zoo.compare"; then
+      say "fields $device vs cpu, float32, $zoo: PASS ($(grep -o 'fields of [^:]*: largest difference [0-9.e+-]*' "$work/runs/$zoo.compare" | sort -k6 -g | tail -1) of its largest value)"
+    else
+      fail "fields $device vs cpu, float32, $zoo" "$(tail -1 "$work/runs/$zoo.compare")"
+    fi
+  else
+    fail "fields $device vs cpu, float32, $zoo" "$(tail -1 "$work/runs/$zoo-cpu.log") / $(tail -1 "$work/runs/$zoo-dev.log")"
+  fi
+done
+# 2. bfloat16 on the device against float32.
+if run resnet18-bf16 resnet18 --run.device "$device" --run.precision bfloat16 &&
+   "$bin" compare "$work/runs/resnet18-bf16.h5" "$work/runs/resnet18-dev.h5" --distances-only --rtol 0 --atol 0.01 \
+     > "$work/runs/bf16.compare"; then
+  say "bfloat16 vs float32 on $device, resnet18: PASS ($(grep '^cosine' "$work/runs/bf16.compare" | cut -d';' -f1))"
+else
+  fail "bfloat16 vs float32 on $device, resnet18" "$(tail -1 "$work/runs/bf16.compare" 2> /dev/null || tail -1 "$work/runs/resnet18-bf16.log")"
+fi
+# 3. Two ranks sharing the device against one.
+if command -v mpirun > /dev/null &&
+   mpirun -np 2 --oversubscribe "$bin" run --config "$(config small)" --run.device "$device" \
+     --output.path "$work/runs/small-2.h5" > "$work/runs/small-2.log" 2>&1 &&
+   "$bin" compare "$work/runs/small-2.h5" "$work/runs/small-dev.h5" > "$work/runs/ranks.compare"; then
+  say "2 ranks on one $device vs 1 rank: PASS ($(grep -c "): $device" "$work/runs/small-2.log") ranks placed on $device; $(tail -1 "$work/runs/ranks.compare"))"
+else
+  fail "2 ranks on one $device vs 1 rank" "$(tail -2 "$work/runs/small-2.log" | head -1)"
+fi
+# 4. Throughput: modelgif's field loop and the published loop on the same device.
+"$py" "$src/tests/gpu/models.py" published "$work/zoo" "$device" > "$work/published.txt" 2>&1 || true
+matmul=$("$py" "$src/tests/gpu/models.py" matmul "$device" 2> /dev/null || echo 0)
+say "throughput on $device (float32 matmul rate ${matmul%.*} GFLOP/s): model, modelgif points/s, published loop points/s, GFLOP per point, share of the matmul rate (modelgif, published)"
+for zoo in small resnet18 resnet50enc; do
+  mine=$(sed -n 's/^fields: .*(\([0-9]*\) points in \([0-9.]*\) s).*/\1 \2/p' "$work/runs/$zoo-dev.log" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print 0 }')
+  read -r _ theirs gflop < <(grep "^$zoo " "$work/published.txt" || echo "$zoo 0 0")
+  awk -v z="$zoo" -v a="${mine:-0}" -v b="$theirs" -v g="$gflop" -v r="$matmul" \
+    'BEGIN { printf "gpu check:   %-12s %10.0f %10.0f %8.2f  %5.1f%% %5.1f%%\n", z, a, b, g, r > 0 ? 100 * a * g / r : 0, r > 0 ? 100 * b * g / r : 0 }' |
+    tee -a "$log"
+done
+say "$([ $failed = 0 ] && echo "all checks passed" || echo "some checks FAILED") in $(($(date +%s) - t0)) s (logs in $work)"
+exit $failed
