@@ -16,7 +16,7 @@
 
 namespace modelgif {
 
-// Process exit codes (documented in README "Errors and exit codes").
+// Process exit codes (documented in docs/checkpoints.md, "Errors and exit codes").
 enum ExitCode : int {
   kExitOk = 0,
   kExitInternal = 1,      // a bug in modelgif (or an unexpected library failure)

@@ -1,4 +1,4 @@
-// Reading a modelgif result file (HDF5; schema in README "Output"): model
+// Reading a modelgif result file (HDF5; schema in docs/output.md): model
 // names, one distance matrix per metric, the resolved config, stored fields.
 // The same layout, under a group, holds each variation of a sweep summary
 // (/runs/<variation>/models/names, /runs/<variation>/distance/<metric>).

@@ -83,7 +83,11 @@ std::string format_comparison(const Comparison& c, const Tolerance& tol) {
   for (const auto& m : c.metrics) {
     s << m.metric << ": largest difference " << m.largest_abs << " (relative " << m.largest_rel << "); closest call ("
       << m.model_a << ", " << m.model_b << "): " << std::setprecision(10) << m.a << " vs " << m.b
-      << std::setprecision(3) << ", " << m.share << " of the allowed " << m.atol << " + " << tol.rtol << " x |b|";
+      << std::setprecision(3) << ", ";
+    if (m.atol == 0 && tol.rtol == 0)  // nothing allowed: any difference is beyond it
+      s << "beyond the allowed " << m.atol << " + " << tol.rtol << " x |b|";
+    else
+      s << m.share << " of the allowed " << m.atol << " + " << tol.rtol << " x |b|";
     if (!tol.atol) s << " (atol: " << tol.rtol << " x the largest distance " << m.scale << ")";
     s << (m.same ? "" : ": DIFFERENT") << "\n";
   }

@@ -150,7 +150,11 @@ class OneLineWarnings : public c10::WarningHandler {
 int run(const Args& args, std::ostream& out, std::ostream& err) {
   keep_freed_memory();  // before the first tensor
   static OneLineWarnings warnings;
+#if TORCH_VERSION_MAJOR >= 2  // moved to c10::WarningUtils in LibTorch 2.0
+  c10::WarningUtils::set_warning_handler(&warnings);
+#else
   c10::Warning::set_warning_handler(&warnings);
+#endif
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       out << usage();

