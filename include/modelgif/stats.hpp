@@ -12,6 +12,24 @@ namespace modelgif {
 // "positive": P(d_pos < d_neg) + P(d_pos == d_neg) / 2. Needs both lists non-empty.
 double roc_auc(const std::vector<double>& positive_distances, const std::vector<double>& negative_distances);
 
+// Tests of "is this model closer to the source than unrelated models are?"
+// against the distances of `null` models (independent negatives) to the same
+// source; small p-values say closer.
+//   empirical_p_value: (1 + #null at least as close) / (1 + #null): exact
+//     under exchangeability, never below 1 / (1 + #null);
+//   predictive_p_value: the null distances taken as normal with unknown mean
+//     and variance: (d - mean) / (sd * sqrt(1 + 1/n)) follows Student's t with
+//     n - 1 degrees of freedom for one more null model (exact under
+//     normality), so 10-20 null models can give p-values below 0.01. Needs
+//     n >= 2; with every null distance equal it is 0 below them and 1 otherwise.
+double empirical_p_value(double distance, const std::vector<double>& null_distances);
+double predictive_p_value(double distance, const std::vector<double>& null_distances);
+// P(T <= t) for Student's t with nu > 0 degrees of freedom.
+double student_t_cdf(double t, double nu);
+// Holm-Bonferroni adjusted p-values (same order as `p`): reject at alpha
+// where the adjusted value is <= alpha; controls the family-wise error rate.
+std::vector<double> holm_adjusted(const std::vector<double>& p);
+
 // Ranks 1..n, ties sharing their average rank.
 std::vector<double> average_ranks(const std::vector<double>& x);
 // Spearman's rank correlation (Pearson correlation of average ranks); NaN when

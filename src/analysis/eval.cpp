@@ -39,9 +39,13 @@ Roles load_roles(const std::string& path) {
   doc.expect_map(root, "", {"fingerprinting", "unlearning", "relatedness"});
   Roles r;
   if (const YAML::Node f = root["fingerprinting"]) {
-    doc.expect_map(f, "fingerprinting", {"source", "positives", "negatives"});
+    doc.expect_map(f, "fingerprinting", {"source", "positives", "negatives", "suspects"});
     r.source = doc.string(f["source"], "fingerprinting.source");
     r.negatives = doc.strings(f["negatives"], "fingerprinting.negatives");
+    r.suspects = doc.strings(f["suspects"], "fingerprinting.suspects");
+    if (!r.suspects.empty() && r.negatives.size() < 2)
+      doc.fail(
+          "key 'fingerprinting.negatives': testing suspects needs at least 2 negatives (10-20 for a verdict at 0.01)");
     if (const YAML::Node p = f["positives"]) {
       if (!p.IsMap()) doc.fail("key 'fingerprinting.positives': expected kind: [models], got " + yaml::describe(p));
       for (const auto& kv : p)
@@ -49,11 +53,14 @@ Roles load_roles(const std::string& path) {
     }
   }
   if (const YAML::Node u = root["unlearning"]) {
-    doc.expect_map(u, "unlearning", {"reference", "approximate", "direct", "unrelated"});
+    doc.expect_map(u, "unlearning", {"reference", "approximate", "direct", "unrelated", "candidates"});
     r.reference = doc.string(u["reference"], "unlearning.reference");
     r.approximate = doc.strings(u["approximate"], "unlearning.approximate");
     r.direct = doc.strings(u["direct"], "unlearning.direct");
     r.unrelated = doc.strings(u["unrelated"], "unlearning.unrelated");
+    r.candidates = doc.strings(u["candidates"], "unlearning.candidates");
+    if (!r.candidates.empty() && r.unrelated.size() < 2)
+      doc.fail("key 'unlearning.unrelated': testing candidates needs at least 2 unrelated models");
   }
   if (const YAML::Node t = root["relatedness"]) {
     doc.expect_map(t, "relatedness", {"tasks", "affinity"});
@@ -82,9 +89,9 @@ std::vector<std::string> role_models(const Roles& r) {
   };
   if (!r.source.empty()) add({r.source});
   for (const auto& [kind, models] : r.positives) add(models);
-  add(r.negatives);
+  add(r.negatives), add(r.suspects);
   if (!r.reference.empty()) add({r.reference});
-  add(r.approximate), add(r.direct), add(r.unrelated), add(r.tasks);
+  add(r.approximate), add(r.direct), add(r.unrelated), add(r.candidates), add(r.tasks);
   return all;
 }
 
@@ -231,6 +238,47 @@ UnlearningReport unlearning(const std::vector<std::string>& names, const std::ve
                      : dist < bar    ? "still close to the reference: not forgotten"
                                      : "as far as an unrelated model: forgotten";
   return rep;
+}
+
+std::vector<Verdict> verdicts(const std::vector<std::string>& names, const std::vector<std::string>& metrics,
+                              const std::vector<std::vector<double>>& matrices, const Roles& roles, double alpha) {
+  struct Test {
+    const char* name;
+    const std::string& source;
+    const std::vector<std::string>& tested;
+    const std::vector<std::string>& nulls;
+  };
+  const Test tests[] = {{"fingerprinting", roles.source, roles.suspects, roles.negatives},
+                        {"unlearning", roles.reference, roles.candidates, roles.unrelated}};
+  std::vector<Verdict> out;
+  const size_t M = names.size();
+  for (const Test& t : tests) {
+    if (t.tested.empty()) continue;
+    const size_t src = index_of(names, t.source, "source");
+    for (size_t k = 0; k < metrics.size(); ++k) {
+      const auto dist = [&](const std::string& x) { return matrices[k][src * M + index_of(names, x, "tested")]; };
+      std::vector<double> null;
+      for (const auto& x : t.nulls) null.push_back(dist(x));
+      std::vector<double> p;
+      const size_t first = out.size();
+      for (const auto& x : t.tested) {
+        Verdict v;
+        v.test = t.name, v.model = x, v.source = t.source, v.metric = metrics[k];
+        v.nulls = static_cast<int>(null.size());
+        v.distance = dist(x);
+        v.p_empirical = empirical_p_value(v.distance, null);
+        v.p_value = predictive_p_value(v.distance, null);
+        p.push_back(v.p_value);
+        out.push_back(v);
+      }
+      const std::vector<double> adjusted = holm_adjusted(p);
+      for (size_t i = 0; i < adjusted.size(); ++i) {
+        out[first + i].p_adjusted = adjusted[i];
+        out[first + i].derived = adjusted[i] <= alpha;
+      }
+    }
+  }
+  return out;
 }
 
 RelatednessReport relatedness(const std::vector<std::string>& names, const std::vector<double>& m, const Roles& roles) {

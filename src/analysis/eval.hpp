@@ -25,9 +25,12 @@ struct Roles {
   std::string source;
   std::map<std::string, std::vector<std::string>> positives;  // kind -> models
   std::vector<std::string> negatives;
+  std::vector<std::string> suspects;  // each tested against the negatives
+  // unlearning
   // unlearning
   std::string reference;
   std::vector<std::string> approximate, direct, unrelated;
+  std::vector<std::string> candidates;  // each tested against the unrelated models
   // task relatedness: one model per task, affinity[i][j] = how well task i's encoder serves task j
   std::vector<std::string> tasks;
   std::vector<std::vector<double>> affinity;
@@ -82,6 +85,23 @@ struct UnlearningReport {
 };
 UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& matrix,
                             const Roles& roles);
+
+// The auditor's test: is a suspect (or an unlearning candidate) closer to the
+// source (reference) than the independent negatives (unrelated models) are?
+// Per metric: the empirical and the predictive p-value (modelgif/stats.hpp)
+// against the null models' distances to the same source, Holm-adjusted over
+// the suspects (candidates) of that metric; `derived` when the adjusted
+// predictive p-value is <= alpha (for a candidate: "not forgotten").
+struct Verdict {
+  std::string test;           // "fingerprinting" or "unlearning"
+  std::string model, source;  // suspect / candidate, and the model it is tested against
+  std::string metric;
+  int nulls = 0;  // negatives (unrelated models) judged against
+  double distance = 0, p_empirical = 0, p_value = 0, p_adjusted = 0;
+  bool derived = false;
+};
+std::vector<Verdict> verdicts(const std::vector<std::string>& names, const std::vector<std::string>& metrics,
+                              const std::vector<std::vector<double>>& matrices, const Roles& roles, double alpha);
 
 struct RelatednessReport {
   std::map<std::string, double> per_task, per_task_no_diagonal;

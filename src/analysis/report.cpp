@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "analysis/svg.hpp"
+#include "base/text.hpp"
 #include "modelgif/stats.hpp"
 
 namespace modelgif {
@@ -59,6 +60,55 @@ std::string format_unlearning(const Roles& roles, const std::string& metric, con
         << "]  (" << sp.n << " models)\n";
   for (const auto& [model, verdict] : rep.verdict)
     out << "  " << model << ": " << rep.distance.at(model) << ", " << verdict << "\n";
+  return out.str();
+}
+
+std::string format_verdicts(const std::vector<Verdict>& vs, double alpha, const std::string& format) {
+  std::ostringstream out;
+  if (format == "csv") {
+    out << csv_row({"suspect", "metric", "distance", "p_empirical", "p_value", "derived"});
+    for (const auto& v : vs)
+      out << csv_row(
+          {v.model, v.metric, exact(v.distance), exact(v.p_empirical), exact(v.p_value), v.derived ? "true" : "false"});
+    return out.str();
+  }
+  if (format == "json") {
+    out << "[";
+    for (size_t i = 0; i < vs.size(); ++i) {
+      const auto& v = vs[i];
+      out << (i ? ",\n " : "") << "{\"suspect\": " << json_string(v.model) << ", \"metric\": " << json_string(v.metric)
+          << ", \"distance\": " << exact(v.distance) << ", \"p_empirical\": " << exact(v.p_empirical)
+          << ", \"p_value\": " << exact(v.p_value) << ", \"derived\": " << (v.derived ? "true" : "false") << "}";
+    }
+    out << "]\n";
+    return out.str();
+  }
+  std::string header;
+  for (const auto& v : vs) {
+    const bool fp = v.test == "fingerprinting";
+    const std::string h = std::string(fp ? "suspects of '" : "unlearning candidates of '") + v.source + "', " +
+                          v.metric + ": against " + std::to_string(v.nulls) +
+                          (fp ? " independent negatives" : " unrelated models") + " (Holm over the " +
+                          (fp ? "suspects" : "candidates") + ", alpha " + exact(alpha) + ")";
+    if (h != header) {
+      out << h << "\n"
+          << "  " << std::left << std::setw(20) << "model" << std::right << std::setw(10) << "distance" << std::setw(13)
+          << "p_empirical" << std::setw(11) << "p_value" << std::setw(11) << "adjusted"
+          << "  verdict\n";
+      header = h;
+    }
+    const char* verdict =
+        fp ? (v.derived ? "derived from the source" : "not shown to be derived")
+           : (v.derived ? "not forgotten (closer than unrelated models)" : "as far as an unrelated model");
+    out << "  " << std::left << std::setw(20) << v.model << std::right << std::fixed << std::setprecision(4)
+        << std::setw(10) << v.distance << std::setprecision(3) << std::setw(13) << v.p_empirical << std::scientific
+        << std::setprecision(2) << std::setw(11) << v.p_value << std::setw(11) << v.p_adjusted << std::defaultfloat
+        << "  " << verdict << "\n";
+  }
+  if (!vs.empty())
+    out << "  (p_value: Student's t predictive test on the null models' distances, assumed normal;\n"
+           "   p_empirical: (1 + null models at least as close) / (1 + null models). A p-value against\n"
+           "   these models, not a proof.)\n";
   return out.str();
 }
 

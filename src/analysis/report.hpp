@@ -15,6 +15,9 @@ std::string format_fingerprinting(const Roles& roles, const std::string& metric,
                                   const std::vector<FingerprintRow>& rows);
 std::string format_selection(const SelectionReport& report);
 std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& report);
+// The suspects' and candidates' verdicts: a table, or rows of
+// suspect, metric, distance, p_empirical, p_value, derived (csv, json).
+std::string format_verdicts(const std::vector<Verdict>& verdicts, double alpha, const std::string& format);
 std::string format_relatedness(const Roles& roles, const std::string& metric, const RelatednessReport& report);
 
 // The pictures of a result: heatmap and similarity tree of its `matrix` of `metric`, and, for

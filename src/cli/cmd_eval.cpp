@@ -16,7 +16,8 @@ namespace modelgif::cli {
 namespace {
 
 struct EvalOptions {
-  std::string file, roles, metric, pictures;
+  std::string file, roles, metric, pictures, format;
+  double alpha = 0.01;
   std::vector<int64_t> counts;
   bool counts_given = false;  // --counts on the command line
   bool selection = false;
@@ -33,6 +34,11 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
       "fingerprinting: reference counts for the AUC table below all references (needs per-reference "
       "distances: the result's stored fields, or its run's checkpoint)")(
       "metric", po::value(&o.metric)->default_value("cosine"), "the metric to judge by")(
+      "alpha", po::value(&o.alpha)->default_value(0.01, "0.01"),
+      "suspects and candidates: the level of the verdicts (family-wise, Holm over them)")(
+      "format", po::value(&o.format)->default_value("table"),
+      "table, or the suspects' and candidates' verdicts alone as csv or json rows "
+      "(suspect, metric, distance, p_empirical, p_value, derived)")(
       "selection", po::bool_switch(&o.selection),
       "fingerprinting: also report AUC on references chosen by the selection rule "
       "(half of each kind and of the negatives choose, the other half is evaluated)")(
@@ -47,11 +53,17 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
                      "Reports what the paper reports: ROC AUC per attack kind against the number of\n"
                      "references (fingerprinting), reference <-> approximate / direct / unrelated\n"
                      "distances with a verdict per model (unlearning), and the Spearman correlation\n"
-                     "of distances with transfer affinities (task relatedness).",
+                     "of distances with transfer affinities (task relatedness). Suspects\n"
+                     "(fingerprinting.suspects) and unlearning candidates (unlearning.candidates) get\n"
+                     "a p-value against the negatives (unrelated models) and a verdict at --alpha,\n"
+                     "for every metric of the result.",
                      out, vm))
     return false;
   if (o.file.empty() || o.roles.empty()) throw_usage("eval: give a result file and --roles ROLES.yaml");
   o.counts_given = !vm["counts"].defaulted();
+  if (o.format != "table" && o.format != "csv" && o.format != "json")
+    throw_usage("eval: --format must be table, csv or json, got '" + o.format + "'");
+  if (!(o.alpha > 0 && o.alpha < 1)) throw_usage("eval: --alpha must be in (0, 1)");
   std::stringstream cs(counts);
   for (std::string c; std::getline(cs, c, ',');) {
     try {
@@ -77,8 +89,16 @@ int cmd_eval(const Args& args, std::ostream& out) {
   const auto mit = std::find(r.metrics.begin(), r.metrics.end(), o.metric);
   if (mit == r.metrics.end()) throw_usage("eval: " + o.file + " has no metric " + o.metric);
   const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
+  const std::vector<Verdict> tested = verdicts(r.names, r.metrics, r.matrices, roles, o.alpha);
+  if (o.format != "table") {
+    if (roles.suspects.empty() && roles.candidates.empty())
+      throw_usage("eval: --format " + o.format + " prints the verdicts of suspects and candidates; roles " + o.roles +
+                  " names none (fingerprinting.suspects, unlearning.candidates)");
+    out << format_verdicts(tested, o.alpha, o.format);
+    return kExitOk;
+  }
   std::vector<FingerprintRow> rows;  // also drawn
-  if (!roles.source.empty()) {
+  if (!roles.source.empty() && !roles.positives.empty()) {
     // All references: the matrix. Fewer: per-reference distances, from the
     // result's fields or its run's checkpoint.
     const FingerprintRow all = fingerprint_auc_all(r.names, m, r.references, roles);
@@ -103,9 +123,11 @@ int cmd_eval(const Args& args, std::ostream& out) {
     }
     if (o.selection) out << format_selection(fingerprint_selection(*per_ref, roles, o.counts));
   }
-  if (!roles.reference.empty()) out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
+  out << format_verdicts(tested, o.alpha, "table");
+  if (!roles.reference.empty() && (!roles.approximate.empty() || !roles.direct.empty()))
+    out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
   const PictureOptions pictures = picture_options_of(o.picture, o.pictures);
-  print_pictures(out, write_eval_pictures(o.file, r.names, m, o.metric, !roles.source.empty(), rows, pictures));
+  print_pictures(out, write_eval_pictures(o.file, r.names, m, o.metric, !rows.empty(), rows, pictures));
   if (!roles.tasks.empty()) out << format_relatedness(roles, o.metric, relatedness(r.names, m, roles));
   return kExitOk;
 }

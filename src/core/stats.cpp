@@ -17,6 +17,74 @@ double roc_auc(const std::vector<double>& pos, const std::vector<double>& neg) {
   return wins / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
 }
 
+namespace {
+
+// The regularized incomplete beta function I_x(a, b), by its continued
+// fraction (modified Lentz), on the side where it converges fast.
+double incomplete_beta(double x, double a, double b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(1 - x, b, a);
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x)) / a;
+  constexpr double kTiny = 1e-300;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  d = 1 / (std::fabs(d) < kTiny ? kTiny : d);
+  double f = d;
+  for (int m = 1; m <= 500; ++m) {
+    for (const bool odd : {false, true}) {
+      const double num = odd ? -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+                             : m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+      d = 1 + num * d;
+      d = 1 / (std::fabs(d) < kTiny ? kTiny : d);
+      c = 1 + num / c;
+      if (std::fabs(c) < kTiny) c = kTiny;
+      f *= c * d;
+      if (odd && std::fabs(c * d - 1) < 1e-15) return front * f;
+    }
+  }
+  return front * f;
+}
+
+}  // namespace
+
+double student_t_cdf(double t, double nu) {
+  if (!(nu > 0)) throw_internal("student_t_cdf: needs nu > 0");
+  if (std::isnan(t)) return t;
+  if (std::isinf(t)) return t > 0 ? 1.0 : 0.0;
+  const double tail = 0.5 * incomplete_beta(nu / (nu + t * t), nu / 2, 0.5);  // P(T <= -|t|)
+  return t < 0 ? tail : 1 - tail;
+}
+
+double empirical_p_value(double distance, const std::vector<double>& null) {
+  const auto closer = std::count_if(null.begin(), null.end(), [&](double x) { return x <= distance; });
+  return (1.0 + static_cast<double>(closer)) / (1.0 + static_cast<double>(null.size()));
+}
+
+double predictive_p_value(double distance, const std::vector<double>& null) {
+  const double n = static_cast<double>(null.size());
+  if (null.size() < 2) throw_internal("predictive_p_value: needs at least 2 null distances");
+  const double mean = std::accumulate(null.begin(), null.end(), 0.0) / n;
+  double ss = 0;
+  for (const double x : null) ss += (x - mean) * (x - mean);
+  const double sd = std::sqrt(ss / (n - 1));
+  if (sd == 0) return distance < mean ? 0.0 : 1.0;
+  return student_t_cdf((distance - mean) / (sd * std::sqrt(1 + 1 / n)), n - 1);
+}
+
+std::vector<double> holm_adjusted(const std::vector<double>& p) {
+  std::vector<size_t> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::vector<double> adjusted(p.size());
+  double running = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    running = std::max(running, std::min(1.0, static_cast<double>(p.size() - i) * p[order[i]]));
+    adjusted[order[i]] = running;
+  }
+  return adjusted;
+}
+
 std::vector<double> average_ranks(const std::vector<double>& x) {
   std::vector<size_t> idx(x.size());
   std::iota(idx.begin(), idx.end(), 0);

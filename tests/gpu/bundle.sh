@@ -14,7 +14,7 @@ packages=(
   libopenmpi-dev libopenmpi3 openmpi-bin openmpi-common libhwloc15 libhwloc-plugins libevent-core-2.1-7
   libevent-pthreads-2.1-7 libpmix2 libfabric1 libucx0 libpsm-infinipath1 libpsm2-2 librdmacm1 libibverbs1
   libnl-3-200 libnl-route-3-200 libnuma1 libltdl7 libmunge2
-  libhdf5-openmpi-dev libhdf5-openmpi-103-1 libaec0 libsz2 libcurl4 libnghttp2-14 librtmp1 libssh2-1 libpsl5
+  libhdf5-openmpi-dev libhdf5-openmpi-103-1 libhdf5-openmpi-hl-100 libaec0 libsz2 libcurl4 libnghttp2-14 librtmp1 libssh2-1 libpsl5
   libyaml-cpp-dev libyaml-cpp0.7
   libboost-program-options-dev libboost-program-options1.74-dev libboost-program-options1.74.0 libboost1.74-dev
   libstb-dev libstb0 zlib1g-dev zlib1g

@@ -51,6 +51,8 @@ if [ -d "$bundle/prefix/usr" ]; then
   mkdir -p "$work/bin"
   for w in mpicc mpicxx mpirun mpiexec; do ln -sf "$p/bin/$w.openmpi" "$work/bin/$w"; done
   sed "s|^prefix=\"/usr\"|prefix=\"$p\"|" "$p/bin/h5pcc.openmpi" > "$work/bin/h5pcc" && chmod +x "$work/bin/h5pcc"
+  # The bundle keeps HDF5's shared libraries only, and h5pcc must call the bundle's mpicc.
+  export HDF5_USE_SHLIB=yes HDF5_CC=$work/bin/mpicc HDF5_CLINKER=$work/bin/mpicc
   export OPAL_PREFIX=$p PATH=$work/bin:$PATH
   export LD_LIBRARY_PATH=$p/lib/x86_64-linux-gnu:$p/lib/x86_64-linux-gnu/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export PKG_CONFIG_PATH=$p/lib/x86_64-linux-gnu/pkgconfig

@@ -14,6 +14,7 @@
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
+#include "modelgif/stats.hpp"
 #include "run/result_file.hpp"
 #include "support/models.hpp"
 
@@ -262,4 +263,78 @@ TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
   ts << t.rdbuf();
   for (const char* name : {"source", "perm", "copy", "neg0", "neg1", "neg2"})
     EXPECT_THAT(ts.str(), HasSubstr(std::string(">") + name + "<")) << name;
+}
+
+// The auditor's verdicts on known distances: a suspect closer than every
+// negative, one in the middle, one tied with a negative; Holm over them.
+TEST(Eval, SuspectVerdictsHavePValuesAgainstTheNegativesAndHolm) {
+  const std::vector<std::string> names = {"src", "close", "middle", "tied", "n0", "n1", "n2", "n3", "n4"};
+  const std::vector<double> to_src = {0, 0.05, 0.84, 0.82, 0.80, 0.82, 0.84, 0.86, 0.88};
+  std::vector<double> m(names.size() * names.size(), 0.5);
+  for (size_t i = 0; i < names.size(); ++i) m[i] = m[i * names.size()] = to_src[i];
+  Roles roles;
+  roles.source = "src";
+  roles.negatives = {"n0", "n1", "n2", "n3", "n4"};
+  roles.suspects = {"close", "middle", "tied"};
+  const auto vs = verdicts(names, {"cosine"}, {m}, roles, 0.01);
+  ASSERT_EQ(vs.size(), 3u);
+  const std::vector<double> null = {0.80, 0.82, 0.84, 0.86, 0.88};
+  EXPECT_DOUBLE_EQ(vs[0].p_empirical, 1.0 / 6.0);  // closer than all: the smallest the negatives allow
+  EXPECT_DOUBLE_EQ(vs[1].p_empirical, 4.0 / 6.0);  // 0.84: three negatives at least as close
+  EXPECT_DOUBLE_EQ(vs[2].p_empirical, 3.0 / 6.0);  // tied with n1 at 0.82: the tie counts
+  EXPECT_DOUBLE_EQ(vs[0].p_value, predictive_p_value(0.05, null));
+  EXPECT_NEAR(vs[1].p_value, 0.5, 1e-12);
+  const auto adjusted = holm_adjusted({vs[0].p_value, vs[1].p_value, vs[2].p_value});
+  for (size_t i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(vs[i].p_adjusted, adjusted[i]) << i;
+  EXPECT_TRUE(vs[0].derived);
+  EXPECT_FALSE(vs[1].derived);
+  EXPECT_FALSE(vs[2].derived);
+  EXPECT_EQ(vs[0].nulls, 5);
+  EXPECT_EQ(vs[0].source, "src");
+}
+
+TEST(Eval, SuspectsAndCandidatesEndToEndAsTableCsvAndJson) {
+  const EvalZoo z;
+  const std::string roles = z.dir + "/audit.yaml";
+  std::ofstream(roles) << "fingerprinting:\n  source: source\n  suspects: [perm, neg0]\n  negatives: [neg1, neg2]\n"
+                       << "unlearning:\n  reference: source\n  candidates: [copy]\n  unrelated: [neg1, neg2]\n";
+  std::ostringstream out, err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", roles}, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("suspects of 'source', cosine: against 2 independent negatives")) << out.str();
+  EXPECT_THAT(out.str(), HasSubstr("unlearning candidates of 'source', euclidean")) << out.str();
+  EXPECT_THAT(out.str(), Not(HasSubstr("ROC AUC"))) << out.str();  // no positives: no AUC table
+  std::ostringstream csv, csv_err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", roles, "--format", "csv", "--alpha", "0.05"}, csv, csv_err), 0)
+      << csv_err.str();
+  std::istringstream lines(csv.str());
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "suspect,metric,distance,p_empirical,p_value,derived");
+  int rows = 0;
+  const RunResult r = read_result(z.result);
+  while (std::getline(lines, line)) {
+    ++rows;
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 6u) << line;
+    // The distance is the matrix's, every digit.
+    const auto mi = std::find(r.metrics.begin(), r.metrics.end(), f[1]) - r.metrics.begin();
+    const auto mj = std::find(r.names.begin(), r.names.end(), f[0]) - r.names.begin();
+    EXPECT_EQ(std::stod(f[2]), r.matrices[static_cast<size_t>(mi)][static_cast<size_t>(mj)]) << line;
+    if (f[0] != "neg0") EXPECT_DOUBLE_EQ(std::stod(f[3]), 1.0 / 3.0) << line;  // closer than both negatives
+    if (f[0] == "perm" || f[0] == "copy") EXPECT_LT(std::stod(f[4]), 0.05) << line;
+  }
+  EXPECT_EQ(rows, 3 * static_cast<int>(r.metrics.size()));  // 2 suspects + 1 candidate, per metric
+  std::ostringstream json, json_err;
+  ASSERT_EQ(cli::run({"eval", z.result, "--roles", roles, "--format", "json"}, json, json_err), 0);
+  EXPECT_THAT(json.str(), HasSubstr("{\"suspect\": \"perm\", \"metric\": \"cosine\", \"distance\": ")) << json.str();
+  EXPECT_EQ(json.str().front(), '[');
+  std::ostringstream none, none_err;
+  EXPECT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--format", "csv"}, none, none_err), kExitUsage);
+  EXPECT_THAT(none_err.str(), HasSubstr("names none (fingerprinting.suspects, unlearning.candidates)"));
+  std::ostringstream bad, bad_err;
+  std::ofstream(z.dir + "/one.yaml") << "fingerprinting:\n  source: source\n  suspects: [perm]\n  negatives: [neg1]\n";
+  EXPECT_EQ(cli::run({"eval", z.result, "--roles", z.dir + "/one.yaml"}, bad, bad_err), kExitUsage);
+  EXPECT_THAT(bad_err.str(), HasSubstr("fingerprinting.negatives")) << bad_err.str();
 }
