@@ -1,7 +1,7 @@
 #include "analysis/pictures.hpp"
 
-#include <cairo.h>
 #if MODELGIF_PNG
+#include <cairo.h>
 #include <librsvg/rsvg.h>
 #endif
 
