@@ -47,7 +47,10 @@ fi
 #    MPI by OPAL_PREFIX, HDF5's compiler wrapper by its prefix line).
 cmake_args=(-DCMAKE_BUILD_TYPE=Release -DMODELGIF_TESTS=OFF -DMODELGIF_PNG=OFF "-DCMAKE_PREFIX_PATH=$torch_prefix")
 if [ -d "$bundle/prefix/usr" ]; then
-  p=$(realpath "$bundle/prefix/usr")
+  # A copy outside the source tree: CMake refuses a target's include folders
+  # inside it (the bundle travels in tests/gpu/bundle).
+  rm -rf "$work/prefix" && cp -a "$bundle/prefix" "$work/prefix"
+  p=$work/prefix/usr
   mkdir -p "$work/bin"
   for w in mpicc mpicxx mpirun mpiexec; do ln -sf "$p/bin/$w.openmpi" "$work/bin/$w"; done
   sed "s|^prefix=\"/usr\"|prefix=\"$p\"|" "$p/bin/h5pcc.openmpi" > "$work/bin/h5pcc" && chmod +x "$work/bin/h5pcc"
