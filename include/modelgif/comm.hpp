@@ -46,8 +46,11 @@ class Comm {
   std::string bcast(const std::string& s, int root = 0) const;
   int64_t bcast(int64_t v, int root = 0) const;
   void bcast(std::vector<double>& v, int root = 0) const;  // sizes must agree
-  // Sends `out` to `dest` and receives a buffer of any size from `source`.
-  std::vector<char> sendrecv(const std::vector<char>& out, int dest, int source) const;
+  // Sends `bytes` bytes at `out` to `dest` and receives a buffer of any size from `source`.
+  std::vector<char> sendrecv(const char* out, int64_t bytes, int dest, int source) const;
+  std::vector<char> sendrecv(const std::vector<char>& out, int dest, int source) const {
+    return sendrecv(out.data(), static_cast<int64_t>(out.size()), dest, source);
+  }
   std::vector<std::string> allgather(const std::string& s) const;
 
  private:

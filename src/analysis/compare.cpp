@@ -67,7 +67,12 @@ Comparison compare_results(const std::string& fa, const std::string& fb, const T
       f.shapes = shape_str(x.sizes()) + " and " + shape_str(y.sizes());
       f.same = false;
     } else if (x.numel() > 0) {
-      f.largest = (x - y).abs().max().item<double>() / std::max(1e-30, y.abs().max().item<double>());
+      const double scale = std::max(1e-30, y.abs().max().item<double>());
+      const at::Tensor per_ref = (x - y).abs().reshape({x.size(0), -1}).amax(1).to(at::kDouble) / scale;
+      f.largest = per_ref.max().item<double>();
+      f.references = per_ref.numel();
+      f.beyond = per_ref.gt(tol.rtol).sum().item<int64_t>();
+      f.median = std::get<0>(per_ref.sort()).select(0, (f.references - 1) / 2).item<double>();
       f.same = f.largest <= tol.rtol;
     }
     out.fields.push_back(f);
@@ -96,7 +101,8 @@ std::string format_comparison(const Comparison& c, const Tolerance& tol) {
     if (!f.shapes.empty())
       s << "shapes " << f.shapes;
     else
-      s << "largest difference " << f.largest << " of the largest value";
+      s << "largest difference " << f.largest << " of the largest value, beyond " << tol.rtol << " in " << f.beyond
+        << " of " << f.references << " references (median reference " << f.median << ")";
     s << (tol.judge_fields ? (f.same ? "" : ": DIFFERENT") : " (not judged)") << "\n";
   }
   s << (c.same ? "same within " : "DIFFERENT beyond ") << "rtol " << tol.rtol << ", atol ";

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct FieldComparison {
   std::string model;
   std::string shapes;  // "" when equal, else both shapes
   double largest = 0;  // |a - b| / largest |b|
+  // Per reference (a field's first axis), its largest |a - b| / largest |b|:
+  // how many are beyond rtol, and the median. A difference confined to a few
+  // references is what crossing an activation's kink (a ReLU at 0, a
+  // max-pool tie) at one path point gives, where two float32 runs round
+  // differently; rounding alone is spread evenly.
+  int64_t references = 0, beyond = 0;
+  double median = 0;
   bool same = true;
 };
 

@@ -134,8 +134,8 @@ void Comm::bcast(std::vector<double>& v, int root) const {
   if (!v.empty()) check(MPI_Bcast(v.data(), static_cast<int>(v.size()), MPI_DOUBLE, root, c_), "broadcasting values");
 }
 
-std::vector<char> Comm::sendrecv(const std::vector<char>& out, int dest, int source) const {
-  int64_t n_out = static_cast<int64_t>(out.size()), n_in = 0;
+std::vector<char> Comm::sendrecv(const char* out, int64_t bytes, int dest, int source) const {
+  int64_t n_out = bytes, n_in = 0;
   check(MPI_Sendrecv(&n_out, 1, MPI_INT64_T, dest, 1, &n_in, 1, MPI_INT64_T, source, 1, c_, MPI_STATUS_IGNORE),
         "exchanging sizes");
   std::vector<char> in(static_cast<size_t>(n_in));
@@ -144,8 +144,8 @@ std::vector<char> Comm::sendrecv(const std::vector<char>& out, int dest, int sou
   for (int64_t off = 0; off < std::max(n_out, n_in); off += chunk) {
     const int so = static_cast<int>(std::max<int64_t>(0, std::min(chunk, n_out - off)));
     const int si = static_cast<int>(std::max<int64_t>(0, std::min(chunk, n_in - off)));
-    check(MPI_Sendrecv(so ? out.data() + off : nullptr, so, MPI_CHAR, dest, 2, si ? in.data() + off : nullptr, si,
-                       MPI_CHAR, source, 2, c_, MPI_STATUS_IGNORE),
+    check(MPI_Sendrecv(so ? out + off : nullptr, so, MPI_CHAR, dest, 2, si ? in.data() + off : nullptr, si, MPI_CHAR,
+                       source, 2, c_, MPI_STATUS_IGNORE),
           "exchanging fields");
   }
   return in;

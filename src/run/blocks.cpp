@@ -37,22 +37,31 @@ using Clock = std::chrono::steady_clock;
 // distances to such a model go to 1, modelgif's (exact) do not.
 constexpr double kTinyRowNorm = 1e-4;
 
-// Field blocks travel between ranks as: count, then per model its index and rows, then floats.
-std::vector<char> pack(const std::vector<int64_t>& models, const std::vector<at::Tensor>& fields) {
+// Field blocks travel between ranks as: count, then per model its index and
+// rows, then floats, in host memory: pinned when the fields are on a GPU, whose
+// copies are queued without waiting and waited for once, by the last (one
+// stream: it ends after the others).
+at::Tensor pack(const std::vector<int64_t>& models, const std::vector<at::Tensor>& fields) {
   std::vector<int64_t> head = {static_cast<int64_t>(models.size())};
-  size_t floats = 0;
+  int64_t floats = 0;
+  bool device = false;
   for (size_t i = 0; i < models.size(); ++i) {
     head.push_back(models[i]);
     head.push_back(fields[i].size(0));
-    floats += static_cast<size_t>(fields[i].numel());
+    floats += fields[i].numel();
+    device = device || fields[i].is_cuda();
   }
-  std::vector<char> buf(head.size() * 8 + floats * 4);
-  std::memcpy(buf.data(), head.data(), head.size() * 8);
-  char* p = buf.data() + head.size() * 8;
-  for (const auto& f : fields) {
-    const at::Tensor c = f.cpu().contiguous();
-    std::memcpy(p, c.data_ptr(), static_cast<size_t>(c.numel()) * 4);
-    p += c.numel() * 4;
+  const int64_t start = static_cast<int64_t>(head.size()) * 8;
+  at::Tensor buf = at::empty({start + floats * 4}, at::TensorOptions().dtype(at::kByte).pinned_memory(device));
+  std::memcpy(buf.data_ptr(), head.data(), static_cast<size_t>(start));
+  int64_t offset = start;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const at::Tensor& f = fields[i];
+    buf.slice(0, offset, offset + f.numel() * 4)
+        .view(at::kFloat)
+        .view(f.sizes())
+        .copy_(f, device && i + 1 < fields.size());
+    offset += f.numel() * 4;
   }
   return buf;
 }
@@ -383,10 +392,10 @@ class BlockPhase {
     acc.add_pairs_within(own, fields, wanted(own, own, true));
     // Ring: at step t receive group g - t; group pair {g, h} belongs to the rank
     // that meets it first (t < G - t), ties broken by the lower group.
-    const std::vector<char> mine = G > 1 ? pack(own, fields) : std::vector<char>{};
+    const at::Tensor mine = G > 1 ? pack(own, fields) : at::Tensor();
     for (int t = 1; t <= G / 2; ++t) {
       const int dest = (g + t) % G, src = (g - t + G) % G;
-      const auto buf = shard_.sendrecv(mine, dest, src);
+      const auto buf = shard_.sendrecv(static_cast<const char*>(mine.data_ptr()), mine.numel(), dest, src);
       const bool owner = t < G - t || (t == G - t && g < src);
       if (!owner) continue;
       std::vector<int64_t> theirs;

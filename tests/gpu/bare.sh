@@ -15,11 +15,11 @@ fi
 unset MODELGIF_BARE
 packages=(libopenmpi-dev libopenmpi3 openmpi-bin openmpi-common libpmix2 libpmix-dev libhdf5-openmpi-dev
   libhdf5-openmpi-103-1 libhdf5-openmpi-hl-100 libhdf5-openmpi-cpp-103-1 libhdf5-openmpi-fortran-102 hdf5-tools
-  libhdf5-dev libhdf5-103-1 libyaml-cpp-dev libyaml-cpp0.7 libboost-program-options-dev
+  libyaml-cpp-dev libyaml-cpp0.7 libboost-program-options-dev
   libboost-program-options1.74-dev libboost-program-options1.74.0)
 empty=$(mktemp -d /tmp/modelgif-bare.XXXXXX)
-folders=(/usr/include/boost /usr/include/hdf5 /usr/include/yaml-cpp /usr/lib/x86_64-linux-gnu/openmpi
-  /usr/lib/x86_64-linux-gnu/pmix2 /usr/lib/x86_64-linux-gnu/hdf5 /etc/openmpi /usr/share/openmpi)
+folders=(/usr/include/boost /usr/include/hdf5/openmpi /usr/include/yaml-cpp /usr/lib/x86_64-linux-gnu/openmpi
+  /usr/lib/x86_64-linux-gnu/pmix2 /usr/lib/x86_64-linux-gnu/hdf5/openmpi /etc/openmpi /usr/share/openmpi)
 hidden=0
 for d in "${folders[@]}"; do
   [ -d "$d" ] && mount --bind "$empty" "$d" && hidden=$((hidden + 1))

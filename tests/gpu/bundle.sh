@@ -18,6 +18,11 @@ packages=(
   libyaml-cpp-dev libyaml-cpp0.7
   libboost-program-options-dev libboost-program-options1.74-dev libboost-program-options1.74.0 libboost1.74-dev
   libstb-dev libstb0 zlib1g-dev zlib1g
+  # What HDF5's libcurl and Open MPI's hwloc need at load time, which another
+  # distribution names otherwise or lacks (Ubuntu 24.04: libldap.so.2, libunistring.so.5).
+  libldap-2.5-0 libsasl2-2 libsasl2-modules-db libdb5.3 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0
+  libkeyutils1 libcom-err2 libidn2-0 libunistring2 libbrotli1 libzstd1 libssl3 libgnutls30 libnettle8 libhogweed6
+  libgmp10 libp11-kit0 libffi8 libtasn1-6 libudev1
 )
 rm -rf "$out" && mkdir -p "$out/debs" "$out/prefix"
 (cd "$out/debs" && apt-get download "${packages[@]}" > /dev/null)
@@ -34,7 +39,33 @@ find "$inc/boost" -type d -empty -delete
 # Shared C and C++ libraries only: no static archives, nothing for Fortran.
 find "$out/prefix" \( -name '*.a' -o -name '*fortran*' -o -name '*mpifh*' -o -name '*usempi*' -o -name '*.mod' \) \
   -exec rm -rf {} + 2> /dev/null || true
+# Nor OpenSHMEM, Java bindings, translations or the Brotli encoder.
+find "$out/prefix" \( -name '*oshmem*' -o -name '*java*' -o -name 'mca_spml_*' -o -name 'mca_sshmem_*' \
+  -o -name 'mca_atomic_*' -o -name 'mca_scoll_*' -o -name 'mca_memheap_*' -o -name 'libbrotlienc*' \) \
+  -exec rm -rf {} + 2> /dev/null || true
+rm -rf "$out/prefix/usr/share/locale"
 rm -f "$out/all-boost" "$out/boost-headers"
-size=$(du -sm "$out" | cut -f1)
+# Self-contained: every library that the programs and the libraries they link
+# need at load time is in the bundle, but for the C and C++ runtimes that every
+# Linux with a compiler has.
+lib=$out/prefix/usr/lib/x86_64-linux-gnu
+missing=$(
+  declare -A seen=()
+  queue=("$lib"/libhdf5_openmpi.so.103 "$lib"/libhdf5_openmpi_hl.so.100 "$lib"/libmpi.so.40 "$lib"/libyaml-cpp.so.0.7
+    "$lib"/libboost_program_options.so.1.*.0 "$out"/prefix/usr/bin/orterun "$out"/prefix/usr/bin/orted)
+  while [ ${#queue[@]} -gt 0 ]; do
+    f=${queue[0]}
+    queue=("${queue[@]:1}")
+    for n in $(objdump -p "$f" | awk '/NEEDED/ { print $2 }'); do
+      [ -n "${seen[$n]:-}" ] && continue
+      seen[$n]=1
+      case "$n" in ld-linux* | libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | libresolv.so.* | libstdc++.so.* | libgcc_s.so.*) continue ;; esac
+      found=$(find "$out/prefix" -name "$n" | head -1)
+      if [ -n "$found" ]; then queue+=("$found"); else echo "$n (needed by $(basename "$f"))"; fi
+    done
+  done
+)
+[ -z "$missing" ] || { echo "gpu bundle: FAILED: not in the bundle: $(echo $missing)"; exit 1; }
+size=$(du -sm --apparent-size "$out" | cut -f1)
 echo "gpu bundle: ${#packages[@]} Debian 12 packages unpacked into $out/prefix: $size MiB"
 [ "$size" -lt 64 ] || { echo "gpu bundle: FAILED: over 64 MiB"; exit 1; }

@@ -57,6 +57,8 @@ if [ -d "$bundle/prefix/usr" ]; then
   # The bundle keeps HDF5's shared libraries only, and h5pcc must call the bundle's mpicc.
   export HDF5_USE_SHLIB=yes HDF5_CC=$work/bin/mpicc HDF5_CLINKER=$work/bin/mpicc
   export OPAL_PREFIX=$p PATH=$work/bin:$PATH
+  # Open MPI's PMIx finds its plugins and help files by its own prefix.
+  export PMIX_INSTALL_PREFIX=$p/lib/x86_64-linux-gnu/pmix2 PMIX_MCA_mca_base_component_path=$p/lib/x86_64-linux-gnu/pmix2/lib/pmix
   export LD_LIBRARY_PATH=$p/lib/x86_64-linux-gnu:$p/lib/x86_64-linux-gnu/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export PKG_CONFIG_PATH=$p/lib/x86_64-linux-gnu/pkgconfig
   cmake_args+=("-DCMAKE_PREFIX_PATH=$torch_prefix;$p" "-DMPI_C_COMPILER=$work/bin/mpicc" "-DMPI_CXX_COMPILER=$work/bin/mpicxx"
@@ -76,16 +78,19 @@ bin=$work/build/modelgif
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # The zoos: small on the CPU (its rate is no GPU's), larger on a GPU.
-refs=16 steps=50
-[ "$cuda" = 1 ] || refs=2 steps=4
-"$py" "$src/tests/gpu/models.py" zoo "$work/zoo" "$refs" || { say "zoo: FAIL"; exit 1; }
+# The checks compare 16 references x 50 steps; the throughput runs take more
+# (1024 references, 128 of the ResNet-50 encoder's larger images), so that
+# each lasts seconds on a GPU.
+refs=16 steps=50 speed_refs=1024 speed_refs_large=128
+[ "$cuda" = 1 ] || refs=2 steps=4 speed_refs=4 speed_refs_large=2
+"$py" "$src/tests/gpu/models.py" zoo "$work/zoo" "$speed_refs" || { say "zoo: FAIL"; exit 1; }
 config() {  # config ZOO: a run config over the zoo's models
   local zoo=$1 target=predicted reduce=none
   [ "$zoo" = resnet50enc ] && target=topk:1 reduce=mean
   {
     echo "zoo:"
     for m in "$work/zoo/$zoo"-*.pt; do echo "  - {name: $(basename "$m" .pt), path: $m}"; done
-    echo "references: {source: $work/zoo/$zoo-images-idx3-ubyte, scale: 2.0, shift: -1.0}"
+    echo "references: {source: $work/zoo/$zoo-images-idx3-ubyte, count: $refs, scale: 2.0, shift: -1.0}"
     echo "field: {steps: $steps, target: '$target', reduce_channels: $reduce}"
     echo "distance: {metrics: [cosine, euclidean]}"
     echo "output: {store_fields: true, pictures: false}"
@@ -98,16 +103,35 @@ run() {  # run NAME ZOO [options]: one run, its log kept
   shift 2
   "$bin" run --config "$(config "$zoo")" --output.path "$work/runs/$name.h5" "$@" > "$work/runs/$name.log" 2>&1
 }
-mkdir -p "$work/runs"
+rm -rf "$work/runs" && mkdir -p "$work/runs"  # a WORK used before: its runs go
 
-# 1. CUDA (float32, TF32 off) against the CPU.
+# 1. CUDA (float32, TF32 off) against the CPU. The CPU's runs are pinned (no
+#    tuning: it is not what is checked there); the device's are tuned. Passes
+#    when the distances agree within 1e-5 and each model's fields do, per
+#    reference, within 1e-5 of the field's largest value, but for at most a
+#    tenth of the references: two float32 runs that round differently can put
+#    one path point on the other side of an activation's kink (a ReLU at 0, a
+#    max-pool tie), which moves that reference's field (from that step on,
+#    for cumulative fields) by far more than rounding. Two CPU runs in other
+#    memory formats do the same (docs/gpus.md). The summary gives the largest
+#    difference too.
+pinned=(--run.max_points 64 --run.memory_format contiguous)
+mine=()
+[ "$cuda" = 1 ] || mine=("${pinned[@]}")  # the CPU standing in: the same numerics, so only the steps are checked
 for zoo in small resnet18 resnet50enc; do
-  if run "$zoo-cpu" "$zoo" --run.device cpu && run "$zoo-dev" "$zoo" --run.device "$device"; then
-    if "$bin" compare "$work/runs/$zoo-dev.h5" "$work/runs/$zoo-cpu.h5" --rtol 1e-5 > "$work/runs/$zoo.compare"; then
-      say "fields $device vs cpu, float32, $zoo: PASS ($(grep -o 'fields of [^:]*: largest difference [0-9.e+-]*' "$work/runs/$zoo.compare" | sort -k6 -g | tail -1) of its largest value)"
-    else
-      fail "fields $device vs cpu, float32, $zoo" "$(tail -1 "$work/runs/$zoo.compare")"
-    fi
+  if run "$zoo-cpu" "$zoo" --run.device cpu "${pinned[@]}" && run "$zoo-dev" "$zoo" --run.device "$device" "${mine[@]}"; then
+    "$bin" compare "$work/runs/$zoo-dev.h5" "$work/runs/$zoo-cpu.h5" --rtol 1e-5 --distances-only > "$work/runs/$zoo.compare"
+    distances=$?
+    fields=$(sed -n 's/^fields of \([^:]*\): largest difference \([^ ]*\) of the largest value, beyond [^ ]* in \([0-9]*\) of \([0-9]*\) references (median reference \([^)]*\)).*/\1 \2 \3 \4 \5/p' \
+      "$work/runs/$zoo.compare")
+    verdict=$(echo "$fields" | awk -v d="$distances" '
+      { n++; if ($3 * 10 > $4 || $5 > 1e-5) bad++; if ($2 > worst) worst = $2
+        said = said sprintf("%s%s: %d of %d references beyond 1e-5, median %.2g", n > 1 ? "; " : "", $1, $3, $4, $5) }
+      END { ok = n > 0 && !bad && d == 0
+            printf "%s (largest field difference %.3g of its largest value; %s; distances %s)", ok ? "PASS" : "FAIL",
+                   worst, said, d == 0 ? "within 1e-5" : "DIFFERENT beyond 1e-5" }')
+    say "fields $device vs cpu, float32, $zoo: $verdict"
+    [ "${verdict%% *}" = PASS ] || failed=1
   else
     fail "fields $device vs cpu, float32, $zoo" "$(tail -1 "$work/runs/$zoo-cpu.log") / $(tail -1 "$work/runs/$zoo-dev.log")"
   fi
@@ -129,15 +153,23 @@ if command -v mpirun > /dev/null &&
 else
   fail "2 ranks on one $device vs 1 rank" "$(tail -2 "$work/runs/small-2.log" | head -1)"
 fi
-# 4. Throughput: modelgif's field loop and the published loop on the same device.
+# 4. Throughput: modelgif's field loop (tuned, as a run is) and the published
+#    loop on the same device, from the "fields work" time of a larger run.
 "$py" "$src/tests/gpu/models.py" published "$work/zoo" "$device" > "$work/published.txt" 2>&1 || true
 matmul=$("$py" "$src/tests/gpu/models.py" matmul "$device" 2> /dev/null || echo 0)
 say "throughput on $device (float32 matmul rate ${matmul%.*} GFLOP/s): model, modelgif points/s, published loop points/s, GFLOP per point, share of the matmul rate (modelgif, published)"
 for zoo in small resnet18 resnet50enc; do
-  mine=$(sed -n 's/^fields: .*(\([0-9]*\) points in \([0-9.]*\) s).*/\1 \2/p' "$work/runs/$zoo-dev.log" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print 0 }')
+  count=$speed_refs
+  [ "$zoo" = resnet50enc ] && count=$speed_refs_large
+  mine=0
+  if run "$zoo-speed" "$zoo" --run.device "$device" --references.count "$count"; then
+    points=$(sed -n 's/^fields: .*(\([0-9]*\) points in .*/\1/p' "$work/runs/$zoo-speed.log")
+    secs=$(sed -n 's/^time (s): .*fields work \([0-9.]*\).*/\1/p' "$work/runs/$zoo-speed.log")
+    mine=$(awk -v p="${points:-0}" -v s="${secs:-0}" 'BEGIN { printf "%.0f", (s > 0 ? p / s : 0) }')
+  fi
   read -r _ theirs gflop < <(grep "^$zoo " "$work/published.txt" || echo "$zoo 0 0")
-  awk -v z="$zoo" -v a="${mine:-0}" -v b="$theirs" -v g="$gflop" -v r="$matmul" \
-    'BEGIN { printf "gpu check:   %-12s %10.0f %10.0f %8.2f  %5.1f%% %5.1f%%\n", z, a, b, g, r > 0 ? 100 * a * g / r : 0, r > 0 ? 100 * b * g / r : 0 }' |
+  awk -v z="$zoo" -v a="$mine" -v b="$theirs" -v g="$gflop" -v r="$matmul" \
+    'BEGIN { printf "gpu check:   %-12s %10.0f %10.0f %8.2f  %5.1f%% %5.1f%%\n", z, a, b, g, (r > 0 ? 100 * a * g / r : 0), (r > 0 ? 100 * b * g / r : 0) }' |
     tee -a "$log"
 done
 say "$([ $failed = 0 ] && echo "all checks passed" || echo "some checks FAILED") in $(($(date +%s) - t0)) s (logs in $work)"

@@ -29,7 +29,60 @@ std::string result(const std::string& dir, const std::string& name, double ab, d
   return path;
 }
 
+// The same three models with stored fields (4 references x 2 steps x 3
+// features, float32), `f` giving model m's value at (reference, step, feature).
+template <typename F>
+std::string result_with_fields(const std::string& dir, const std::string& name, F f) {
+  const std::string path = dir + "/" + name + ".h5";
+  ResultWriter w(path);
+  RunResult r;
+  r.names = {"a", "b", "c"};
+  r.metrics = {"cosine"};
+  r.matrices = {{0, 0.1, 0.8, 0.1, 0, 0.8, 0.8, 0.8, 0}};
+  w.write_matrices("/", r);
+  w.create_fields(r.names, 4, 2, 3, false);
+  for (int m = 0; m < 3; ++m) {
+    at::Tensor block = at::empty({4, 2, 3}, at::kFloat);
+    for (int i = 0; i < 4; ++i)
+      for (int k = 0; k < 2; ++k)
+        for (int d = 0; d < 3; ++d) block[i][k][d] = f(m, i, k, d);
+    w.write_field_block(r.names[static_cast<size_t>(m)], 0, block);
+  }
+  w.commit();
+  return path;
+}
+
 }  // namespace
+
+// Fields: the largest difference against the largest value, and how many
+// references it is confined to (a kink crossed at one path point differs in
+// one reference; rounding is spread over all of them).
+TEST(Compare, FieldsSayHowManyReferencesDiffer) {
+  const std::string dir = testsupport::temp_dir("compare-fields");
+  const auto value = [](int m, int i, int k, int d) { return 1.0f + 0.5f * m + 0.25f * i + 0.125f * k + 0.0625f * d; };
+  const std::string base = result_with_fields(dir, "base", value);
+  // Model b: reference 2 off by 1e-3 of its largest value (2.5), the others by 1e-6 of it.
+  const std::string kink = result_with_fields(dir, "kink", [&](int m, int i, int k, int d) {
+    const float v = value(m, i, k, d);
+    return m != 1 ? v : v + (i == 2 && k == 1 ? 2.5e-3f : 2.5e-6f);
+  });
+  Tolerance tol;
+  tol.rtol = 1e-4;
+  const Comparison c = compare_results(kink, base, tol);
+  ASSERT_EQ(c.fields.size(), 3u);
+  EXPECT_TRUE(c.fields[0].same);
+  EXPECT_EQ(c.fields[0].largest, 0.0);
+  const FieldComparison& b = c.fields[1];
+  EXPECT_FALSE(b.same);
+  EXPECT_EQ(b.references, 4);
+  EXPECT_EQ(b.beyond, 1);
+  EXPECT_NEAR(b.largest, 1e-3, 1e-6);
+  EXPECT_NEAR(b.median, 1e-6, 2e-7);  // within float32 rounding of the offsets
+  EXPECT_FALSE(c.same);
+  EXPECT_THAT(format_comparison(c, tol), HasSubstr("fields of b: largest difference 0.001 of the largest value, "
+                                                   "beyond 0.0001 in 1 of 4 references (median reference 1"))
+      << format_comparison(c, tol);
+}
 
 // Rounding of the fields (about 1e-7 of their largest value) moves an
 // equivalent pair's tiny distance by several percent of itself: not a

@@ -90,6 +90,22 @@ TEST(Model, DeviceAndThreads) {
   set_threads(2);
 }
 
+// float32 stays float32 on a GPU: TF32 off in cuDNN and cuBLAS, and cuDNN
+// deterministic without its benchmark (the flags are the same on a CPU build).
+TEST(Model, Float32IsKeptExactOnGpus) {
+  at::Context& ctx = at::globalContext();
+  ctx.setAllowTF32CuDNN(true);
+  ctx.setAllowTF32CuBLAS(true);
+  ctx.setBenchmarkCuDNN(true);
+  ctx.setDeterministicCuDNN(false);
+  keep_float32_exact();
+  EXPECT_FALSE(ctx.allowTF32CuDNN());
+  EXPECT_FALSE(ctx.allowTF32CuBLAS());
+  EXPECT_EQ(ctx.float32MatmulPrecision(), at::Float32MatmulPrecision::HIGHEST);
+  EXPECT_FALSE(ctx.benchmarkCuDNN());
+  EXPECT_TRUE(ctx.deterministicCuDNN());
+}
+
 TEST(Model, EachRankOfANodeTakesTheGpuOfItsNodeLocalRank) {
   // 4 GPUs on a node: node-local ranks 0..5 take cuda:0,1,2,3,0,1 (more ranks than GPUs share).
   for (int local = 0; local < 6; ++local)
