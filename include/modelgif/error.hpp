@@ -54,6 +54,13 @@ class InputError : public Error {
   explicit InputError(const std::string& what) : Error(what, kExitInput) {}
 };
 
+// A device (or the host) that cannot hold a micro-batch: an InputError for
+// the user (lower run.max_points), and the size tuning backs off from.
+class OutOfMemory : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A field with NaN or Inf.
 class NumericError : public Error {
  public:

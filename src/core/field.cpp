@@ -98,9 +98,13 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
 
   // What the model is given: its precision and memory layout.
   const auto to_model = [this](const at::Tensor& t) { return t.to(numerics_.dtype).contiguous(numerics_.format); };
+  const auto out_of_memory = [&] {
+    return OutOfMemory("model '" + name + "': out of memory on " + device_.str() + " with micro-batches of " +
+                       std::to_string(max_points_) + " path points (lower run.max_points)");
+  };
   // Target masks at the real inputs, in micro-batches of references.
   at::Tensor mask;
-  {
+  try {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> outs;
     for (int64_t i = 0; i < n; i += max_points_) {
@@ -108,6 +112,8 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
       outs.push_back(target_model ? (*target_model)(xi) : model(to_model(xi)).to(at::kFloat));
     }
     mask = target_mask(spec_.target, at::cat(outs), labels.defined() ? labels.to(device_) : labels, name);
+  } catch (const c10::OutOfMemoryError&) {
+    throw out_of_memory();
   }
 
   // Position of each step among the kept ones (-1: dropped).
@@ -146,8 +152,7 @@ at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, c
       g = torch::autograd::grad({y}, {pts})[0].detach().to(at::kFloat).contiguous() *
           bcast(weights.index_select(0, step));
     } catch (const c10::OutOfMemoryError&) {
-      throw_input("model '" + name + "': out of memory on " + device_.str() + " with micro-batches of " +
-                  std::to_string(max_points_) + " path points (lower run.max_points)");
+      throw out_of_memory();
     }
 
     const at::Tensor nonfinite = at::isfinite(g).flatten(1).all(1).logical_not();
@@ -219,12 +224,20 @@ Tuning tune_max_points(const ModelFn& model, const std::string& name, const Fiel
   };
   Tuning best{1, 0.0};
   int worse = 0;
-  const int64_t first = only > 0 ? only : 8, last = only > 0 ? only : std::max<int64_t>(limit, 8);
+  // Sizes up to `limit`, and no larger than the samples' points: beyond them
+  // a batch holds the same work (and a run's pieces are no larger either).
+  const int64_t points = samples.size(0) * S;
+  int64_t cap = 8;
+  while (cap < std::min(limit, points)) cap *= 2;
+  const int64_t first = only > 0 ? only : 8, last = only > 0 ? only : std::max<int64_t>(std::min(limit, cap), 8);
   for (int64_t n = first; n <= last; n *= 2) {
     double rate = 0;
     try {
       rate = time_batch(n);
-    } catch (const c10::OutOfMemoryError&) {
+    } catch (const OutOfMemory&) {  // in the field loop
+      if (n == first) throw;
+      break;                                  // the device is full: the sizes below fit
+    } catch (const c10::OutOfMemoryError&) {  // around it
       if (n == first)
         throw_input("out of memory on " + device.str() + " with " + std::to_string(n) +
                     " path points: the model is too large for it");

@@ -80,8 +80,8 @@ Manifest reconciled_manifest(const RunContext& run, const Plan& plan, const Reco
 Reconciled reconcile_checkpoint(const RunContext& run, const Plan& plan, const Inputs& in,
                                 const CheckpointStore& store) {
   Reconciled rec;
-  const std::string data = hash_tensor(in.refs.images) +
-                           (in.refs.labels.defined() ? "+labels:" + hash_tensor(in.refs.labels) : std::string());
+  const std::string data = tensor_digest(in.refs.images) +
+                           (in.refs.labels.defined() ? "+labels:" + tensor_digest(in.refs.labels) : std::string());
   rec.text = fingerprint_text(run.cfg, data);
   rec.fingerprint = hex64(fnv1a(rec.text));
   comm::collective(run.world, [&] {

@@ -62,7 +62,7 @@ const ModelRecord* Manifest::find(const std::string& name) const {
   return nullptr;
 }
 
-std::string hash_tensor(const at::Tensor& t) {
+std::string tensor_digest(const at::Tensor& t) {
   const at::Tensor c = t.contiguous().to(at::kCPU);
   return hex64(fnv1a(c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size())));
 }

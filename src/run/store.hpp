@@ -128,6 +128,6 @@ class CheckpointStore {
 // "key: value" per line.
 std::string fingerprint_text(const RunConfig& cfg, const std::string& reference_hash);
 // hex64 of fnv1a over a tensor's bytes (the preprocessed references).
-std::string hash_tensor(const at::Tensor& t);
+std::string tensor_digest(const at::Tensor& t);
 
 }  // namespace modelgif

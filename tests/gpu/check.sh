@@ -57,10 +57,12 @@ if [ -d "$bundle/prefix/usr" ]; then
   # The bundle keeps HDF5's shared libraries only, and h5pcc must call the bundle's mpicc.
   export HDF5_USE_SHLIB=yes HDF5_CC=$work/bin/mpicc HDF5_CLINKER=$work/bin/mpicc
   export OPAL_PREFIX=$p PATH=$work/bin:$PATH
-  # Open MPI's PMIx finds its plugins and help files by its own prefix.
+  # Open MPI's PMIx finds its plugins and help files by its own prefix (and
+  # says nothing of another PMIx's plugins where the machine has one).
   export PMIX_INSTALL_PREFIX=$p/lib/x86_64-linux-gnu/pmix2 PMIX_MCA_mca_base_component_path=$p/lib/x86_64-linux-gnu/pmix2/lib/pmix
+  export PMIX_MCA_mca_base_component_show_load_errors=0 PMIX_MCA_pcompress_base_silence_warning=1
   export LD_LIBRARY_PATH=$p/lib/x86_64-linux-gnu:$p/lib/x86_64-linux-gnu/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  export PKG_CONFIG_PATH=$p/lib/x86_64-linux-gnu/pkgconfig
+  export PKG_CONFIG_PATH=$p/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$work/prefix
   cmake_args+=("-DCMAKE_PREFIX_PATH=$torch_prefix;$p" "-DMPI_C_COMPILER=$work/bin/mpicc" "-DMPI_CXX_COMPILER=$work/bin/mpicxx"
     "-DHDF5_C_COMPILER_EXECUTABLE=$work/bin/h5pcc" "-DZLIB_ROOT=$p")
   say "libraries from the bundle $bundle ($(du -sm "$bundle" | cut -f1) MiB)"
@@ -98,38 +100,58 @@ config() {  # config ZOO: a run config over the zoo's models
   } > "$work/$zoo.yaml"
   echo "$work/$zoo.yaml"
 }
+# Its output line by line (a crash keeps what was said), and a crash's stack
+# from a debugger where the machine has one (gdb, or CUDA's cuda-gdb).
+line_buffered=()
+command -v stdbuf > /dev/null && line_buffered=(stdbuf -oL -eL)
+debugger=$(command -v gdb || command -v cuda-gdb || true)
 run() {  # run NAME ZOO [options]: one run, its log kept
-  local name=$1 zoo=$2
+  local name=$1 zoo=$2 rc
   shift 2
-  "$bin" run --config "$(config "$zoo")" --output.path "$work/runs/$name.h5" "$@" > "$work/runs/$name.log" 2>&1
+  local cmd=("$bin" run --config "$(config "$zoo")" --output.path "$work/runs/$name.h5" "$@")
+  "${line_buffered[@]}" "${cmd[@]}" > "$work/runs/$name.log" 2>&1
+  rc=$?
+  if [ $rc -gt 128 ] && [ -n "$debugger" ]; then
+    echo "--- crashed (exit $rc); again under $debugger:" >> "$work/runs/$name.log"
+    rm -rf "$work/runs/$name.h5.ckpt"
+    timeout 300 "$debugger" -q -batch -ex run -ex bt -ex "info sharedlibrary" --args "${cmd[@]}" >> "$work/runs/$name.log" 2>&1
+  fi
+  return $rc
 }
 rm -rf "$work/runs" && mkdir -p "$work/runs"  # a WORK used before: its runs go
 
 # 1. CUDA (float32, TF32 off) against the CPU. The CPU's runs are pinned (no
-#    tuning: it is not what is checked there); the device's are tuned. Passes
-#    when the distances agree within 1e-5 and each model's fields do, per
-#    reference, within 1e-5 of the field's largest value, but for at most a
-#    tenth of the references: two float32 runs that round differently can put
-#    one path point on the other side of an activation's kink (a ReLU at 0, a
-#    max-pool tie), which moves that reference's field (from that step on,
-#    for cumulative fields) by far more than rounding. Two CPU runs in other
-#    memory formats do the same (docs/gpus.md). The summary gives the largest
-#    difference too.
+#    tuning: it is not what is checked there); the device's are tuned. The
+#    distances must agree within 1e-5. The fields are compared per reference
+#    (its largest difference, of the field's largest value) against what
+#    float32 itself allows on that model: two CPU runs that differ only in
+#    memory layout (contiguous, channels-last) round differently too, and on
+#    deep ReLU networks at random weights that alone reaches 1e-5 to 1e-4 (a
+#    path point on the other side of a ReLU's or a max-pool's kink moves its
+#    reference's field, from that step on). The device's median reference must
+#    be within 1e-5, or within 4x the two CPU runs' median; the largest
+#    differences are printed, not judged.
 pinned=(--run.max_points 64 --run.memory_format contiguous)
 mine=()
 [ "$cuda" = 1 ] || mine=("${pinned[@]}")  # the CPU standing in: the same numerics, so only the steps are checked
+field_stats() {  # field_stats COMPARE_OUTPUT: "model largest beyond references median" per model
+  sed -n 's/^fields of \([^:]*\): largest difference \([^ ]*\) of the largest value, beyond [^ ]* in \([0-9]*\) of \([0-9]*\) references (median reference \([^)]*\)).*/\1 \2 \3 \4 \5/p' "$1"
+}
 for zoo in small resnet18 resnet50enc; do
-  if run "$zoo-cpu" "$zoo" --run.device cpu "${pinned[@]}" && run "$zoo-dev" "$zoo" --run.device "$device" "${mine[@]}"; then
+  if run "$zoo-cpu" "$zoo" --run.device cpu "${pinned[@]}" &&
+     run "$zoo-cpu-nhwc" "$zoo" --run.device cpu --run.max_points 64 --run.memory_format channels_last &&
+     run "$zoo-dev" "$zoo" --run.device "$device" "${mine[@]}"; then
     "$bin" compare "$work/runs/$zoo-dev.h5" "$work/runs/$zoo-cpu.h5" --rtol 1e-5 --distances-only > "$work/runs/$zoo.compare"
     distances=$?
-    fields=$(sed -n 's/^fields of \([^:]*\): largest difference \([^ ]*\) of the largest value, beyond [^ ]* in \([0-9]*\) of \([0-9]*\) references (median reference \([^)]*\)).*/\1 \2 \3 \4 \5/p' \
-      "$work/runs/$zoo.compare")
-    verdict=$(echo "$fields" | awk -v d="$distances" '
-      { n++; if ($3 * 10 > $4 || $5 > 1e-5) bad++; if ($2 > worst) worst = $2
-        said = said sprintf("%s%s: %d of %d references beyond 1e-5, median %.2g", n > 1 ? "; " : "", $1, $3, $4, $5) }
+    "$bin" compare "$work/runs/$zoo-cpu-nhwc.h5" "$work/runs/$zoo-cpu.h5" --rtol 1e-5 --distances-only \
+      > "$work/runs/$zoo-cpu.compare"
+    verdict=$(join <(field_stats "$work/runs/$zoo.compare" | sort) <(field_stats "$work/runs/$zoo-cpu.compare" | sort) |
+      awk -v d="$distances" '
+      { n++; allowed = 4 * $9 > 1e-5 ? 4 * $9 : 1e-5; if ($5 > allowed) bad++
+        said = said sprintf("%s%s: median reference %.2g (cpu layouts %.2g), largest %.2g (%.2g), %d of %d beyond 1e-5",
+                            n > 1 ? "; " : "", $1, $5, $9, $2, $6, $3, $4) }
       END { ok = n > 0 && !bad && d == 0
-            printf "%s (largest field difference %.3g of its largest value; %s; distances %s)", ok ? "PASS" : "FAIL",
-                   worst, said, d == 0 ? "within 1e-5" : "DIFFERENT beyond 1e-5" }')
+            printf "%s (%s; distances %s)", ok ? "PASS" : "FAIL", said, d == 0 ? "within 1e-5" : "DIFFERENT beyond 1e-5" }')
     say "fields $device vs cpu, float32, $zoo: $verdict"
     [ "${verdict%% *}" = PASS ] || failed=1
   else

@@ -182,3 +182,32 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
     EXPECT_THAT(w, HasSubstr("reference 12")) << w;
   }
 }
+
+// A device that runs out of memory above 32 path points: the field loop says
+// so by model, as an InputError to lower run.max_points, and tuning keeps the
+// largest size that fit instead of failing the run (a GPU's OOM while tuning).
+TEST(Field, OutOfMemoryIsNamedAndTuningBacksOffFromIt) {
+  auto model = testsupport::tanh_cnn(5);
+  const ModelFn fits = fn_of(model);
+  const ModelFn small_device = [fits](const at::Tensor& x) {
+    TORCH_CHECK_WITH(OutOfMemoryError, x.size(0) <= 32, "out of memory (a simulated device)");
+    return fits(x);
+  };
+  const auto x = at::randn({64, 1, 8, 8});
+  const FieldSpec spec = spec_of(QuadratureRule::GaussLegendre, 4);
+  try {
+    FieldEngine(spec, 64, kCpu).compute(small_device, "cnn", x, at::zeros_like(x), {});
+    FAIL() << "expected OutOfMemory";
+  } catch (const OutOfMemory& e) {
+    EXPECT_EQ(e.exit_code(), kExitInput);
+    EXPECT_THAT(e.what(), HasSubstr("model 'cnn': out of memory on cpu with micro-batches of 64 path points"));
+  }
+  const Tuning t = tune_max_points(small_device, "cnn", spec, x, kCpu, 256);
+  EXPECT_EQ(t.max_points, 32);  // 8, 16, 32 fit; 64 does not (and the rate rises with size on this model)
+  EXPECT_GT(t.points_per_second, 0);
+  // Nothing fits: the smallest size's error, naming the model.
+  const ModelFn full_device = [](const at::Tensor&) -> at::Tensor {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "out of memory (a simulated device)");
+  };
+  EXPECT_THROW(tune_max_points(full_device, "cnn", spec, x, kCpu, 256), OutOfMemory);
+}
