@@ -114,7 +114,7 @@ run() {  # run NAME ZOO [options]: one run, its log kept
   if [ $rc -gt 128 ] && [ -n "$debugger" ]; then
     echo "--- crashed (exit $rc); again under $debugger:" >> "$work/runs/$name.log"
     rm -rf "$work/runs/$name.h5.ckpt"
-    timeout 300 "$debugger" -q -batch -ex run -ex bt -ex "info sharedlibrary" --args "${cmd[@]}" >> "$work/runs/$name.log" 2>&1
+    timeout 100 "$debugger" -q -batch -ex run -ex bt -ex "info sharedlibrary" --args "${cmd[@]}" >> "$work/runs/$name.log" 2>&1
   fi
   return $rc
 }
