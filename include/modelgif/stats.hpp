@@ -21,11 +21,25 @@ double roc_auc(const std::vector<double>& positive_distances, const std::vector<
 //     and variance: (d - mean) / (sd * sqrt(1 + 1/n)) follows Student's t with
 //     n - 1 degrees of freedom for one more null model (exact under
 //     normality), so 10-20 null models can give p-values below 0.01. Needs
-//     n >= 2; with every null distance equal it is 0 below them and 1 otherwise.
+//     n >= 2. Without spread (sd <= 1e-12 * |mean|: the null distances agree
+//     to rounding) the normal model says nothing: it is 0 below the common
+//     distance by more than that tolerance and 1 otherwise.
 double empirical_p_value(double distance, const std::vector<double>& null_distances);
 double predictive_p_value(double distance, const std::vector<double>& null_distances);
+// The distance at which predictive_p_value is `alpha` (below it, smaller);
+// NaN when the null distances have no spread.
+double predictive_threshold(double alpha, const std::vector<double>& null_distances);
 // P(T <= t) for Student's t with nu > 0 degrees of freedom.
 double student_t_cdf(double t, double nu);
+// The t with P(T <= t) = p, 0 < p < 1 (bisection on student_t_cdf).
+double student_t_quantile(double p, double nu);
+// The Clopper-Pearson interval of a binomial rate seen as `hits` of `trials`
+// (exact: it covers the true rate with probability at least `confidence`):
+// {0, upper} at 0 hits, {lower, 1} at `trials` hits.
+struct Interval {
+  double lower, upper;
+};
+Interval clopper_pearson(int hits, int trials, double confidence = 0.95);
 // Holm-Bonferroni adjusted p-values (same order as `p`): reject at alpha
 // where the adjusted value is <= alpha; controls the family-wise error rate.
 std::vector<double> holm_adjusted(const std::vector<double>& p);

@@ -31,6 +31,23 @@ Spread spread_of(const std::vector<double>& v) {
   return s;
 }
 
+// Roles that contradict themselves: a model twice in one list ...
+void check_distinct(const yaml::Document& doc, const std::vector<std::string>& list, const std::string& key) {
+  for (size_t i = 0; i < list.size(); ++i)
+    if (std::find(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(i), list[i]) !=
+        list.begin() + static_cast<std::ptrdiff_t>(i))
+      doc.fail("key '" + key + "': model '" + list[i] + "' is listed twice");
+}
+
+// ... or a tested model that is also the model it is compared with, or one of
+// the models it is judged against.
+void check_apart(const yaml::Document& doc, const std::vector<std::string>& tested, const std::string& key,
+                 const std::vector<std::string>& others, const std::string& what) {
+  for (const auto& m : tested)
+    if (std::find(others.begin(), others.end(), m) != others.end())
+      doc.fail("key '" + key + "': model '" + m + "' is also " + what);
+}
+
 }  // namespace
 
 Roles load_roles(const std::string& path) {
@@ -43,13 +60,20 @@ Roles load_roles(const std::string& path) {
     r.source = doc.string(f["source"], "fingerprinting.source");
     r.negatives = doc.strings(f["negatives"], "fingerprinting.negatives");
     r.suspects = doc.strings(f["suspects"], "fingerprinting.suspects");
+    check_distinct(doc, r.negatives, "fingerprinting.negatives");
+    check_distinct(doc, r.suspects, "fingerprinting.suspects");
+    check_apart(doc, r.suspects, "fingerprinting.suspects", {r.source}, "the source (fingerprinting.source)");
+    check_apart(doc, r.suspects, "fingerprinting.suspects", r.negatives,
+                "a negative (fingerprinting.negatives), against which it would be judged");
     if (!r.suspects.empty() && r.negatives.size() < 2)
       doc.fail(
           "key 'fingerprinting.negatives': testing suspects needs at least 2 negatives (10-20 for a verdict at 0.01)");
     if (const YAML::Node p = f["positives"]) {
       if (!p.IsMap()) doc.fail("key 'fingerprinting.positives': expected kind: [models], got " + yaml::describe(p));
-      for (const auto& kv : p)
-        r.positives[kv.first.Scalar()] = doc.strings(kv.second, "fingerprinting.positives." + kv.first.Scalar());
+      for (const auto& kv : p) {
+        const std::string key = "fingerprinting.positives." + kv.first.Scalar();
+        check_distinct(doc, r.positives[kv.first.Scalar()] = doc.strings(kv.second, key), key);
+      }
     }
   }
   if (const YAML::Node u = root["unlearning"]) {
@@ -59,12 +83,21 @@ Roles load_roles(const std::string& path) {
     r.direct = doc.strings(u["direct"], "unlearning.direct");
     r.unrelated = doc.strings(u["unrelated"], "unlearning.unrelated");
     r.candidates = doc.strings(u["candidates"], "unlearning.candidates");
+    for (const auto& [list, key] : {std::pair{&r.approximate, "unlearning.approximate"},
+                                    {&r.direct, "unlearning.direct"},
+                                    {&r.unrelated, "unlearning.unrelated"},
+                                    {&r.candidates, "unlearning.candidates"}})
+      check_distinct(doc, *list, key);
+    check_apart(doc, r.candidates, "unlearning.candidates", {r.reference}, "the reference (unlearning.reference)");
+    check_apart(doc, r.candidates, "unlearning.candidates", r.unrelated,
+                "an unrelated model (unlearning.unrelated), against which it would be judged");
     if (!r.candidates.empty() && r.unrelated.size() < 2)
       doc.fail("key 'unlearning.unrelated': testing candidates needs at least 2 unrelated models");
   }
   if (const YAML::Node t = root["relatedness"]) {
     doc.expect_map(t, "relatedness", {"tasks", "affinity"});
     r.tasks = doc.strings(t["tasks"], "relatedness.tasks");
+    check_distinct(doc, r.tasks, "relatedness.tasks");
     if (const YAML::Node a = t["affinity"]) {
       if (!a.IsSequence()) doc.fail("key 'relatedness.affinity': expected a list of rows, got " + yaml::describe(a));
       for (const auto& row : a) {
@@ -106,6 +139,15 @@ void check_roles(const Roles& roles, const std::vector<std::string>& names, cons
   for (const auto& n : names) held += (held.empty() ? "" : ", ") + n;
   throw_input("roles " + roles_path + ": " + (count == 1 ? "model " : "models ") + missing + " " +
               (count == 1 ? "is" : "are") + " not in " + result + " (it holds " + held + ")");
+}
+
+std::vector<double> distances_to(const std::vector<std::string>& names, const std::vector<double>& m,
+                                 const std::string& from, const std::vector<std::string>& models,
+                                 const std::string& role) {
+  const size_t M = names.size(), src = index_of(names, from, "source");
+  std::vector<double> d;
+  for (const auto& x : models) d.push_back(m[src * M + index_of(names, x, role)]);
+  return d;
 }
 
 FingerprintRow fingerprint_auc_all(const std::vector<std::string>& names, const std::vector<double>& m,
@@ -243,29 +285,26 @@ UnlearningReport unlearning(const std::vector<std::string>& names, const std::ve
 std::vector<Verdict> verdicts(const std::vector<std::string>& names, const std::vector<std::string>& metrics,
                               const std::vector<std::vector<double>>& matrices, const Roles& roles, double alpha) {
   struct Test {
-    const char* name;
+    const char *name, *tested_role, *null_role;
     const std::string& source;
     const std::vector<std::string>& tested;
     const std::vector<std::string>& nulls;
   };
-  const Test tests[] = {{"fingerprinting", roles.source, roles.suspects, roles.negatives},
-                        {"unlearning", roles.reference, roles.candidates, roles.unrelated}};
+  const Test tests[] = {{"fingerprinting", "suspect", "negative", roles.source, roles.suspects, roles.negatives},
+                        {"unlearning", "candidate", "unrelated", roles.reference, roles.candidates, roles.unrelated}};
   std::vector<Verdict> out;
-  const size_t M = names.size();
   for (const Test& t : tests) {
     if (t.tested.empty()) continue;
-    const size_t src = index_of(names, t.source, "source");
     for (size_t k = 0; k < metrics.size(); ++k) {
-      const auto dist = [&](const std::string& x) { return matrices[k][src * M + index_of(names, x, "tested")]; };
-      std::vector<double> null;
-      for (const auto& x : t.nulls) null.push_back(dist(x));
+      const std::vector<double> null = distances_to(names, matrices[k], t.source, t.nulls, t.null_role);
+      const std::vector<double> tested = distances_to(names, matrices[k], t.source, t.tested, t.tested_role);
       std::vector<double> p;
       const size_t first = out.size();
-      for (const auto& x : t.tested) {
+      for (size_t i = 0; i < t.tested.size(); ++i) {
         Verdict v;
-        v.test = t.name, v.model = x, v.source = t.source, v.metric = metrics[k];
+        v.test = t.name, v.model = t.tested[i], v.source = t.source, v.metric = metrics[k];
         v.nulls = static_cast<int>(null.size());
-        v.distance = dist(x);
+        v.distance = tested[i];
         v.p_empirical = empirical_p_value(v.distance, null);
         v.p_value = predictive_p_value(v.distance, null);
         p.push_back(v.p_value);

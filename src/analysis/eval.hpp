@@ -27,7 +27,6 @@ struct Roles {
   std::vector<std::string> negatives;
   std::vector<std::string> suspects;  // each tested against the negatives
   // unlearning
-  // unlearning
   std::string reference;
   std::vector<std::string> approximate, direct, unrelated;
   std::vector<std::string> candidates;  // each tested against the unrelated models
@@ -36,13 +35,23 @@ struct Roles {
   std::vector<std::vector<double>> affinity;
 };
 
-Roles load_roles(const std::string& path);  // strict keys; errors name the key
+// Strict keys; errors name the key. Refused besides: a model twice in one
+// list, a suspect that is the source or a negative, a candidate that is the
+// reference or an unrelated model, and suspects (candidates) with fewer than
+// 2 negatives (unrelated models) to judge them by.
+Roles load_roles(const std::string& path);
 // Every model the roles name, once, in the order they are named.
 std::vector<std::string> role_models(const Roles& roles);
 // InputError naming every model of roles file `roles_path` that result
 // `result` (models `names`) does not hold; checked before anything else is read.
 void check_roles(const Roles& roles, const std::vector<std::string>& names, const std::string& roles_path,
                  const std::string& result);
+
+// The distances of `models` (in role `role`, for messages) to `from` in
+// `matrix`, the M x M matrix of the zoo `names`.
+std::vector<double> distances_to(const std::vector<std::string>& names, const std::vector<double>& matrix,
+                                 const std::string& from, const std::vector<std::string>& models,
+                                 const std::string& role);
 
 struct FingerprintRow {
   int64_t references;

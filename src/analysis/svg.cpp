@@ -264,4 +264,73 @@ std::string line_chart_svg(const std::map<std::string, std::vector<std::pair<dou
   return s.str();
 }
 
+std::string strip_svg(const std::vector<StripPoint>& dots, const std::vector<StripPoint>& marks,
+                      const std::string& title, const std::string& axis_label, const std::string& note,
+                      double threshold, const std::string& threshold_label) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto* points : {&dots, &marks})
+    for (const auto& p : *points)
+      if (std::isfinite(p.value)) lo = std::min(lo, p.value), hi = std::max(hi, p.value);
+  if (std::isfinite(threshold)) lo = std::min(lo, threshold), hi = std::max(hi, threshold);
+  if (!(hi >= lo)) lo = 0, hi = 1;
+  const double pad = hi > lo ? 0.05 * (hi - lo) : std::max(0.05 * std::fabs(hi), 0.01);
+  lo -= pad, hi += pad;
+  // Marks on rows of their own (their labels never overlap), the dots below
+  // them, stacked downwards where two would touch.
+  const double left = 30, pw = 640, top = 48, row = 20;
+  const double strip = top + row * static_cast<double>(marks.size()) + 24;
+  const auto px = [&](double v) { return left + pw * (v - lo) / (hi - lo); };
+  std::vector<std::vector<double>> levels;  // x of the dots on each level
+  std::vector<double> dot_y;
+  for (const auto& d : dots) {
+    size_t level = 0;
+    for (; level < levels.size(); ++level) {
+      bool free = true;
+      for (const double x : levels[level]) free = free && std::fabs(x - px(d.value)) >= 8;
+      if (free) break;
+    }
+    if (level == levels.size()) levels.emplace_back();
+    levels[level].push_back(px(d.value));
+    dot_y.push_back(strip + 9.0 * static_cast<double>(level));
+  }
+  const double axis = strip + 9.0 * static_cast<double>(std::max<size_t>(levels.size(), 1)) + 8;
+  const double w = left + pw + 30, h = axis + 62;
+  std::ostringstream s;
+  s << header(std::max(w, 6.2 * static_cast<double>(note.size()) + 20), h, title);
+  if (std::isfinite(threshold))
+    s << "<line x1=\"" << num(px(threshold), 1) << "\" y1=\"" << num(top - 6, 1) << "\" x2=\"" << num(px(threshold), 1)
+      << "\" y2=\"" << num(axis, 1) << "\" stroke=\"#888888\" stroke-dasharray=\"5 3\"/>\n"
+      << "<text x=\"" << num(px(threshold) + 4, 1) << "\" y=\"" << num(top - 10, 1)
+      << "\" font-size=\"10\" fill=\"#555555\"" << (px(threshold) > left + pw / 2 ? " text-anchor=\"end\"" : "") << ">"
+      << esc(threshold_label) << "</text>\n";
+  for (size_t i = 0; i < dots.size(); ++i)
+    s << "<circle cx=\"" << num(px(dots[i].value), 1) << "\" cy=\"" << num(dot_y[i], 1)
+      << "\" r=\"3.5\" fill=\"#6b6b6b\" fill-opacity=\"0.8\"><title>" << esc(dots[i].name) << ": "
+      << num(dots[i].value, 4) << "</title></circle>\n";
+  for (size_t k = 0; k < marks.size(); ++k) {
+    const auto& m = marks[k];
+    const double x = px(m.value), y = top + row * static_cast<double>(k) + 8;
+    const std::string c = m.highlight ? "#c0392b" : "#3b528b";
+    const bool right = x > left + pw / 2;  // label on the side with room
+    s << "<line x1=\"" << num(x, 1) << "\" y1=\"" << num(y, 1) << "\" x2=\"" << num(x, 1) << "\" y2=\"" << num(axis, 1)
+      << "\" stroke=\"" << c << "\" stroke-width=\"1\" stroke-opacity=\"0.6\"/>\n"
+      << "<polygon points=\"" << num(x - 5, 1) << "," << num(y - 5, 1) << " " << num(x + 5, 1) << "," << num(y - 5, 1)
+      << " " << num(x, 1) << "," << num(y + 4, 1) << "\" fill=\"" << c << "\"><title>" << esc(m.name) << ": "
+      << num(m.value, 4) << "</title></polygon>\n"
+      << "<text x=\"" << num(right ? x - 8 : x + 8, 1) << "\" y=\"" << num(y + 3, 1) << "\" font-size=\"11\" fill=\""
+      << c << "\"" << (right ? " text-anchor=\"end\"" : "") << ">" << esc(m.label) << "</text>\n";
+  }
+  s << "<line x1=\"" << num(left, 1) << "\" y1=\"" << num(axis, 1) << "\" x2=\"" << num(left + pw, 1) << "\" y2=\""
+    << num(axis, 1) << "\" stroke=\"black\"/>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double v = lo + (hi - lo) * i / 4.0;
+    s << "<text x=\"" << num(px(v), 1) << "\" y=\"" << num(axis + 14, 1)
+      << "\" font-size=\"10\" text-anchor=\"middle\">" << num(v, 3) << "</text>\n";
+  }
+  s << "<text x=\"" << num(left + pw / 2, 1) << "\" y=\"" << num(axis + 32, 1)
+    << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(axis_label) << "</text>\n"
+    << "<text x=\"10\" y=\"" << num(axis + 52, 1) << "\" font-size=\"10\">" << esc(note) << "</text>\n</svg>\n";
+  return s.str();
+}
+
 }  // namespace modelgif

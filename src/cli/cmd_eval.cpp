@@ -3,6 +3,7 @@
 #include <optional>
 #include <sstream>
 
+#include "analysis/calibration.hpp"
 #include "analysis/eval.hpp"
 #include "analysis/report.hpp"
 #include "base/files.hpp"
@@ -20,7 +21,7 @@ struct EvalOptions {
   double alpha = 0.01;
   std::vector<int64_t> counts;
   bool counts_given = false;  // --counts on the command line
-  bool selection = false;
+  bool selection = false, calibrate = false;
   PictureArgs picture;
 };
 
@@ -38,7 +39,11 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
       "suspects and candidates: the level of the verdicts (family-wise, Holm over them)")(
       "format", po::value(&o.format)->default_value("table"),
       "table, or the suspects' and candidates' verdicts alone as csv or json rows "
-      "(suspect, metric, distance, p_empirical, p_value, derived)")(
+      "(suspect, metric, distance, p_empirical, p_value, derived); with --calibrate, its rows")(
+      "calibrate", po::bool_switch(&o.calibrate),
+      "instead of the tables: how the suspects' test does on the roles' own models, per metric (each "
+      "negative left out and tested against the others: false positives at 0.05 and 0.01; every positive "
+      "tested against the negatives: true positives per kind at 0.01, alone and with Holm over the kind)")(
       "selection", po::bool_switch(&o.selection),
       "fingerprinting: also report AUC on references chosen by the selection rule "
       "(half of each kind and of the negatives choose, the other half is evaluated)")(
@@ -49,14 +54,15 @@ bool parse_eval(const Args& args, std::ostream& out, EvalOptions& o) {
   pos.add("file", 1);
   po::variables_map vm;
   if (!parse_command(args, desc, &pos,
-                     "usage: modelgif eval RESULT.h5 --roles ROLES.yaml [--counts 8,16,...] [--metric NAME]\n\n"
+                     "usage: modelgif eval RESULT.h5 --roles ROLES.yaml [--counts 8,16,...] [--metric NAME]\n"
+                     "                     [--alpha A] [--format table|csv|json] [--calibrate]\n\n"
                      "Reports what the paper reports: ROC AUC per attack kind against the number of\n"
                      "references (fingerprinting), reference <-> approximate / direct / unrelated\n"
                      "distances with a verdict per model (unlearning), and the Spearman correlation\n"
                      "of distances with transfer affinities (task relatedness). Suspects\n"
                      "(fingerprinting.suspects) and unlearning candidates (unlearning.candidates) get\n"
                      "a p-value against the negatives (unrelated models) and a verdict at --alpha,\n"
-                     "for every metric of the result.",
+                     "for every metric of the result, and a picture each (RESULT-suspects-METRIC.svg).",
                      out, vm))
     return false;
   if (o.file.empty() || o.roles.empty()) throw_usage("eval: give a result file and --roles ROLES.yaml");
@@ -86,6 +92,10 @@ int cmd_eval(const Args& args, std::ostream& out) {
   const Roles roles = load_roles(o.roles);
   const RunResult r = read_result(o.file);
   check_roles(roles, r.names, o.roles, o.file);
+  if (o.calibrate) {
+    out << format_calibration(calibrate(r.names, r.metrics, r.matrices, roles), o.format);
+    return kExitOk;
+  }
   const auto mit = std::find(r.metrics.begin(), r.metrics.end(), o.metric);
   if (mit == r.metrics.end()) throw_usage("eval: " + o.file + " has no metric " + o.metric);
   const auto& m = r.matrices[static_cast<size_t>(mit - r.metrics.begin())];
@@ -127,7 +137,10 @@ int cmd_eval(const Args& args, std::ostream& out) {
   if (!roles.reference.empty() && (!roles.approximate.empty() || !roles.direct.empty()))
     out << format_unlearning(roles, o.metric, unlearning(r.names, m, roles));
   const PictureOptions pictures = picture_options_of(o.picture, o.pictures);
-  print_pictures(out, write_eval_pictures(o.file, r.names, m, o.metric, !rows.empty(), rows, pictures));
+  std::vector<std::string> drawn = write_eval_pictures(o.file, r.names, m, o.metric, !rows.empty(), rows, pictures);
+  for (auto& p : write_audit_pictures(o.file, r.names, r.metrics, r.matrices, roles, tested, o.alpha, pictures))
+    drawn.push_back(std::move(p));
+  print_pictures(out, drawn);
   if (!roles.tasks.empty()) out << format_relatedness(roles, o.metric, relatedness(r.names, m, roles));
   return kExitOk;
 }

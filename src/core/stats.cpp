@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "modelgif/error.hpp"
 
@@ -46,14 +47,49 @@ double incomplete_beta(double x, double a, double b) {
   return front * f;
 }
 
+// The x in [0, 1] with I_x(a, b) = q, by bisection (I_x rises with x).
+double incomplete_beta_inverse(double q, double a, double b) {
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (lo + hi) / 2;
+    (incomplete_beta(mid, a, b) < q ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 }  // namespace
 
 double student_t_cdf(double t, double nu) {
   if (!(nu > 0)) throw_internal("student_t_cdf: needs nu > 0");
   if (std::isnan(t)) return t;
   if (std::isinf(t)) return t > 0 ? 1.0 : 0.0;
-  const double tail = 0.5 * incomplete_beta(nu / (nu + t * t), nu / 2, 0.5);  // P(T <= -|t|)
+  // P(T <= -|t|); near 0 through P(|T| < |t|) = I_{t^2/(nu+t^2)}(1/2, nu/2),
+  // whose argument keeps its digits where nu / (nu + t^2) would round to 1.
+  const double t2 = t * t;
+  const double tail = t2 < nu ? 0.5 * (1 - incomplete_beta(t2 / (nu + t2), 0.5, nu / 2))
+                              : 0.5 * incomplete_beta(nu / (nu + t2), nu / 2, 0.5);
   return t < 0 ? tail : 1 - tail;
+}
+
+double student_t_quantile(double p, double nu) {
+  if (!(p > 0 && p < 1)) throw_internal("student_t_quantile: needs 0 < p < 1");
+  double lo = -1, hi = 1;
+  while (student_t_cdf(lo, nu) > p) lo *= 2;
+  while (student_t_cdf(hi, nu) < p) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-15 * std::max(1.0, std::fabs(lo)); ++i) {
+    const double mid = (lo + hi) / 2;
+    (student_t_cdf(mid, nu) < p ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+Interval clopper_pearson(int hits, int trials, double confidence) {
+  if (trials < 1 || hits < 0 || hits > trials || !(confidence > 0 && confidence < 1))
+    throw_internal("clopper_pearson: needs 0 <= hits <= trials, trials >= 1, 0 < confidence < 1");
+  const double tail = (1 - confidence) / 2, k = hits, n = trials;
+  // P(Bin(n, lower) >= k) = tail and P(Bin(n, upper) <= k) = tail, through the beta distribution.
+  return {hits == 0 ? 0.0 : incomplete_beta_inverse(tail, k, n - k + 1),
+          hits == trials ? 1.0 : incomplete_beta_inverse(1 - tail, k + 1, n - k)};
 }
 
 double empirical_p_value(double distance, const std::vector<double>& null) {
@@ -61,15 +97,38 @@ double empirical_p_value(double distance, const std::vector<double>& null) {
   return (1.0 + static_cast<double>(closer)) / (1.0 + static_cast<double>(null.size()));
 }
 
-double predictive_p_value(double distance, const std::vector<double>& null) {
+namespace {
+
+// The null distances' mean and sample standard deviation; sd 0 when they
+// agree to rounding (within 1e-12 of the mean), where the t statistic would
+// be rounding noise divided by rounding noise.
+struct NullModel {
+  double mean, sd, tolerance;
+};
+NullModel null_model(const std::vector<double>& null, const char* what) {
+  if (null.size() < 2) throw_internal(std::string(what) + ": needs at least 2 null distances");
   const double n = static_cast<double>(null.size());
-  if (null.size() < 2) throw_internal("predictive_p_value: needs at least 2 null distances");
   const double mean = std::accumulate(null.begin(), null.end(), 0.0) / n;
   double ss = 0;
   for (const double x : null) ss += (x - mean) * (x - mean);
-  const double sd = std::sqrt(ss / (n - 1));
-  if (sd == 0) return distance < mean ? 0.0 : 1.0;
-  return student_t_cdf((distance - mean) / (sd * std::sqrt(1 + 1 / n)), n - 1);
+  const double sd = std::sqrt(ss / (n - 1)), tolerance = 1e-12 * std::fabs(mean);
+  return {mean, sd <= tolerance ? 0.0 : sd, tolerance};
+}
+
+}  // namespace
+
+double predictive_p_value(double distance, const std::vector<double>& null) {
+  const NullModel m = null_model(null, "predictive_p_value");
+  const double n = static_cast<double>(null.size());
+  if (m.sd == 0) return distance < m.mean - m.tolerance ? 0.0 : 1.0;
+  return student_t_cdf((distance - m.mean) / (m.sd * std::sqrt(1 + 1 / n)), n - 1);
+}
+
+double predictive_threshold(double alpha, const std::vector<double>& null) {
+  const NullModel m = null_model(null, "predictive_threshold");
+  const double n = static_cast<double>(null.size());
+  if (m.sd == 0) return std::numeric_limits<double>::quiet_NaN();
+  return m.mean + student_t_quantile(alpha, n - 1) * m.sd * std::sqrt(1 + 1 / n);
 }
 
 std::vector<double> holm_adjusted(const std::vector<double>& p) {

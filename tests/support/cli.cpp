@@ -11,6 +11,7 @@
 
 #include "modelgif/cli.hpp"
 #include "modelgif/h5.hpp"
+#include "run/result_file.hpp"
 #include "support/models.hpp"
 
 namespace fs = std::filesystem;
@@ -23,6 +24,23 @@ Result run_cli(const std::vector<std::string>& args) {
   std::ostringstream out, err;
   const int code = modelgif::cli::run(args, out, err);
   return {code, out.str(), err.str()};
+}
+
+void write_matrix_result(const std::string& path, const std::vector<std::string>& names,
+                         const std::vector<std::string>& metrics, const std::vector<std::vector<double>>& matrices) {
+  modelgif::ResultWriter w(path);
+  modelgif::RunResult r;
+  r.names = names, r.metrics = metrics, r.matrices = matrices;
+  w.write_matrices("/", r);
+  w.commit();
+}
+
+std::vector<double> star_matrix(const std::vector<double>& to_first, double elsewhere) {
+  const size_t M = to_first.size();
+  std::vector<double> m(M * M, elsewhere);
+  for (size_t i = 0; i < M; ++i) m[i * M + i] = 0;
+  for (size_t i = 1; i < M; ++i) m[i] = m[i * M] = to_first[i];
+  return m;
 }
 
 void TinyZoo::SetUp() {

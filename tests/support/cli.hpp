@@ -16,6 +16,14 @@ struct Result {
 // modelgif's CLI in this process.
 Result run_cli(const std::vector<std::string>& args);
 
+// A result file at `path` that holds only the zoo's `names` and one M x M
+// distance matrix per metric: what `eval` reads, for distances chosen by hand.
+void write_matrix_result(const std::string& path, const std::vector<std::string>& names,
+                         const std::vector<std::string>& metrics, const std::vector<std::vector<double>>& matrices);
+// An M x M matrix with `to_first[i]` between model 0 and model i and
+// `elsewhere` between every other pair (0 on the diagonal).
+std::vector<double> star_matrix(const std::vector<double>& to_first, double elsewhere = 0.5);
+
 // A tiny zoo (two functions, one a channel-permuted copy, and an independent
 // one) on 7 references of 1 x 8 x 8, with config DIR/run.yaml writing
 // DIR/out/result.h5; also DIR/sqrt.pt (NaN fields), DIR/junk.pt (not TorchScript)

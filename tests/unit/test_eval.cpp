@@ -10,12 +10,15 @@
 #include <map>
 #include <sstream>
 
+#include "analysis/calibration.hpp"
 #include "analysis/eval.hpp"
+#include "analysis/report.hpp"
 #include "modelgif/cli.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
 #include "modelgif/stats.hpp"
 #include "run/result_file.hpp"
+#include "support/cli.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -282,10 +285,14 @@ TEST(Eval, SuspectVerdictsHavePValuesAgainstTheNegativesAndHolm) {
   EXPECT_DOUBLE_EQ(vs[0].p_empirical, 1.0 / 6.0);  // closer than all: the smallest the negatives allow
   EXPECT_DOUBLE_EQ(vs[1].p_empirical, 4.0 / 6.0);  // 0.84: three negatives at least as close
   EXPECT_DOUBLE_EQ(vs[2].p_empirical, 3.0 / 6.0);  // tied with n1 at 0.82: the tie counts
-  EXPECT_DOUBLE_EQ(vs[0].p_value, predictive_p_value(0.05, null));
+  // Pinned to mpmath (tests/unit/test_stats.cpp): Student's t, 4 dof.
+  EXPECT_NEAR(vs[0].p_value, 1.09503703915991e-5, 1e-16);
   EXPECT_NEAR(vs[1].p_value, 0.5, 1e-12);
-  const auto adjusted = holm_adjusted({vs[0].p_value, vs[1].p_value, vs[2].p_value});
-  for (size_t i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(vs[i].p_adjusted, adjusted[i]) << i;
+  EXPECT_NEAR(vs[2].p_value, 0.297321082148474, 1e-12);
+  // Holm: 3 x 1.095e-5; 2 x 0.2973 = 0.5946; 1 x 0.5 raised to 0.5946 (monotone).
+  EXPECT_NEAR(vs[0].p_adjusted, 3.28511111748e-5, 1e-15);
+  EXPECT_NEAR(vs[1].p_adjusted, 0.594642164297, 1e-11);
+  EXPECT_NEAR(vs[2].p_adjusted, 0.594642164297, 1e-11);
   EXPECT_TRUE(vs[0].derived);
   EXPECT_FALSE(vs[1].derived);
   EXPECT_FALSE(vs[2].derived);
@@ -312,6 +319,7 @@ TEST(Eval, SuspectsAndCandidatesEndToEndAsTableCsvAndJson) {
   EXPECT_EQ(line, "suspect,metric,distance,p_empirical,p_value,derived");
   int rows = 0;
   const RunResult r = read_result(z.result);
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> by_metric;  // metric -> model -> fields
   while (std::getline(lines, line)) {
     ++rows;
     std::vector<std::string> f;
@@ -324,11 +332,27 @@ TEST(Eval, SuspectsAndCandidatesEndToEndAsTableCsvAndJson) {
     EXPECT_EQ(std::stod(f[2]), r.matrices[static_cast<size_t>(mi)][static_cast<size_t>(mj)]) << line;
     if (f[0] != "neg0") EXPECT_DOUBLE_EQ(std::stod(f[3]), 1.0 / 3.0) << line;  // closer than both negatives
     if (f[0] == "perm" || f[0] == "copy") EXPECT_LT(std::stod(f[4]), 0.05) << line;
+    ASSERT_TRUE(f[5] == "true" || f[5] == "false") << line;
+    by_metric[f[1]][f[0]] = f;
   }
   EXPECT_EQ(rows, 3 * static_cast<int>(r.metrics.size()));  // 2 suspects + 1 candidate, per metric
+  // derived: Holm over the two suspects (perm, neg0) at 0.05; the one
+  // candidate alone, so its own p-value (< 0.05 above) decides.
+  for (const auto& [metric, row] : by_metric) {
+    const auto holm = holm_adjusted({std::stod(row.at("perm")[4]), std::stod(row.at("neg0")[4])});
+    EXPECT_EQ(row.at("perm")[5], holm[0] <= 0.05 ? "true" : "false") << metric;
+    EXPECT_EQ(row.at("neg0")[5], holm[1] <= 0.05 ? "true" : "false") << metric;
+    EXPECT_EQ(row.at("copy")[5], "true") << metric;
+  }
   std::ostringstream json, json_err;
   ASSERT_EQ(cli::run({"eval", z.result, "--roles", roles, "--format", "json"}, json, json_err), 0);
   EXPECT_THAT(json.str(), HasSubstr("{\"suspect\": \"perm\", \"metric\": \"cosine\", \"distance\": ")) << json.str();
+  // The candidate's row at the default alpha 0.01, derived as in the csv's p_value.
+  const std::string copy_row = json.str().substr(json.str().find("{\"suspect\": \"copy\", \"metric\": \"cosine\""));
+  const std::string p_copy = by_metric.at("cosine").at("copy")[4];
+  EXPECT_THAT(copy_row.substr(0, copy_row.find('}')),
+              HasSubstr("\"p_value\": " + p_copy + ", \"derived\": " + (std::stod(p_copy) <= 0.01 ? "true" : "false")))
+      << json.str();
   EXPECT_EQ(json.str().front(), '[');
   std::ostringstream none, none_err;
   EXPECT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--format", "csv"}, none, none_err), kExitUsage);
@@ -337,4 +361,214 @@ TEST(Eval, SuspectsAndCandidatesEndToEndAsTableCsvAndJson) {
   std::ofstream(z.dir + "/one.yaml") << "fingerprinting:\n  source: source\n  suspects: [perm]\n  negatives: [neg1]\n";
   EXPECT_EQ(cli::run({"eval", z.result, "--roles", z.dir + "/one.yaml"}, bad, bad_err), kExitUsage);
   EXPECT_THAT(bad_err.str(), HasSubstr("fingerprinting.negatives")) << bad_err.str();
+}
+
+// Roles that contradict themselves are refused on load, one line naming the
+// key and the model.
+TEST(Eval, RolesThatTestAModelAgainstItselfOrListItTwiceAreRefused) {
+  const std::string dir = testsupport::temp_dir("bad-roles");
+  const std::pair<std::string, std::string> cases[] = {
+      {"fingerprinting: {source: s, suspects: [x, n1], negatives: [n1, n2]}",
+       "key 'fingerprinting.suspects': model 'n1' is also a negative (fingerprinting.negatives)"},
+      {"fingerprinting: {source: s, suspects: [s], negatives: [n1, n2]}",
+       "key 'fingerprinting.suspects': model 's' is also the source (fingerprinting.source)"},
+      {"fingerprinting: {source: s, suspects: [x], negatives: [n1, n2, n1]}",
+       "key 'fingerprinting.negatives': model 'n1' is listed twice"},
+      {"fingerprinting: {source: s, suspects: [x, y, x], negatives: [n1, n2]}",
+       "key 'fingerprinting.suspects': model 'x' is listed twice"},
+      {"fingerprinting: {source: s, positives: {prune: [p, p]}, negatives: [n1]}",
+       "key 'fingerprinting.positives.prune': model 'p' is listed twice"},
+      {"unlearning: {reference: r, candidates: [c, u2], unrelated: [u1, u2]}",
+       "key 'unlearning.candidates': model 'u2' is also an unrelated model (unlearning.unrelated)"},
+      {"unlearning: {reference: r, candidates: [r], unrelated: [u1, u2]}",
+       "key 'unlearning.candidates': model 'r' is also the reference (unlearning.reference)"},
+      {"unlearning: {reference: r, candidates: [c, c], unrelated: [u1, u2]}",
+       "key 'unlearning.candidates': model 'c' is listed twice"},
+      {"unlearning: {reference: r, candidates: [c], unrelated: [u1, u1]}",
+       "key 'unlearning.unrelated': model 'u1' is listed twice"},
+      {"unlearning: {reference: r, candidates: [c], unrelated: [u1]}",
+       "key 'unlearning.unrelated': testing candidates needs at least 2 unrelated models"},
+      {"fingerprinting: {source: s, suspects: [x], negatives: [n1]}",
+       "key 'fingerprinting.negatives': testing suspects needs at least 2 negatives"},
+      {"relatedness: {tasks: [a, b, a], affinity: [[1, 2, 3], [1, 2, 3], [1, 2, 3]]}",
+       "key 'relatedness.tasks': model 'a' is listed twice"}};
+  int i = 0;
+  for (const auto& [yaml, message] : cases) {
+    const std::string path = dir + "/roles" + std::to_string(i++) + ".yaml";
+    std::ofstream(path) << yaml << "\n";
+    const std::string what = testsupport::message_of<UsageError>([&] { load_roles(path); });
+    EXPECT_EQ(what.rfind("roles " + path + ": " + message, 0), 0u) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  // Apart, the same models are fine.
+  std::ofstream(dir + "/good.yaml") << "fingerprinting: {source: s, suspects: [x], negatives: [n1, n2]}\n"
+                                    << "unlearning: {reference: s, candidates: [x], unrelated: [n1, n2]}\n";
+  EXPECT_EQ(load_roles(dir + "/good.yaml").suspects, std::vector<std::string>{"x"});
+}
+
+// A suspect or candidate the result does not hold is named before anything is read.
+TEST(Eval, ASuspectOrCandidateMissingFromTheResultIsNamed) {
+  Roles roles;
+  roles.source = roles.reference = "a";
+  roles.negatives = roles.unrelated = {"b", "c"};
+  roles.suspects = {"ghost"};
+  roles.candidates = {"phantom"};
+  const std::string what = testsupport::message_of<InputError>([&] {
+    check_roles(roles, {"a", "b", "c"}, "audit.yaml", "out.h5");
+  });
+  EXPECT_EQ(what, "roles audit.yaml: models 'ghost', 'phantom' are not in out.h5 (it holds a, b, c)");
+  roles.candidates.clear();
+  EXPECT_THAT(testsupport::message_of<InputError>([&] {
+                check_roles(roles, {"a", "b", "c"}, "r", "o");
+              }),
+              HasSubstr("model 'ghost' is not in o"));
+}
+
+// Unlearning candidates get the same test against the unrelated models, and
+// the table says which are still close to the reference.
+TEST(Eval, UnlearningCandidatesAreNotForgottenOrAsFarAsAnUnrelatedModel) {
+  const std::vector<std::string> names = {"ref", "approx", "retrained", "u0", "u1", "u2", "u3", "u4"};
+  const std::vector<double> m = testsupport::star_matrix({0, 0.05, 0.83, 0.80, 0.82, 0.84, 0.86, 0.88});
+  Roles roles;
+  roles.reference = "ref";
+  roles.unrelated = {"u0", "u1", "u2", "u3", "u4"};
+  roles.candidates = {"approx", "retrained"};
+  const auto vs = verdicts(names, {"cosine"}, {m}, roles, 0.01);
+  ASSERT_EQ(vs.size(), 2u);
+  EXPECT_EQ(vs[0].test, "unlearning");
+  EXPECT_NEAR(vs[0].p_value, 1.09503703915991e-5, 1e-16);  // as a suspect at 0.05 (Stats)
+  EXPECT_TRUE(vs[0].derived);
+  EXPECT_FALSE(vs[1].derived);
+  const std::string table = format_verdicts(vs, 0.01, "table");
+  EXPECT_THAT(table, HasSubstr("unlearning candidates of 'ref', cosine: against 5 unrelated models (Holm over the "
+                               "candidates, alpha 0.01)"))
+      << table;
+  EXPECT_THAT(table, HasSubstr("approx                  0.0500        0.167   1.10e-05   2.19e-05  not forgotten "
+                               "(closer than unrelated models)"))
+      << table;
+  EXPECT_THAT(table, HasSubstr("retrained               0.8300        0.500"));
+  EXPECT_THAT(table, HasSubstr("as far as an unrelated model\n")) << table;
+}
+
+namespace {
+
+// Hand-made calibration zoo: the source, 9 negatives, three kinds of positives.
+//  Negatives at 0.80, 0.81, ..., 0.87 and 0.775. Left out, 0.775 meets the
+//  other eight (mean 0.835, sd sqrt(0.0042 / 7) = 0.02449, scale sd sqrt(9/8)
+//  = 0.02598): t = -2.309 on 7 dof, between t(0.025) = -2.365 and t(0.05) =
+//  -1.895: flagged at 0.05, not at 0.01. Every other negative left out has
+//  p > 0.17 (0.80 is the nearest: 0.178). False positives: 1/9 at 0.05, 0/9 at 0.01.
+//  Positives against all 9 (mean 0.8283, sd 0.03118, scale 0.03287, 8 dof):
+//  "copies" at 0.10, 0.20: p < 1e-7, 2/2 alone and with Holm; "edge" at 0.725
+//  and 0.73: p = 0.0061 and 0.0077, 2/2 alone, but Holm doubles the smaller
+//  (0.0122 > 0.01): 0/2; "far" at 0.90: p = 0.97, 0/1.
+struct CalibrationZoo {
+  std::vector<std::string> names = {"src", "n0", "n1", "n2", "n3", "n4", "n5", "n6",
+                                    "n7",  "n8", "c0", "c1", "e0", "e1", "f0"};
+  std::vector<double> to_src = {0,    0.80,  0.81, 0.82, 0.83,  0.84, 0.85, 0.86,
+                                0.87, 0.775, 0.10, 0.20, 0.725, 0.73, 0.90};
+  Roles roles;
+  CalibrationZoo() {
+    roles.source = "src";
+    roles.negatives = {"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"};
+    roles.positives = {{"copies", {"c0", "c1"}}, {"edge", {"e0", "e1"}}, {"far", {"f0"}}};
+  }
+};
+
+}  // namespace
+
+TEST(Eval, CalibrationRatesOfAHandMadeZoo) {
+  const CalibrationZoo z;
+  const std::vector<double> m = testsupport::star_matrix(z.to_src);
+  std::vector<double> scaled = m;  // every distance x 3: the same p-values
+  for (double& x : scaled) x *= 3;
+  const auto cs = calibrate(z.names, {"cosine", "euclidean"}, {m, scaled}, z.roles);
+  ASSERT_EQ(cs.size(), 2u);
+  for (const Calibration& c : cs) {
+    EXPECT_EQ(c.source, "src");
+    EXPECT_EQ(c.negatives, 9);
+    ASSERT_EQ(c.fpr_alphas, (std::vector<double>{0.05, 0.01}));
+    EXPECT_EQ(c.false_positives[0].flagged, 1) << c.metric;
+    EXPECT_EQ(c.false_positives[1].flagged, 0) << c.metric;
+    EXPECT_EQ(c.false_positives[0].trials, 9);
+    ASSERT_EQ(c.true_positives.size(), 3u);
+    const std::vector<std::tuple<std::string, int, int, int>> want = {
+        {"copies", 2, 2, 2}, {"edge", 2, 0, 2}, {"far", 0, 0, 1}};  // kind, alone, Holm, models
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(c.true_positives[k].kind, std::get<0>(want[k]));
+      EXPECT_EQ(c.true_positives[k].alone.flagged, std::get<1>(want[k])) << std::get<0>(want[k]);
+      EXPECT_EQ(c.true_positives[k].holm.flagged, std::get<2>(want[k])) << std::get<0>(want[k]);
+      EXPECT_EQ(c.true_positives[k].alone.trials, std::get<3>(want[k]));
+    }
+  }
+  // The rates' sampling errors: sqrt(a (1 - a) / 9) at the nominal level.
+  EXPECT_NEAR(standard_error_at(0.05, 9), 0.0726483157256779, 1e-15);
+  EXPECT_NEAR(standard_error_at(0.01, 9), 0.0331662479035540, 1e-15);
+  Roles few = z.roles;
+  few.negatives = {"n0", "n1"};
+  EXPECT_THAT(
+      testsupport::message_of<UsageError>([&] { calibrate(z.names, {"cosine"}, {m}, few); }),
+      HasSubstr("needs at least 3 fingerprinting.negatives (each is left out and judged by the others), got 2"));
+}
+
+TEST(Eval, CalibrateFromTheCommandLineAsTableCsvAndJson) {
+  const CalibrationZoo z;
+  const std::string dir = testsupport::temp_dir("calibrate");
+  testsupport::write_matrix_result(dir + "/zoo.h5", z.names, {"cosine"}, {testsupport::star_matrix(z.to_src)});
+  std::ofstream(dir + "/roles.yaml") << "fingerprinting:\n  source: src\n"
+                                     << "  positives: {copies: [c0, c1], edge: [e0, e1], far: [f0]}\n"
+                                     << "  negatives: [n0, n1, n2, n3, n4, n5, n6, n7, n8]\n";
+  const auto table = testsupport::run_cli({"eval", dir + "/zoo.h5", "--roles", dir + "/roles.yaml", "--calibrate"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("calibration of the suspects' test, cosine distance to 'src' (9 negatives)\n"
+                                   "  false positives: each negative left out and tested alone against the other 8\n"))
+      << table.out;
+  // 1/9 = 0.111, SE sqrt(0.05 x 0.95 / 9) = 0.073, Clopper-Pearson [0.0028, 0.4825] (mpmath).
+  EXPECT_THAT(table.out, HasSubstr("    0.05         1/9  0.111         0.073   [0.003, 0.482]\n")) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("    0.01         0/9  0.000         0.033   [0.000, 0.336]\n")) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("    edge            2/2  1.000 [0.158, 1.000]       0/2  0.000\n")) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("not independent")) << table.out;
+  const auto csv =
+      testsupport::run_cli({"eval", dir + "/zoo.h5", "--roles", dir + "/roles.yaml", "--calibrate", "--format", "csv"});
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  std::istringstream lines(csv.out);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "metric,source,test,kind,alpha,holm,flagged,trials,rate,se_at_alpha,ci95_lower,ci95_upper");
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(lines, line)) {
+    rows.emplace_back();
+    std::stringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) rows.back().push_back(x);
+    if (line.back() == ',') rows.back().emplace_back();
+  }
+  ASSERT_EQ(rows.size(), 2u + 3 * 2);  // 2 levels, 3 kinds alone and with Holm
+  EXPECT_EQ(rows[0][2], "false_positive");
+  EXPECT_EQ(rows[0][3], "negatives");
+  EXPECT_EQ(std::stod(rows[0][4]), 0.05);
+  EXPECT_EQ(rows[0][6] + "/" + rows[0][7], "1/9");
+  EXPECT_NEAR(std::stod(rows[0][9]), 0.0726483157256779, 1e-15);
+  EXPECT_NEAR(std::stod(rows[0][10]), 0.0028091367466, 1e-12);
+  EXPECT_NEAR(std::stod(rows[0][11]), 0.482496514917, 1e-11);
+  EXPECT_EQ(rows[1][6] + "/" + rows[1][7], "0/9");
+  EXPECT_NEAR(std::stod(rows[1][11]), 1 - std::pow(0.025, 1.0 / 9), 1e-12);
+  // edge, with Holm: 0 of 2; no se_at_alpha for a true-positive rate.
+  EXPECT_EQ(rows[5][2] + " " + rows[5][3] + " " + rows[5][5] + " " + rows[5][6] + "/" + rows[5][7],
+            "true_positive edge true 0/2");
+  EXPECT_EQ(rows[5][9], "");
+  EXPECT_EQ(rows[4][5] + " " + rows[4][6], "false 2");
+  const auto json = testsupport::run_cli(
+      {"eval", dir + "/zoo.h5", "--roles", dir + "/roles.yaml", "--calibrate", "--format", "json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"test\": \"true_positive\", \"kind\": \"far\", \"alpha\": 0.01, \"holm\": true, "
+                                  "\"flagged\": 0, \"trials\": 1, \"rate\": 0, \"se_at_alpha\": null"))
+      << json.out;
+  // Too few negatives: one line, exit 2.
+  std::ofstream(dir + "/few.yaml") << "fingerprinting: {source: src, negatives: [n0, n1]}\n";
+  const auto few = testsupport::run_cli({"eval", dir + "/zoo.h5", "--roles", dir + "/few.yaml", "--calibrate"});
+  EXPECT_EQ(few.code, kExitUsage);
+  EXPECT_EQ(few.err,
+            "modelgif: error: eval --calibrate: needs at least 3 fingerprinting.negatives (each is left out and "
+            "judged by the others), got 2\n");
+  EXPECT_EQ(few.out, "");
 }

@@ -1,10 +1,11 @@
 // Pictures of every run (heatmap in tree or zoo order, similarity tree, AUC
-// chart), legible from 3 to 100+ models, PNG through librsvg, and `show`'s
-// formats for scripts and papers.
+// chart, the auditor's strip of negatives and suspects), legible from 3 to 100+ models, PNG through librsvg, and
+// `show`'s formats for scripts and papers.
 #include <expat.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -176,6 +177,56 @@ TEST(Pictures, PngIsRenderedByLibrsvgAtTwiceTheSize) {
   EXPECT_THAT(testsupport::message_of<InputError>([&] { svg_to_png("<svg", dir + "/bad.png"); }),
               HasSubstr(dir + "/bad.png: librsvg cannot"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad.png"));
+}
+
+// eval's picture per source and metric: a dot per negative, a labelled
+// triangle per suspect (its p-value in the label), the level's line; the same
+// for unlearning candidates against the unrelated models.
+TEST(Pictures, TheAuditPictureMarksEverySuspectAmongTheNegatives) {
+  const std::string dir = testsupport::temp_dir("audit-picture");
+  const std::vector<std::string> names = {"src", "close", "tied", "n0", "n1", "n2", "n3", "n4"};
+  const std::vector<double> m = testsupport::star_matrix({0, 0.05, 0.82, 0.80, 0.82, 0.84, 0.86, 0.88});
+  testsupport::write_matrix_result(dir + "/audit.h5", names, {"cosine", "euclidean"}, {m, m});
+  std::ofstream(dir + "/roles.yaml") << "fingerprinting: {source: src, suspects: [close, tied], "
+                                     << "negatives: [n0, n1, n2, n3, n4]}\n"
+                                     << "unlearning: {reference: src, candidates: [close], unrelated: [n0, n1, n2]}\n";
+  const Result r = run_cli({"eval", dir + "/audit.h5", "--roles", dir + "/roles.yaml", "--png"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* metric : {"cosine", "euclidean"})
+    for (const char* kind : {"suspects", "candidates"}) {
+      EXPECT_THAT(r.out, HasSubstr(dir + "/audit-" + kind + "-" + metric + ".svg")) << r.out;
+      EXPECT_TRUE(std::filesystem::exists(dir + "/audit-" + kind + "-" + metric + ".png")) << kind << metric;
+    }
+  const Svg s = parse(read(dir + "/audit-suspects-cosine.svg"));
+  EXPECT_EQ(s.count.at("circle"), 5);   // the negatives
+  EXPECT_EQ(s.count.at("polygon"), 2);  // the suspects
+  // Labels: name and p-value (pinned in test_stats.cpp: 1.095e-5 and 0.2973), Holm-adjusted beside it.
+  const auto has_text = [&](const std::string& t) {
+    return std::find(s.texts.begin(), s.texts.end(), t) != s.texts.end();
+  };
+  EXPECT_TRUE(has_text("close: p = 1.10e-05 (Holm 2.19e-05)")) << ::testing::PrintToString(s.texts);
+  EXPECT_TRUE(has_text("tied: p = 2.97e-01 (Holm 2.97e-01)")) << ::testing::PrintToString(s.texts);
+  EXPECT_TRUE(has_text("p = 0.01 here, before Holm"));
+  // Each suspect's triangle and the negatives' dots sit where their distances are:
+  // x rises with the distance, and the closest suspect is left of every dot.
+  std::vector<double> dots, marks;
+  for (size_t i = 0; i < s.names.size(); ++i) {
+    if (s.names[i] == "circle") dots.push_back(std::stod(s.elements[i].at("cx")));
+    if (s.names[i] == "polygon") {
+      const std::string pts = s.elements[i].at("points");
+      const auto third = pts.rfind(' ');
+      marks.push_back(std::stod(pts.substr(third + 1, pts.find(',', third) - third - 1)));  // the tip
+    }
+  }
+  ASSERT_EQ(marks.size(), 2u);
+  for (size_t i = 1; i < dots.size(); ++i) EXPECT_LT(dots[i - 1], dots[i]);  // 0.80 < 0.82 < ... < 0.88
+  EXPECT_LT(marks[0], dots.front());
+  EXPECT_DOUBLE_EQ(marks[1], dots[1]);  // tied with n1 at 0.82
+  // The unlearning picture: 3 unrelated models, 1 candidate.
+  const Svg u = parse(read(dir + "/audit-candidates-euclidean.svg"));
+  EXPECT_EQ(u.count.at("circle"), 3);
+  EXPECT_EQ(u.count.at("polygon"), 1);
+  EXPECT_THAT(u.texts[0], HasSubstr("unlearning candidates of 'src' against 3 unrelated models"));
 }
 
 TEST_F(TinyZoo, EveryRunLeavesPicturesUnlessToldNot) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "modelgif/error.hpp"
 #include "modelgif/stats.hpp"
@@ -41,7 +43,75 @@ TEST(Stats, PValuesOfAClosestAMiddleAndATiedSuspect) {
   EXPECT_LT(predictive_p_value(0.10, null), 1e-3);
   EXPECT_GT(predictive_p_value(0.86, null), 0.5);
   EXPECT_DOUBLE_EQ(predictive_p_value(0.5, {0.8, 0.8}), 0.0);  // no spread: below is certain
+  EXPECT_DOUBLE_EQ(predictive_p_value(0.8, {0.8, 0.8}), 1.0);  // and level with them is not closer
   EXPECT_THROW(predictive_p_value(0.5, {0.8}), Error);
+}
+
+// The predictive p-values pinned to an independent computation (mpmath, 40
+// digits: the t density integrated numerically, not the incomplete beta used
+// here): nulls 0.80..0.88, mean 0.84, sd sqrt(0.001), scale sd sqrt(1 + 1/5), 4 dof.
+TEST(Stats, PredictivePValuesArePinnedToAnIndependentComputation) {
+  const std::vector<double> null = {0.80, 0.82, 0.84, 0.86, 0.88};
+  const std::pair<double, double> pinned[] = {
+      {0.05, 1.09503703915991e-5}, {0.10, 1.4198375843379e-5}, {0.82, 0.297321082148474}, {0.86, 0.702678917851526}};
+  for (const auto& [d, p] : pinned) EXPECT_NEAR(predictive_p_value(d, null), p, 1e-11 * p) << d;
+  // Holm over three suspects: 3 x the smallest, then 2 x the next and 1 x the
+  // largest made monotone (both 2 x 0.2973 = 0.5946).
+  const auto adjusted = holm_adjusted({predictive_p_value(0.05, null), 0.5, predictive_p_value(0.82, null)});
+  EXPECT_NEAR(adjusted[0], 3.28511111748e-5, 1e-15);
+  EXPECT_NEAR(adjusted[1], 0.594642164297, 1e-11);
+  EXPECT_NEAR(adjusted[2], 0.594642164297, 1e-11);
+  // Where the p-value is alpha: mean + t_{0.01, 4} sd sqrt(1.2) (mpmath: 0.710201935014651).
+  EXPECT_NEAR(predictive_threshold(0.01, null), 0.710201935014651, 1e-12);
+  EXPECT_NEAR(predictive_p_value(predictive_threshold(0.01, null), null), 0.01, 1e-12);
+}
+
+// Negatives whose distances agree to rounding have no spread to judge by: the
+// t statistic would be rounding noise over rounding noise, so the tolerance is
+// relative (1e-12 of the mean) and the p-value 0 or 1.
+TEST(Stats, NullDistancesWithoutSpreadGiveZeroOrOne) {
+  const std::vector<double> flat = {0.8, 0.8 + 1e-16, 0.8 - 1e-16};
+  EXPECT_EQ(predictive_p_value(0.79, flat), 0.0);
+  EXPECT_EQ(predictive_p_value(0.8, flat), 1.0);
+  EXPECT_EQ(predictive_p_value(0.8 - 1e-14, flat), 1.0);  // within rounding of them: not closer
+  EXPECT_EQ(predictive_p_value(0.9, flat), 1.0);
+  EXPECT_TRUE(std::isnan(predictive_threshold(0.01, flat)));
+  EXPECT_EQ(predictive_p_value(0.0, {0.0, 0.0}), 1.0);  // all at 0: nothing is closer
+  // A spread of 1e-9 of the mean is a spread: the t test applies.
+  const double p = predictive_p_value(0.8 - 1e-8, {0.8, 0.8 + 1e-9, 0.8 - 1e-9});
+  EXPECT_GT(p, 0.0);
+  EXPECT_LT(p, 0.01);
+}
+
+TEST(Stats, StudentTQuantileInvertsTheCdf) {
+  EXPECT_NEAR(student_t_quantile(0.01, 19), -2.539483190622, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.975, 10), 2.228138851986, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.01, 4), -3.74694738797920, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.001, 1), std::tan(M_PI * (0.001 - 0.5)), 1e-7);  // Cauchy: -318.3
+  EXPECT_NEAR(student_t_quantile(0.5, 3), 0.0, 1e-14);
+  EXPECT_NEAR(student_t_cdf(1e-9, 3), 0.5 + 1e-9 * 0.36755259694786136, 3e-16);  // density at 0: 2 / (pi sqrt 3)
+  EXPECT_THROW(student_t_quantile(0.0, 3), Error);
+}
+
+// Exact binomial intervals: at 0 of n the upper end is 1 - 0.025^(1/n), at n
+// of n the lower end 0.025^(1/n); the others pinned to mpmath's beta quantiles.
+TEST(Stats, ClopperPearsonIntervalsMatchClosedFormsAndMpmath) {
+  for (const int n : {1, 9, 20}) {
+    const Interval none = clopper_pearson(0, n), all = clopper_pearson(n, n);
+    EXPECT_EQ(none.lower, 0.0);
+    EXPECT_NEAR(none.upper, 1 - std::pow(0.025, 1.0 / n), 1e-12) << n;
+    EXPECT_NEAR(all.lower, std::pow(0.025, 1.0 / n), 1e-12) << n;
+    EXPECT_EQ(all.upper, 1.0);
+  }
+  EXPECT_NEAR(clopper_pearson(0, 20).upper, 0.168433470983, 1e-11);
+  const Interval one = clopper_pearson(1, 20), two = clopper_pearson(2, 4);
+  EXPECT_NEAR(one.lower, 0.00126508949795, 1e-12);
+  EXPECT_NEAR(one.upper, 0.248732762772, 1e-11);
+  EXPECT_NEAR(two.lower, 0.0675859864885, 1e-12);
+  EXPECT_NEAR(two.upper, 0.932414013511, 1e-11);
+  EXPECT_NEAR(clopper_pearson(1, 9).upper, 0.482496514917, 1e-11);
+  EXPECT_THROW(clopper_pearson(3, 2), Error);
+  EXPECT_THROW(clopper_pearson(0, 0), Error);
 }
 
 TEST(Stats, HolmAdjustsInStepsAndKeepsTheOrder) {
