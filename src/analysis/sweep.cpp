@@ -38,10 +38,7 @@ std::optional<RunResult> Variation::result() const {
   if (!fs::is_regular_file(config.output_path, ec)) return std::nullopt;
   try {
     RunResult r = read_result(config.output_path);
-    // The same config, also when the result's was written before values were normalized.
-    if (r.config == config.resolved_yaml ||
-        load_config(r.config, "the result's config").resolved_yaml == config.resolved_yaml)
-      return r;
+    if (r.config == config.resolved_yaml) return r;  // the same config
   } catch (const Error&) {
   }
   return std::nullopt;

@@ -9,10 +9,8 @@
 
 namespace modelgif {
 
-// The offset basis is not FNV's (14695981039346656037, one digit longer):
-// the first checkpoints were made with this one, and every fingerprint
-// depends on it, so it stays.
-constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
+// FNV-1a's 64-bit offset basis.
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = kFnvOffset);
 inline uint64_t fnv1a(const std::string& s, uint64_t h = kFnvOffset) { return fnv1a(s.data(), s.size(), h); }

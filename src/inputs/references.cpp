@@ -65,20 +65,16 @@ at::Tensor read_h5(const std::string& spec, const std::string& what, bool as_lab
   std::string file, dataset;
   if (!split_h5_spec(spec, file, dataset)) throw_input(what + " " + spec + ": expected FILE.h5:/dataset");
   require_file(file, what + " " + spec);
-  try {
-    auto f = h5::File::open(file);
-    if (!h5::exists(f.id(), dataset)) throw_input(what + " " + spec + ": no dataset " + dataset + " in " + file);
-    const auto d = h5::dims(f.id(), dataset);
-    std::vector<int64_t> shape(d.begin(), d.end());
-    if (as_labels) {
-      auto v = h5::read_i64(f.id(), dataset);
-      return at::tensor(v, at::kLong).view({-1});
-    }
-    auto v = h5::read_f32(f.id(), dataset);
-    return at::tensor(v, at::kFloat).view(shape);
-  } catch (const StoreError& e) {
-    throw InputError(what + " " + spec + ": " + e.what());
+  auto f = h5::File::open(file);
+  if (!h5::exists(f.id(), dataset)) throw_input(what + " " + spec + ": no dataset " + dataset + " in " + file);
+  const auto d = h5::dims(f.id(), dataset);
+  std::vector<int64_t> shape(d.begin(), d.end());
+  if (as_labels) {
+    auto v = h5::read_i64(f.id(), dataset);
+    return at::tensor(v, at::kLong).view({-1});
   }
+  auto v = h5::read_f32(f.id(), dataset);
+  return at::tensor(v, at::kFloat).view(shape);
 }
 
 }  // namespace

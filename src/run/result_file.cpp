@@ -112,26 +112,22 @@ void ResultWriter::commit() {
 
 RunResult read_result(const std::string& path, const std::string& group) {
   RunResult r;
-  try {
-    auto f = h5::File::open(path);
-    if (!h5::exists(f.id(), join(group, "models/names")) || !h5::exists(f.id(), join(group, "distance")))
-      throw_input(path + ": not a modelgif result (no " + join(group, "models/names") + " or " +
-                  join(group, "distance") + ")");
-    r.names = h5::read_strings(f.id(), join(group, "models/names"));
-    for (const auto& m : h5::list(f.id(), join(group, "distance"))) {
-      r.metrics.push_back(m);
-      r.matrices.push_back(h5::read_f64(f.id(), join(group, "distance/" + m)));
-      if (r.matrices.back().size() != r.names.size() * r.names.size())
-        throw_input(path + ": " + join(group, "distance/" + m) + " holds " + std::to_string(r.matrices.back().size()) +
-                    " values for " + std::to_string(r.names.size()) + " models (a damaged result file)");
-    }
-    const std::string object = group.empty() ? "/" : group;
-    if (h5::has_attr(f.id(), object, "config")) r.config = h5::get_attr_string(f.id(), object, "config");
-    if (h5::exists(f.id(), join(group, "references/indices")))
-      r.references = static_cast<int64_t>(h5::dims(f.id(), join(group, "references/indices")).at(0));
-  } catch (const StoreError& e) {
-    throw InputError(path + ": cannot read result file: " + e.what());
+  auto f = h5::File::open(path);
+  if (!h5::exists(f.id(), join(group, "models/names")) || !h5::exists(f.id(), join(group, "distance")))
+    throw_input(path + ": not a modelgif result (no " + join(group, "models/names") + " or " + join(group, "distance") +
+                ")");
+  r.names = h5::read_strings(f.id(), join(group, "models/names"));
+  for (const auto& m : h5::list(f.id(), join(group, "distance"))) {
+    r.metrics.push_back(m);
+    r.matrices.push_back(h5::read_f64(f.id(), join(group, "distance/" + m)));
+    if (r.matrices.back().size() != r.names.size() * r.names.size())
+      throw_input(path + ": " + join(group, "distance/" + m) + " holds " + std::to_string(r.matrices.back().size()) +
+                  " values for " + std::to_string(r.names.size()) + " models (a damaged result file)");
   }
+  const std::string object = group.empty() ? "/" : group;
+  if (h5::has_attr(f.id(), object, "config")) r.config = h5::get_attr_string(f.id(), object, "config");
+  if (h5::exists(f.id(), join(group, "references/indices")))
+    r.references = static_cast<int64_t>(h5::dims(f.id(), join(group, "references/indices")).at(0));
   return r;
 }
 
@@ -145,25 +141,17 @@ bool is_result(const std::string& path) {
 }
 
 bool has_fields(const std::string& path, const std::string& model) {
-  try {
-    auto f = h5::File::open(path);
-    return h5::exists(f.id(), "/fields/" + model);
-  } catch (const StoreError& e) {
-    throw InputError(path + ": cannot read result file: " + e.what());
-  }
+  auto f = h5::File::open(path);
+  return h5::exists(f.id(), "/fields/" + model);
 }
 
 at::Tensor read_fields(const std::string& path, const std::string& model) {
-  try {
-    auto f = h5::File::open(path);
-    const std::string ds = "/fields/" + model;
-    if (!h5::exists(f.id(), ds)) throw_input(path + ": no fields stored for model '" + model + "'");
-    const auto d = h5::dims(f.id(), ds);
-    auto v = h5::read_f32(f.id(), ds);
-    return at::tensor(v, at::kFloat).view(std::vector<int64_t>(d.begin(), d.end()));
-  } catch (const StoreError& e) {
-    throw InputError(path + ": cannot read fields of '" + model + "': " + e.what());
-  }
+  auto f = h5::File::open(path);
+  const std::string ds = "/fields/" + model;
+  if (!h5::exists(f.id(), ds)) throw_input(path + ": no fields stored for model '" + model + "'");
+  const auto d = h5::dims(f.id(), ds);
+  auto v = h5::read_f32(f.id(), ds);
+  return at::tensor(v, at::kFloat).view(std::vector<int64_t>(d.begin(), d.end()));
 }
 
 }  // namespace modelgif
@@ -171,20 +159,16 @@ at::Tensor read_fields(const std::string& path, const std::string& model) {
 namespace modelgif {
 
 at::Tensor read_field_rows(const std::string& path, const std::string& model, int64_t lo, int64_t hi) {
-  try {
-    auto f = h5::File::open(path);
-    const std::string ds = "/fields/" + model;
-    if (!h5::exists(f.id(), ds)) throw_input(path + ": no fields stored for model '" + model + "'");
-    const auto d = h5::dims(f.id(), ds);
-    if (lo < 0 || hi < lo || static_cast<hsize_t>(hi) > d[0])
-      throw_input(path + ": fields of '" + model + "' hold " + std::to_string(d[0]) + " references, not " +
-                  std::to_string(hi));
-    const auto v =
-        h5::read_slab_f32(f.id(), ds, {static_cast<hsize_t>(lo), 0, 0}, {static_cast<hsize_t>(hi - lo), d[1], d[2]});
-    return at::tensor(v, at::kFloat).view({hi - lo, static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])});
-  } catch (const StoreError& e) {
-    throw InputError(path + ": cannot read fields of '" + model + "': " + e.what());
-  }
+  auto f = h5::File::open(path);
+  const std::string ds = "/fields/" + model;
+  if (!h5::exists(f.id(), ds)) throw_input(path + ": no fields stored for model '" + model + "'");
+  const auto d = h5::dims(f.id(), ds);
+  if (lo < 0 || hi < lo || static_cast<hsize_t>(hi) > d[0])
+    throw_input(path + ": fields of '" + model + "' hold " + std::to_string(d[0]) + " references, not " +
+                std::to_string(hi));
+  const auto v =
+      h5::read_slab_f32(f.id(), ds, {static_cast<hsize_t>(lo), 0, 0}, {static_cast<hsize_t>(hi - lo), d[1], d[2]});
+  return at::tensor(v, at::kFloat).view({hi - lo, static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])});
 }
 
 }  // namespace modelgif

@@ -257,14 +257,10 @@ void CheckpointStore::write_shard(const ShardId& s, const at::Tensor& field, int
 
 double CheckpointStore::shard_peak(const ShardId& s) const {
   const std::string path = shard_path(s.model.name, s.block);
-  try {
-    auto f = h5::File::open(path);
-    if (h5::get_attr_string(f.id(), "/", "fingerprint") != s.fingerprint)
-      throw InputError("checkpoint shard " + path + " does not belong to this run");
-    return std::stod(h5::get_attr_string(f.id(), "/", "peak"));
-  } catch (const StoreError& e) {
-    throw InputError("checkpoint shard " + path + ": " + e.what());
-  }
+  auto f = h5::File::open(path);
+  if (h5::get_attr_string(f.id(), "/", "fingerprint") != s.fingerprint)
+    throw InputError("checkpoint shard " + path + " does not belong to this run");
+  return std::stod(h5::get_attr_string(f.id(), "/", "peak"));
 }
 
 int64_t CheckpointStore::shards_read() { return g_shards_read.load(); }
@@ -297,16 +293,12 @@ at::Tensor CheckpointStore::read_shard(const ShardId& s, FeatureMoments* moments
 at::Tensor CheckpointStore::read_partial(const ShardId& s) const {
   ++g_shards_read;
   const std::string path = shard_path(s.model.name, s.block);
-  try {
-    auto f = h5::File::open(path);
-    const auto d = h5::dims(f.id(), "/field");
-    at::Tensor t =
-        at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
-    h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
-    return t;
-  } catch (const StoreError& e) {
-    throw InputError("checkpoint shard " + path + ": " + e.what());
-  }
+  auto f = h5::File::open(path);
+  const auto d = h5::dims(f.id(), "/field");
+  at::Tensor t =
+      at::empty({static_cast<int64_t>(d[0]), static_cast<int64_t>(d[1]), static_cast<int64_t>(d[2])}, at::kFloat);
+  h5::read_f32_into(f.id(), "/field", t.data_ptr<float>());
+  return t;
 }
 
 void CheckpointStore::remove_shards() const {
@@ -316,8 +308,8 @@ void CheckpointStore::remove_shards() const {
 }
 
 std::optional<FeatureMoments> CheckpointStore::read_moments(const ShardId& s, int64_t features, bool from_shard) const {
-  for (const std::string& path : {from_shard ? shard_path(s.model.name, s.block) : std::string(),
-                                  block_file(dir_ + "/moments", s.model.name, s.block)}) {
+  const std::string shard = from_shard ? shard_path(s.model.name, s.block) : std::string();
+  for (const std::string& path : {shard, block_file(dir_ + "/moments", s.model.name, s.block)}) {
     if (path.empty()) continue;
     std::error_code ec;
     if (!fs::exists(path, ec)) continue;
@@ -329,9 +321,7 @@ std::optional<FeatureMoments> CheckpointStore::read_moments(const ShardId& s, in
       if (v.size() != m.raw().size()) continue;
       // Moments files carry their own checksum; a shard's covers its field too
       // and is checked when the field is read.
-      if (h5::has_attr(f.id(), "/", "moments_checksum") &&
-          Crc32().add(v).value() != h5::get_attr_int(f.id(), "/", "moments_checksum"))
-        continue;
+      if (path != shard && Crc32().add(v).value() != h5::get_attr_int(f.id(), "/", "moments_checksum")) continue;
       m.raw() = std::move(v);
       return m;
     } catch (const StoreError&) {

@@ -30,7 +30,7 @@ namespace modelgif {
 
 // The checkpoint format this modelgif reads and writes; a checkpoint of
 // another is refused with one line (rerun with --recompute).
-constexpr int64_t kCheckpointFormat = 2;
+constexpr int64_t kCheckpointFormat = 3;
 
 // How the run evaluates its models, decided once (configured or timed) and
 // kept, so that a resumed run computes its pieces as before.

@@ -15,15 +15,11 @@ std::optional<StoredFields> StoredFields::open(const std::string& result, const 
   std::vector<std::string> names, hashes;
   std::string fingerprint;
   int64_t references = 0;
-  try {
-    auto f = h5::File::open(result);
-    names = h5::read_strings(f.id(), "/models/names");
-    if (h5::exists(f.id(), "/models/hashes")) hashes = h5::read_strings(f.id(), "/models/hashes");
-    if (h5::has_attr(f.id(), "/", "fingerprint")) fingerprint = h5::get_attr_string(f.id(), "/", "fingerprint");
-    references = static_cast<int64_t>(h5::dims(f.id(), "/references/indices").at(0));
-  } catch (const StoreError& e) {
-    throw InputError(result + ": cannot read result file: " + e.what());
-  }
+  auto f = h5::File::open(result);
+  names = h5::read_strings(f.id(), "/models/names");
+  if (h5::exists(f.id(), "/models/hashes")) hashes = h5::read_strings(f.id(), "/models/hashes");
+  if (h5::has_attr(f.id(), "/", "fingerprint")) fingerprint = h5::get_attr_string(f.id(), "/", "fingerprint");
+  references = static_cast<int64_t>(h5::dims(f.id(), "/references/indices").at(0));
   const bool in_result =
       std::all_of(models.begin(), models.end(), [&](const auto& m) { return has_fields(result, m); });
   if (in_result) {

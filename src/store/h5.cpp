@@ -49,6 +49,18 @@ std::string error_stack() {
   return text;
 }
 
+// An object as "FILE:/object" (or the object alone where HDF5 cannot tell the
+// file): every error of a function given a location names its file, so that
+// no caller has to catch and rethrow to add it.
+std::string at(hid_t loc, const std::string& object) {
+  const ssize_t len = H5Fget_name(loc, nullptr, 0);
+  if (len <= 0) return object;
+  std::string file(static_cast<size_t>(len) + 1, '\0');
+  H5Fget_name(loc, file.data(), file.size());
+  file.resize(static_cast<size_t>(len));
+  return file + ":" + object;
+}
+
 Handle lcpl() {
   Handle p(check(H5Pcreate(H5P_LINK_CREATE), "creating a link property list"));
   check_status(H5Pset_create_intermediate_group(p.get(), 1), "setting intermediate group creation");
@@ -56,7 +68,7 @@ Handle lcpl() {
 }
 
 Handle open_dataset(hid_t loc, const std::string& path) {
-  return Handle(check(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "opening dataset " + path));
+  return Handle(check(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "opening dataset " + at(loc, path)));
 }
 
 Handle string_type() {
@@ -85,12 +97,12 @@ std::vector<T> read_as(hid_t loc, const std::string& path, hid_t mem) {
   hsize_t n = 1;
   for (auto d : dims(loc, path)) n *= d;
   std::vector<T> v(static_cast<size_t>(n));
-  check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "reading dataset " + path);
+  check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "reading dataset " + at(loc, path));
   return v;
 }
 
 Handle open_object(hid_t loc, const std::string& object) {
-  return Handle(check(H5Oopen(loc, object.c_str(), H5P_DEFAULT), "opening object " + object));
+  return Handle(check(H5Oopen(loc, object.c_str(), H5P_DEFAULT), "opening object " + at(loc, object)));
 }
 
 }  // namespace
@@ -270,13 +282,13 @@ bool exists(hid_t loc, const std::string& path) {
 }
 
 std::vector<std::string> list(hid_t loc, const std::string& group) {
-  Handle g(check(H5Gopen2(loc, group.c_str(), H5P_DEFAULT), "opening group " + group));
+  Handle g(check(H5Gopen2(loc, group.c_str(), H5P_DEFAULT), "opening group " + at(loc, group)));
   H5G_info_t info;
-  check_status(H5Gget_info(g.get(), &info), "reading group " + group);
+  check_status(H5Gget_info(g.get(), &info), "reading group " + at(loc, group));
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t len = check(H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
-                              "listing group " + group);
+                              "listing group " + at(loc, group));
     std::string name(static_cast<size_t>(len) + 1, '\0');
     H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
     name.resize(static_cast<size_t>(len));
@@ -290,7 +302,7 @@ void create_dataset(hid_t loc, const std::string& path, Type type, const std::ve
   Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "creating dataset properties"));
   check_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "disabling fill");
   Handle ds(check(H5Dcreate2(loc, path.c_str(), native(type), space.get(), lcpl().get(), dcpl.get(), H5P_DEFAULT),
-                  "creating dataset " + path));
+                  "creating dataset " + at(loc, path)));
 }
 
 namespace {
@@ -314,26 +326,26 @@ void write(hid_t loc, const std::string& path, Type type, const std::vector<hsiz
            bool participate) {
   Handle space = simple_space(d);
   Handle ds(check(H5Dcreate2(loc, path.c_str(), native(type), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
-                  "creating dataset " + path));
-  write_all_or_none(ds.get(), native(type), d, data, dxpl, participate, path);
+                  "creating dataset " + at(loc, path)));
+  write_all_or_none(ds.get(), native(type), d, data, dxpl, participate, at(loc, path));
 }
 
 void write_slab(hid_t loc, const std::string& path, Type type, const std::vector<hsize_t>& offset,
                 const std::vector<hsize_t>& count, const void* data, hid_t dxpl) {
   Handle ds = open_dataset(loc, path);
-  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + at(loc, path)));
   Handle mem_space = simple_space(count);
   bool empty = false;
   for (auto c : count) empty = empty || c == 0;
   if (empty) {
-    check_status(H5Sselect_none(file_space.get()), "selecting nothing in " + path);
+    check_status(H5Sselect_none(file_space.get()), "selecting nothing in " + at(loc, path));
     check_status(H5Sselect_none(mem_space.get()), "selecting nothing in memory");
   } else {
     check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
-                 "selecting a block of " + path);
+                 "selecting a block of " + at(loc, path));
   }
   check_status(H5Dwrite(ds.get(), native(type), mem_space.get(), file_space.get(), dxpl, data),
-               "writing a block of " + path);
+               "writing a block of " + at(loc, path));
 }
 
 void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values, hid_t dxpl,
@@ -345,16 +357,16 @@ void write_strings(hid_t loc, const std::string& path, const std::vector<std::st
   Handle type = fixed_string_type(len);
   Handle space = simple_space({values.size()});
   Handle ds(check(H5Dcreate2(loc, path.c_str(), type.get(), space.get(), lcpl().get(), H5P_DEFAULT, H5P_DEFAULT),
-                  "creating dataset " + path));
-  write_all_or_none(ds.get(), type.get(), {values.size()}, buf.data(), dxpl, participate, path);
+                  "creating dataset " + at(loc, path)));
+  write_all_or_none(ds.get(), type.get(), {values.size()}, buf.data(), dxpl, participate, at(loc, path));
 }
 
 std::vector<hsize_t> dims(hid_t loc, const std::string& path) {
   Handle ds = open_dataset(loc, path);
-  Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
-  const int rank = check(H5Sget_simple_extent_ndims(space.get()), "reading rank of " + path);
+  Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + at(loc, path)));
+  const int rank = check(H5Sget_simple_extent_ndims(space.get()), "reading rank of " + at(loc, path));
   std::vector<hsize_t> d(static_cast<size_t>(rank));
-  check(H5Sget_simple_extent_dims(space.get(), d.data(), nullptr), "reading shape of " + path);
+  check(H5Sget_simple_extent_dims(space.get(), d.data(), nullptr), "reading shape of " + at(loc, path));
   return d;
 }
 
@@ -364,7 +376,8 @@ std::vector<double> read_f64(hid_t loc, const std::string& path) {
 std::vector<float> read_f32(hid_t loc, const std::string& path) { return read_as<float>(loc, path, H5T_NATIVE_FLOAT); }
 void read_f32_into(hid_t loc, const std::string& path, float* dst) {
   Handle ds = open_dataset(loc, path);
-  check_status(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst), "reading dataset " + path);
+  check_status(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst),
+               "reading dataset " + at(loc, path));
 }
 
 std::vector<int64_t> read_i64(hid_t loc, const std::string& path) {
@@ -374,36 +387,37 @@ std::vector<int64_t> read_i64(hid_t loc, const std::string& path) {
 std::vector<float> read_slab_f32(hid_t loc, const std::string& path, const std::vector<hsize_t>& offset,
                                  const std::vector<hsize_t>& count) {
   Handle ds = open_dataset(loc, path);
-  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+  Handle file_space(check(H5Dget_space(ds.get()), "getting dataspace of " + at(loc, path)));
   check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(), nullptr),
-               "selecting a block of " + path);
+               "selecting a block of " + at(loc, path));
   Handle mem_space = simple_space(count);
   hsize_t n = 1;
   for (auto c : count) n *= c;
   std::vector<float> v(static_cast<size_t>(n));
   check_status(H5Dread(ds.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, v.data()),
-               "reading a block of " + path);
+               "reading a block of " + at(loc, path));
   return v;
 }
 
 std::vector<std::string> read_strings(hid_t loc, const std::string& path) {
   Handle ds = open_dataset(loc, path);
-  Handle ftype(check(H5Dget_type(ds.get()), "reading type of " + path));
-  if (H5Tget_class(ftype.get()) != H5T_STRING) throw StoreError("HDF5: dataset " + path + " does not hold strings");
+  Handle ftype(check(H5Dget_type(ds.get()), "reading type of " + at(loc, path)));
+  if (H5Tget_class(ftype.get()) != H5T_STRING)
+    throw StoreError("HDF5: dataset " + at(loc, path) + " does not hold strings");
   const auto d = dims(loc, path);
   const size_t n = d.empty() ? 1 : static_cast<size_t>(d[0]);
   std::vector<std::string> out;
   if (H5Tis_variable_str(ftype.get()) > 0) {
     Handle type = string_type();
     std::vector<char*> ptrs(n, nullptr);
-    check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "reading " + path);
+    check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "reading " + at(loc, path));
     for (auto* p : ptrs) out.emplace_back(p ? p : "");
-    Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + path));
+    Handle space(check(H5Dget_space(ds.get()), "getting dataspace of " + at(loc, path)));
     H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
   } else {
     const size_t len = H5Tget_size(ftype.get());
     std::vector<char> buf(n * len);
-    check_status(H5Dread(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "reading " + path);
+    check_status(H5Dread(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "reading " + at(loc, path));
     for (size_t i = 0; i < n; ++i) {
       std::string s(buf.data() + i * len, len);
       out.push_back(s.substr(0, s.find('\0')));
@@ -418,9 +432,9 @@ void set_attr(hid_t loc, const std::string& object, const std::string& name, con
   Handle type = fixed_string_type(value.size());
   Handle space(check(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
   Handle attr(check(H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    "creating attribute " + name + " on " + object));
+                    "creating attribute " + name + " on " + at(loc, object)));
   std::string padded = value.empty() ? std::string(1, '\0') : value;
-  check_status(H5Awrite(attr.get(), type.get(), padded.data()), "writing attribute " + name + " on " + object);
+  check_status(H5Awrite(attr.get(), type.get(), padded.data()), "writing attribute " + name + " on " + at(loc, object));
 }
 
 void set_attr(hid_t loc, const std::string& object, const std::string& name, int64_t value) {
@@ -428,8 +442,8 @@ void set_attr(hid_t loc, const std::string& object, const std::string& name, int
   if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
   Handle space(check(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
   Handle attr(check(H5Acreate2(obj.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    "creating attribute " + name + " on " + object));
-  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "writing attribute " + name + " on " + object);
+                    "creating attribute " + name + " on " + at(loc, object)));
+  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "writing attribute " + name + " on " + at(loc, object));
 }
 
 bool has_attr(hid_t loc, const std::string& object, const std::string& name) {
@@ -439,26 +453,28 @@ bool has_attr(hid_t loc, const std::string& object, const std::string& name) {
 
 std::string get_attr_string(hid_t loc, const std::string& object, const std::string& name) {
   Handle obj = open_object(loc, object);
-  Handle attr(check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + object));
+  Handle attr(
+      check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + at(loc, object)));
   Handle ftype(check(H5Aget_type(attr.get()), "reading type of attribute " + name));
   if (H5Tis_variable_str(ftype.get()) > 0) {
     Handle type = string_type();
     char* p = nullptr;
-    check_status(H5Aread(attr.get(), type.get(), &p), "reading attribute " + name + " on " + object);
+    check_status(H5Aread(attr.get(), type.get(), &p), "reading attribute " + name + " on " + at(loc, object));
     std::string s = p ? p : "";
     H5free_memory(p);
     return s;
   }
   std::string s(H5Tget_size(ftype.get()), '\0');
-  check_status(H5Aread(attr.get(), ftype.get(), s.data()), "reading attribute " + name + " on " + object);
+  check_status(H5Aread(attr.get(), ftype.get(), s.data()), "reading attribute " + name + " on " + at(loc, object));
   return s.substr(0, s.find('\0'));
 }
 
 int64_t get_attr_int(hid_t loc, const std::string& object, const std::string& name) {
   Handle obj = open_object(loc, object);
-  Handle attr(check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + object));
+  Handle attr(
+      check(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), "opening attribute " + name + " on " + at(loc, object)));
   int64_t v = 0;
-  check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &v), "reading attribute " + name + " on " + object);
+  check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &v), "reading attribute " + name + " on " + at(loc, object));
   return v;
 }
 

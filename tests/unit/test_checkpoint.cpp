@@ -106,8 +106,8 @@ TEST(CheckpointStore, ACheckpointOfAnotherFormatIsRefused) {
     FAIL() << "an old checkpoint was read";
   } catch (const InputError& e) {
     EXPECT_THAT(std::string(e.what()),
-                HasSubstr("was made by another modelgif (checkpoint format 1, this one reads 2); rerun with "
-                          "--recompute"));
+                HasSubstr("was made by another modelgif (checkpoint format 1, this one reads " +
+                          std::to_string(kCheckpointFormat) + "); rerun with --recompute"));
   }
 }
 
@@ -175,6 +175,13 @@ TEST(CheckpointStore, MomentsAloneForAPieceWhoseFieldIsNotKept) {
   store.write_moments(s, mom);
   EXPECT_EQ(store.read_moments(s, 5)->raw(), mom.raw());
   EXPECT_FALSE(store.read_moments(shard_id("other", {"m", "1"}, 2, 4), 5)) << "another run's moments";
+  // A moments file whose values do not match its checksum is not used (computed again).
+  {
+    auto f = h5::File::open(store.dir() + "/moments/m/b000002.h5", true);
+    h5::set_attr(f.id(), "/", "moments_checksum", int64_t{12345});
+  }
+  EXPECT_FALSE(store.read_moments(s, 5)) << "a damaged moments file";
+  store.write_moments(s, mom);
   EXPECT_EQ(store.count_files().moments, 1);
   EXPECT_EQ(store.count_files().shards, 0);
   EXPECT_TRUE(store.holds_work("m"));

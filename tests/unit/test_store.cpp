@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "modelgif/error.hpp"
 #include "modelgif/h5.hpp"
@@ -61,7 +62,9 @@ TEST(Store, HalfFloatsAreIeeeBinary16) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(back[i], expect[i].item<float>()) << i;
 }
 
-TEST(Store, FailuresAreStoreErrorsNamingTheObject) {
+// Every failure names the file and the object in it ("FILE:/object"), so that
+// no caller has to catch it to add where it happened.
+TEST(Store, FailuresAreStoreErrorsNamingTheFileAndObject) {
   try {
     h5::File::open("/nonexistent/x.h5");
     FAIL();
@@ -77,6 +80,20 @@ TEST(Store, FailuresAreStoreErrorsNamingTheObject) {
     h5::read_f64(f.id(), "/missing");
     FAIL();
   } catch (const StoreError& e) {
-    EXPECT_THAT(std::string(e.what()), HasSubstr("/missing"));
+    EXPECT_THAT(std::string(e.what()), HasSubstr("opening dataset " + path + ":/missing"));
+    EXPECT_EQ(e.exit_code(), kExitInput);
   }
+  const std::vector<double> d = {1, 2};
+  h5::write(f.id(), "/g/m", h5::Type::F64, {2}, d.data());
+  for (const auto& failing : std::vector<std::function<void()>>{
+           [&] { h5::read_strings(f.id(), "/g/m"); },                          // not strings
+           [&] { h5::get_attr_int(f.id(), "/g/m", "absent"); },                // no such attribute
+           [&] { h5::list(f.id(), "/nogroup"); },                              // no such group
+           [&] { h5::write(f.id(), "/g/m", h5::Type::F64, {2}, d.data()); }})  // exists already
+    try {
+      failing();
+      ADD_FAILURE() << "expected a StoreError";
+    } catch (const StoreError& e) {
+      EXPECT_THAT(std::string(e.what()), HasSubstr(path + ":/")) << e.what();
+    }
 }

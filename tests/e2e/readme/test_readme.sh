@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every command the README shows works as written, in the order a newcomer
-# meets them: the ```sh blocks of its "Quick start" and "Running" sections,
+# meets them: the ```sh blocks of its "Quick start", "Running" and "Auditing a
+# suspect model" sections,
 # read from README.md itself, run one line at a time in a scratch folder laid
 # out as a fresh clone after the quick start (build/ is this build, configs/
 # the sources'). Three words of the quick start are what the test itself is
@@ -19,12 +20,12 @@ fail() { echo "FAILED: $*"; exit 1; }
 
 # The commands, in README order: lines of ```sh blocks in the two sections.
 awk '
-  /^## / { section = ($0 ~ /^## (Quick start|Running)/) }
+  /^## / { section = ($0 ~ /^## (Quick start|Running|Auditing a suspect model)/) }
   section && /^```sh$/ { inblock = 1; next }
   inblock && /^```/ { inblock = 0; next }
   section && inblock && NF { print }
 ' "$src/README.md" > "$T/commands"
-[ -s "$T/commands" ] || fail "no \`\`\`sh commands in README.md's Quick start and Running sections"
+[ -s "$T/commands" ] || fail "no \`\`\`sh commands in README.md's Quick start, Running and Auditing sections"
 grep -q 'modelgif demo' "$T/commands" || fail "the quick start's demo command was not found"
 
 mkdir -p "$T/clone" && cd "$T/clone" || fail "no scratch folder"
@@ -46,4 +47,5 @@ while IFS= read -r line; do
   [ $rc = 0 ] || { tail -15 "$T/out"; fail "exit $rc: $line"; }
 done < "$T/commands"
 [ -x "$T/prefix/bin/modelgif" ] || fail "the quick start's install put no modelgif in the prefix"
-echo "readme test: all $n commands of the README's Quick start and Running passed"
+grep -q 'modelgif eval .*--roles runs/demo/audit.yaml' "$T/commands" || fail "the audit example was not found"
+echo "readme test: all $n commands of the README's Quick start, Running and Auditing passed"

@@ -2,6 +2,12 @@
 #   start_munge DIR     munged with its own key and socket in DIR (DIR/munge.sock)
 #   wait_job ID [S]     waits up to S seconds (600) for a job and its array tasks
 #                       to leave the queue
+#   drive_job ID LOG CKPT EVERY [S]
+#                       as wait_job, and stops each start of the job once it
+#                       has finished EVERY more (model, block) pieces (shards
+#                       in checkpoint CKPT): USR1 to its batch script, as
+#                       SLURM's warning before a time limit is; so a job's
+#                       starts do not depend on the machine's speed
 #   job_state ID        COMPLETED, FAILED, ...
 #   count_for_seconds LOG COUNT SECONDS STEP MAX
 #                       the reference count that gives a run like the one of
@@ -40,6 +46,35 @@ wait_job() {
     done <<< "$left"
     sleep 2
     t=$((t + 2))
+  done
+  fail "job $id still queued after ${limit}s"
+}
+
+drive_job() {
+  local id=$1 log=$2 ckpt=$3 every=$4 limit=${5:-1800} t=0 start=0 base=0 signaled=0 pending_since=-1
+  while [ $t -lt "$limit" ]; do
+    local state reason now shards
+    read -r state reason < <(squeue -h -j "$id" -o "%T %r" 2> /dev/null)
+    [ -z "${state:-}" ] && return 0
+    if [ "$state" = PENDING ] && [ "$reason" = BeginTime ]; then  # requeued: released after 20 s, as wait_job does
+      [ "$pending_since" -ge 0 ] || pending_since=$t
+      if [ $((t - pending_since)) -ge 20 ]; then
+        scontrol update JobId="$id" StartTime=now > /dev/null 2>&1
+        pending_since=-1
+      fi
+    else
+      pending_since=-1
+    fi
+    if [ "$state" = RUNNING ]; then
+      now=$(grep -c "modelgif-batch: start [0-9]* of job" "$log" 2> /dev/null)
+      shards=$(find "$ckpt/fields" -name '*.h5' 2> /dev/null | wc -l)
+      if [ "$now" != "$start" ]; then start=$now base=$shards signaled=0; fi
+      if [ "$signaled" = 0 ] && [ $((shards - base)) -ge "$every" ]; then
+        scancel --batch --signal=USR1 "$id" > /dev/null 2>&1 && signaled=1
+      fi
+    fi
+    sleep 1
+    t=$((t + 1))
   done
   fail "job $id still queued after ${limit}s"
 }

@@ -3,9 +3,11 @@
 # localhost with a generated configuration in a temporary folder. Checks:
 #   A. a 2-task run submitted with `modelgif submit` (sbatch, srun --mpi=pmix) equals a local mpirun run;
 #   L. while a job runs, a second srun run on its output is refused (the run lock);
-#   B. a run that needs many more starts than --max-idle-starts 1 is warned before each
-#      time limit, checkpoints, requeues while its starts finish work, resumes, and ends
-#      with the uninterrupted run's matrices (its work sized from this machine's rate);
+#   B. a run that needs many more starts than --max-idle-starts 1 (each stopped as a
+#      time limit's warning would, once it has finished some work) checkpoints, requeues
+#      while its starts finish work, resumes, and ends with the uninterrupted run's
+#      matrices, however fast the machine is;
+#   W. SLURM's own warning before a time limit checkpoints the run and requeues the job;
 #   C. a sweep of 3 variations as a job array plus a collect job: summary table and CSV;
 #      resubmitting skips the complete variations;
 #   D. a testbed zoo trained with srun --mpi=pmix on 2 tasks, one model per rank.
@@ -133,33 +135,47 @@ wait_job "$id" 300
 echo "slurm test: L passed (a second run on a running job's output is refused, naming the holder)"
 
 # --- B. a job that needs many more starts than --max-idle-starts 1: each start
-# is warned before its time limit (2 minutes, --signal-seconds 80: SLURM checks
-# every 30 s and may warn up to a minute early, so each start gets 10-40 s),
-# checkpoints, requeues, resumes, and the job goes on while its starts finish
-# work; it ends with the uninterrupted run's matrices. The work is sized from
-# this machine's rate: about 80 s of field work, more than two starts can do.
-long=(--run.threads 1 --run.max_points 16 --output.pictures false)
-mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/rate/out.h5 "${long[@]}" \
-  --references.count 256 > "$T/rate.log" 2>&1 || fail "rate run failed"
-count=$(count_for_seconds "$T/rate.log" 256 80 64 10000)
-long+=(--references.count "$count")
+# is stopped once it has finished 6 more (model, block) pieces (USR1 to the
+# batch script, as SLURM's warning is; drive_job), checkpoints, requeues,
+# resumes, and the job goes on while its starts finish work, to the
+# uninterrupted run's matrices. 7 models x 6 blocks: at least 4 starts
+# however fast the machine is (its time limit, 10 minutes, is never reached).
+long=(--run.threads 1 --run.max_points 16 --output.pictures false --references.count 384 --run.block 64)
 mpirun -np 2 --oversubscribe "$bin" run --config demo.yaml --output.path runs/full/out.h5 "${long[@]}" > "$T/full.log" 2>&1 \
   || fail "uninterrupted run failed"
-echo "slurm test: B sized to $count references ($(grep '^fields:' "$T/full.log"))"
-out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 2 --signal-seconds 80 --max-idle-starts 1 \
+out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 10 --max-idle-starts 1 \
         -- --output.path runs/b/out.h5 "${long[@]}") || fail "submit B: $out"
 id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
-wait_job "$id" 1800
 log=runs/b/out.h5.slurm-$id.log
+drive_job "$id" "$log" runs/b/out.h5.ckpt 6 1800
 [ "$(job_state "$id")" = COMPLETED ] || fail "job B ended $(job_state "$id"): $(tail -5 "$log")"
 starts=$(grep -c "modelgif-batch: start [0-9]* of job" "$log")
-[ "$starts" -ge 3 ] || fail "job B started $starts times: it needed at least 3 (--max-idle-starts 1)"
-[ "$(grep -c "stopped by signal 10" "$log")" -ge 2 ] || fail "job B was not warned before its time limit twice"
-[ "$(grep -c "modelgif-batch: start [0-9]*: finished" "$log")" -ge "$starts" ] || fail "job B's starts did not say what they finished"
-grep -q "reused from the checkpoint" "$log" || fail "job B did not resume"
+[ "$starts" -ge 4 ] || fail "job B started $starts times: 42 pieces, each start stopped after 6 need at least 4"
+[ "$(grep -c "stopped by signal 10" "$log")" -ge 3 ] || fail "job B's starts were not stopped and checkpointed"
+finished='start [0-9]+: finished ([1-9][0-9]* \(model, block\) pieces|[0-9]+ \(model, block\) pieces \([0-9]+ model-references\) and [1-9][0-9]* pair blocks)'
+[ "$(grep -cE "modelgif-batch: $finished" "$log")" -ge "$starts" ] ||
+  fail "a start of job B finished nothing or did not say: $(grep 'modelgif-batch: start [0-9]*:' "$log")"
+grep -q "fields: [0-9]* of 42 (model, block) pieces computed, [1-9][0-9]* reused from the checkpoint" "$log" ||
+  fail "job B did not resume from its checkpoint"
 same runs/b/out.h5 runs/full/out.h5
 echo "slurm test: B passed (job $id: $starts starts with --max-idle-starts 1, $(grep -c 'requeueing' "$log") requeues, result = uninterrupted run)"
 grep "modelgif-batch: start [0-9]*:" "$log" | sed 's/^/  /'
+
+# --- W. SLURM's own warning before a time limit (2 minutes, --signal-seconds
+# 80: it comes 10 to 40 s into the start): the batch script passes it on, the
+# run checkpoints and the job is requeued. The work (10000 references) is far
+# more than a start can do; the job is cancelled once it has requeued.
+out=$("$bin" submit demo.yaml --tasks-per-node 2 --time 2 --signal-seconds 80 --max-idle-starts 3 \
+        -- --output.path runs/w/out.h5 --run.threads 1 --run.max_points 16 --references.count 10000 \
+           --output.pictures false) || fail "submit W: $out"
+id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+log=runs/w/out.h5.slurm-$id.log
+for _ in $(seq 300); do grep -q "requeueing" "$log" 2> /dev/null && break; sleep 1; done
+scancel "$id"
+grep -q "requeueing" "$log" || fail "job W was not requeued within 300 s: $(tail -5 "$log")"
+grep -q "stopped by signal 10" "$log" || fail "job W's run was not stopped by SLURM's warning: $(tail -5 "$log")"
+wait_job "$id" 300
+echo "slurm test: W passed (job $id: SLURM's warning before the time limit checkpointed the run and requeued the job)"
 
 # --- C. a sweep: job array + collect job; resubmission skips finished variations
 cat > sweep.yaml <<SWEEP
