@@ -268,7 +268,8 @@ TEST_F(Pipeline, NoneResumesAtBlockGranularity) {
   const Job resumed = run(2, cfg, extra);
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   // The finished blocks' sums are reused, not computed again.
-  EXPECT_THAT(resumed.out, ::testing::ContainsRegex("pairs: [0-9]+ \\(pair, block\\) sums computed, [1-9][0-9]* reused"))
+  EXPECT_THAT(resumed.out,
+              ::testing::ContainsRegex("pairs: [0-9]+ \\(pair, block\\) sums computed, [1-9][0-9]* reused"))
       << resumed.out;
   const RunResult a = read_result(out("none-stop")), b = read_result(out("none-full"));
   for (size_t i = 0; i < a.metrics.size(); ++i)

@@ -105,9 +105,8 @@ TEST(CheckpointStore, ACheckpointOfAnotherFormatIsRefused) {
     store.read_manifest();
     FAIL() << "an old checkpoint was read";
   } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()),
-                HasSubstr("was made by another modelgif (checkpoint format 1, this one reads " +
-                          std::to_string(kCheckpointFormat) + "); rerun with --recompute"));
+    EXPECT_THAT(std::string(e.what()), HasSubstr("was made by another modelgif (checkpoint format 1, this one reads " +
+                                                 std::to_string(kCheckpointFormat) + "); rerun with --recompute"));
   }
 }
 
