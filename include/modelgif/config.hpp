@@ -14,55 +14,18 @@
 
 #include "modelgif/distance.hpp"
 #include "modelgif/field.hpp"
+#include "modelgif/keys.hpp"
 
 namespace modelgif {
 
 struct RunConfig;
 
-// A key's checked value in canonical text: one scalar, or a list's items.
-struct KeyValue {
-  std::string text;
-  std::vector<std::string> items;
-  int64_t integer() const { return std::stoll(text); }
-  double number() const { return std::stod(text); }
-  bool boolean() const { return text == "true"; }
-  std::vector<int64_t> integers() const;
-  std::vector<double> numbers() const;
-};
-
 // One configurable key: a row of the table that drives --help, validation,
 // defaults, did-you-mean, the configuration reference (`modelgif config
-// --reference`) and the RunConfig member it sets. Checks of a value (of every
-// element of a list): numeric bounds, allowed choices, allowed list lengths,
-// or a parse function of the core that refuses what it cannot read.
-struct KeySpec {
-  enum class Kind { Int, Double, Bool, String, IntList, DoubleList, StringList };
-  std::string key;  // dotted: "field.steps"
-  Kind kind;
-  std::string default_yaml;  // YAML text of the default ("" = empty)
-  std::string help;
-  double min = -std::numeric_limits<double>::infinity(),
-         max = std::numeric_limits<double>::infinity();  // numbers: min <= v <= max (min < v when min_open)
-  bool min_open = false;
-  std::vector<std::string> choices;                    // strings and integers: the allowed values
-  std::vector<size_t> lengths;                         // lists: the allowed lengths (empty: any)
-  bool required = false;                               // strings: may not be empty
-  bool unique = false;                                 // lists: no value twice
-  void (*parse)(const std::string&) = nullptr;         // strings: throws UsageError when the value is unusable
-  void (*set)(RunConfig&, const KeyValue&) = nullptr;  // the member it sets, from its checked value
-
-  KeySpec(std::string k, Kind kd, std::string dflt, std::string h)
-      : key(std::move(k)), kind(kd), default_yaml(std::move(dflt)), help(std::move(h)) {}
-  KeySpec& at_least(double v) { return min = v, *this; }
-  KeySpec& above(double v) { return min = v, min_open = true, *this; }
-  KeySpec& at_most(double v) { return max = v, *this; }
-  KeySpec& one_of(std::vector<std::string> c) { return choices = std::move(c), *this; }
-  KeySpec& lengths_in(std::vector<size_t> l) { return lengths = std::move(l), *this; }
-  KeySpec& non_empty() { return required = true, *this; }
-  KeySpec& distinct() { return unique = true, *this; }
-  KeySpec& parsed_by(void (*fn)(const std::string&)) { return parse = fn, *this; }
-  KeySpec& sets(void (*fn)(RunConfig&, const KeyValue&)) { return set = fn, *this; }
-};
+// --reference`) and the RunConfig member it sets (modelgif/keys.hpp).
+using KeySpec = KeyRow<RunConfig>;
+// Every key, section by section (references, field, distance, output,
+// checkpoint, run), in the reference's order.
 const std::vector<KeySpec>& config_keys();
 
 // `field.preset`: a named set of field.* values (the attribution maps the

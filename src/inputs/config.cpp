@@ -3,7 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "base/files.hpp"
+#include "inputs/rows.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/error.hpp"
 
@@ -35,9 +35,9 @@ void parse_preset(const std::string& s) {
   throw_usage("expected none, " + names.substr(0, names.size() - 2) + ", got '" + s + "'");
 }
 
-BaselineConfig parse_baseline(const std::string& s, uint64_t seed) {
+// The baseline's kind and value; its seed is field.seed's.
+BaselineConfig parse_baseline(const std::string& s) {
   BaselineConfig b;
-  b.seed = seed;
   if (s == "zeros") return b;
   if (s == "shuffle") {
     b.kind = BaselineConfig::Kind::Shuffle;
@@ -61,201 +61,11 @@ BaselineConfig parse_baseline(const std::string& s, uint64_t seed) {
   }
   throw_usage("expected zeros, constant:V or shuffle, got '" + s + "'");
 }
-void parse_baseline_text(const std::string& s) { parse_baseline(s, 0); }
+void parse_baseline_text(const std::string& s) { parse_baseline(s); }
 
 void parse_device(const std::string& s) { parse_device_spec(s); }
 
 void parse_grid_text(const std::string& s) { parse_grid(s); }
-
-std::string kind_name(Kind k) {
-  switch (k) {
-    case Kind::Int:
-      return "an integer";
-    case Kind::Double:
-      return "a number";
-    case Kind::Bool:
-      return "true or false";
-    case Kind::String:
-      return "a string";
-    case Kind::IntList:
-      return "a list of integers";
-    case Kind::DoubleList:
-      return "a list of numbers";
-    case Kind::StringList:
-      return "a list of strings";
-  }
-  return "?";
-}
-
-bool is_list(Kind k) { return k == Kind::IntList || k == Kind::DoubleList || k == Kind::StringList; }
-
-const KeySpec* find_key(const std::string& key) {
-  for (const auto& k : config_keys())
-    if (k.key == key) return &k;
-  return nullptr;
-}
-
-std::vector<std::string> all_keys() {
-  std::vector<std::string> v;
-  for (const auto& k : config_keys()) v.push_back(k.key);
-  return v;
-}
-
-bool is_section(const std::string& prefix) {
-  for (const auto& k : config_keys())
-    if (k.key.compare(0, prefix.size() + 1, prefix + ".") == 0) return true;
-  return false;
-}
-
-std::string number_text(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-// A key's value and where it came from, for messages.
-struct Value {
-  YAML::Node node;
-  std::string source;  // "config FILE", "command line", or "" (the default)
-};
-
-// The canonical text of a number: how it is stored in the resolved config and
-// fingerprinted, so that `1e1`, `10` and `10.0` are one setting (integral
-// doubles keep a ".0").
-std::string canonical_double(double v) {
-  char buf[64];
-  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  std::string s(buf, end);
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  return s;
-}
-
-// Checks one value against its row; returns it normalized: "a,b" on the
-// command line becomes a list, and every scalar its canonical text (`yes`
-// and `true` are one setting). Failures name the source and the key.
-YAML::Node check_value(const KeySpec& spec, YAML::Node n, const std::string& source) {
-  const auto fail = [&](const std::string& what) -> void {
-    throw_usage((source.empty() ? std::string("config") : source) + ": key '" + spec.key + "': " + what);
-  };
-  if (is_list(spec.kind) && n.IsScalar()) {  // "a,b,c" on the command line
-    YAML::Node seq(YAML::NodeType::Sequence);
-    std::stringstream ss(n.Scalar());
-    for (std::string item; std::getline(ss, item, ',');) try {
-        if (!item.empty()) seq.push_back(YAML::Load(item));
-      } catch (const YAML::Exception&) {
-        fail("cannot read '" + item + "' as a list item");
-      }
-    n = seq;
-  }
-  if (is_list(spec.kind) && n.IsNull()) n = YAML::Node(YAML::NodeType::Sequence);
-  const auto bad_type = [&] { fail("expected " + kind_name(spec.kind) + ", got " + yaml::describe(n)); };
-  const auto check_number = [&](double v, const std::string& text) {
-    if (spec.min_open ? !(v > spec.min) : !(v >= spec.min))
-      fail("must be " + std::string(spec.min_open ? "> " : ">= ") + number_text(spec.min) + ", got " + text);
-    if (!(v <= spec.max)) fail("at most " + number_text(spec.max) + ", got " + text);
-  };
-  const auto check_text = [&](const std::string& v) {
-    if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
-      std::string list;
-      for (size_t i = 0; i < spec.choices.size(); ++i)
-        list += (i == 0 ? "" : i + 1 == spec.choices.size() ? " or " : ", ") + spec.choices[i];
-      fail("expected " + list + ", got '" + v + "'");
-    }
-    if (spec.parse) try {
-        spec.parse(v);
-      } catch (const UsageError& e) {
-        fail(e.what());
-      }
-  };
-  // Checks a scalar; returns its canonical text.
-  const auto check_scalar = [&](const YAML::Node& e) -> std::string {
-    if (!e.IsScalar()) bad_type();
-    std::string text;
-    try {
-      switch (spec.kind) {
-        case Kind::Int:
-        case Kind::IntList: {
-          const long long v = e.as<long long>();
-          text = std::to_string(v);
-          check_number(static_cast<double>(v), text);
-          check_text(text);
-          break;
-        }
-        case Kind::Double:
-        case Kind::DoubleList: {
-          const double v = e.as<double>();
-          if (!std::isfinite(v)) fail("must be a finite number, got " + e.Scalar());
-          check_number(v, e.Scalar());
-          text = canonical_double(v);
-          break;
-        }
-        case Kind::Bool:
-          text = e.as<bool>() ? "true" : "false";
-          break;
-        case Kind::String:
-        case Kind::StringList:
-          text = e.Scalar();
-          check_text(text);
-          break;
-      }
-    } catch (const YAML::Exception&) {
-      bad_type();
-    }
-    return text;
-  };
-  if (!is_list(spec.kind)) {
-    if (spec.kind == Kind::String && n.IsNull()) {  // "key:" with no value: kept as given, read as ""
-      if (spec.required) fail("is required: " + spec.help);
-      return n;
-    }
-    const std::string text = check_scalar(n);
-    if (spec.required && text.empty()) fail("is required: " + spec.help);
-    return YAML::Node(text);
-  }
-  if (!n.IsSequence()) bad_type();
-  if (!spec.lengths.empty() && std::find(spec.lengths.begin(), spec.lengths.end(), n.size()) == spec.lengths.end()) {
-    std::string list;
-    for (size_t i = 0; i < spec.lengths.size(); ++i) list += (i ? " or " : "") + std::to_string(spec.lengths[i]);
-    fail("expected " + list + " values, got " + std::to_string(n.size()));
-  }
-  std::set<std::string> seen;
-  YAML::Node out(YAML::NodeType::Sequence);
-  for (const auto& e : n) {
-    const std::string text = check_scalar(e);
-    if (spec.unique && !seen.insert(text).second) fail("'" + text + "' listed twice");
-    out.push_back(text);
-  }
-  if (spec.required && n.size() == 0) fail("list at least one value");
-  out.SetStyle(n.Style());
-  return out;
-}
-
-// Walks a mapping into dotted keys; "zoo" is kept whole.
-void flatten(const yaml::Document& doc, const YAML::Node& node, const std::string& prefix,
-             std::map<std::string, Value>& out, YAML::Node& zoo) {
-  if (!node.IsMap())
-    doc.fail((prefix.empty() ? std::string("the top level") : "'" + prefix + "'") + " must be a mapping of keys");
-  for (const auto& kv : node) {
-    const std::string k = kv.first.Scalar(), full = prefix.empty() ? k : prefix + "." + k;
-    if (full == "zoo")
-      zoo = kv.second;
-    else if (find_key(full))
-      out[full] = {kv.second, doc.where()};
-    else if (is_section(full))
-      flatten(doc, kv.second, full, out, zoo);
-    else {
-      // Candidates: every key and every section (a misspelt section is near its name).
-      auto keys = all_keys();
-      keys.emplace_back("zoo");
-      for (const auto& k : all_keys()) {
-        const std::string section = k.substr(0, k.find('.'));
-        if (std::find(keys.begin(), keys.end(), section) == keys.end()) keys.push_back(section);
-      }
-      doc.fail(yaml::unknown_key(full, keys));
-    }
-  }
-}
 
 std::vector<ZooEntry> parse_zoo(const yaml::Document& doc, const YAML::Node& zoo) {
   if (!zoo || zoo.IsNull()) return {};
@@ -322,24 +132,23 @@ void check_zoo(std::vector<ZooEntry>& zoo) {
 }
 
 // Sets the keys of `field.preset`; a key set otherwise to another value is refused.
-void apply_preset(std::map<std::string, Value>& values) {
-  const Value& chosen = values.at("field.preset");
-  const std::string name = chosen.node.Scalar();
+void apply_preset(rows::Values& values) {
+  const std::string name = values.at("field.preset").node.Scalar();
   for (const auto& p : field_presets()) {
     if (p.name != name) continue;
     for (const auto& [key, text] : p.keys) {
-      Value& v = values.at(key);
-      const YAML::Node want = check_value(*find_key(key), YAML::Node(text), "");
+      rows::Given& v = values.at(key);
+      const YAML::Node want = rows::check_value(*values.find(key), YAML::Node(text), "config", key, true);
       if (!v.source.empty() && v.node.Scalar() != want.Scalar())
         throw_usage(v.source + ": key '" + key + "': " + v.node.Scalar() + " contradicts field.preset " + name + " (" +
-                    (chosen.source.empty() ? std::string("config") : chosen.source) + "), which sets " + text);
+                    values.source_of("field.preset") + "), which sets " + text);
       v.node = want;
     }
   }
 }
 
 // The resolved config, nested again, with the zoo as given.
-std::string resolved_yaml(const std::map<std::string, Value>& values, const std::vector<ZooEntry>& zoo) {
+std::string resolved_yaml(const std::map<std::string, rows::Given>& values, const std::vector<ZooEntry>& zoo) {
   YAML::Node out;
   for (const auto& [key, v] : values) {
     const auto dot = key.find('.');
@@ -358,9 +167,13 @@ std::string resolved_yaml(const std::map<std::string, Value>& values, const std:
 
 }  // namespace
 
-const std::vector<KeySpec>& config_keys() {
-  using K = KeySpec;
-  static const std::vector<KeySpec> keys = {
+namespace {
+
+using K = KeySpec;
+
+// references.*: which images and how they are prepared.
+std::vector<KeySpec> reference_keys() {
+  return {
       K("references.source", Kind::String, "",
         "the reference images: FILE.h5:/dataset (float N x C x H x W or N x H x W, taken as stored), an "
         "IDX file (plain or .gz, N x H x W or N x H x W x C bytes), or an image folder (images directly "
@@ -404,6 +217,12 @@ const std::vector<KeySpec>& config_keys() {
         "another one (a seeded derangement, seed references.seed), its area a uniform fraction of the "
         "image; labels stay the host image's")
           .sets([](RunConfig& c, const KeyValue& v) { c.refs.cutmix = v.boolean(); }),
+  };
+}
+
+// field.*: the gradient field of each model.
+std::vector<KeySpec> field_keys() {
+  return {
       K("field.preset", Kind::String, "none",
         "a named set of the field.* keys: none, modelgif, integrated_gradients, saliency, "
         "input_x_gradient (docs/configuration.md#attribution-presets); a key it sets may be given only "
@@ -427,7 +246,10 @@ const std::vector<KeySpec>& config_keys() {
         "the path's start: zeros, constant:V (a value in the model's input space), or shuffle (another "
         "reference, a seeded derangement)")
           .parsed_by(parse_baseline_text)
-          .sets([](RunConfig& c, const KeyValue& v) { c.baseline = parse_baseline(v.text, c.baseline.seed); }),
+          .sets([](RunConfig& c, const KeyValue& v) {
+            const BaselineConfig b = parse_baseline(v.text);  // the seed is field.seed's
+            c.baseline.kind = b.kind, c.baseline.value = b.value;
+          }),
       K("field.seed", Kind::Int, "0", "seed of the shuffle baseline's derangement")
           .at_least(0)
           .sets([](RunConfig& c, const KeyValue& v) { c.baseline.seed = static_cast<uint64_t>(v.integer()); }),
@@ -441,6 +263,12 @@ const std::vector<KeySpec>& config_keys() {
       K("field.keep_steps", Kind::String, "all", "steps kept: all, last_half, first_half, odd, last (k = S only)")
           .parsed_by(parse_kept)
           .sets([](RunConfig& c, const KeyValue& v) { c.field.kept = parse_kept_steps(v.text); }),
+  };
+}
+
+// distance.*, output.* and checkpoint.*: what is made of the fields and what is kept.
+std::vector<KeySpec> output_keys() {
+  return {
       K("distance.metrics", Kind::StringList, "[cosine]",
         "any of cosine, euclidean, cosine_frechet, euclidean_frechet, cosine_standardized")
           .parsed_by(parse_metric_name)
@@ -471,6 +299,12 @@ const std::vector<KeySpec>& config_keys() {
           .sets([](RunConfig& c, const KeyValue& v) {
             c.checkpoint_fields = v.text == "none" ? CheckpointFields::None : CheckpointFields::Keep;
           }),
+  };
+}
+
+// run.*: how the run computes: batches, precision, layout, threads, device, grid.
+std::vector<KeySpec> run_keys() {
+  return {
       K("run.max_points", Kind::Int, "0",
         "micro-batch bound in path points per forward/backward; 0 = tuned at start on the first model "
         "(docs/performance.md)")
@@ -514,6 +348,17 @@ const std::vector<KeySpec>& config_keys() {
           .parsed_by(parse_grid_text)
           .sets([](RunConfig& c, const KeyValue& v) { c.grid = parse_grid(v.text); }),
   };
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& config_keys() {
+  static const std::vector<KeySpec> keys = [] {
+    std::vector<KeySpec> all;
+    for (const auto& section : {reference_keys(), field_keys(), output_keys(), run_keys()})
+      all.insert(all.end(), section.begin(), section.end());
+    return all;
+  }();
   return keys;
 }
 
@@ -584,18 +429,6 @@ std::string DeviceSpec::str() const {
   return "?";
 }
 
-std::vector<int64_t> KeyValue::integers() const {
-  std::vector<int64_t> out;
-  for (const auto& i : items) out.push_back(std::stoll(i));
-  return out;
-}
-
-std::vector<double> KeyValue::numbers() const {
-  std::vector<double> out;
-  for (const auto& i : items) out.push_back(std::stod(i));
-  return out;
-}
-
 std::string config_reference() {
   // A cell holds no '|' and no line break.
   const auto cell = [](std::string t) {
@@ -605,20 +438,7 @@ std::string config_reference() {
   std::ostringstream s;
   s << "| key | default | what it is | values |\n|---|---|---|---|\n";
   for (const auto& k : config_keys()) {
-    std::string values = kind_name(k.kind);
-    if (!k.choices.empty()) {
-      values = "";
-      for (size_t i = 0; i < k.choices.size(); ++i) values += (i ? ", `" : "`") + k.choices[i] + "`";
-    }
-    if (k.min > -std::numeric_limits<double>::infinity())
-      values += std::string(k.min_open ? ", > " : ", >= ") + number_text(k.min);
-    if (k.max < std::numeric_limits<double>::infinity()) values += ", <= " + number_text(k.max);
-    if (!k.lengths.empty()) {
-      values += ", length";
-      for (size_t i = 0; i < k.lengths.size(); ++i) values += (i ? " or " : " ") + std::to_string(k.lengths[i]);
-    }
-    if (k.unique) values += ", each once";
-    if (k.required) values += ", required";
+    const std::string values = rule_values(k);
     s << "| `" << k.key << "` | " << (k.default_yaml.empty() ? "(none)" : "`" + cell(k.default_yaml) + "`") << " | "
       << cell(k.help) << " | " << cell(values) << " |\n";
   }
@@ -643,57 +463,43 @@ std::string BaselineConfig::str() const {
 RunConfig load_config(const std::string& text, const std::string& origin,
                       const std::vector<std::pair<std::string, std::string>>& overrides,
                       const std::vector<std::string>& zoo_override, const std::string& overrides_source) {
-  std::map<std::string, Value> values;
-  for (const auto& k : config_keys()) values[k.key] = {YAML::Load(k.default_yaml.empty() ? "''" : k.default_yaml), ""};
+  rows::Values values(rows::rules_of(config_keys()), "config");
   const yaml::Document doc = yaml::Document::parse(text, "config", origin);
-  YAML::Node zoo_node;
-  if (!doc.root().IsNull()) flatten(doc, doc.root(), "", values, zoo_node);
+  std::map<std::string, YAML::Node> parts;  // the zoo, read whole
+  if (!doc.root().IsNull()) values.read(doc, doc.root(), {"zoo"}, parts);
   for (const auto& [key, value] : overrides) {
-    if (!find_key(key))
-      throw_usage("unknown option '--" + key + "' (did you mean '--" + yaml::nearest(key, all_keys()) + "'?)");
+    if (!values.find(key))
+      throw_usage("unknown option '--" + key + "' (did you mean '--" + yaml::nearest(key, values.keys()) + "'?)");
     try {
-      values[key] = {YAML::Load(value), overrides_source};
+      values.give(key, YAML::Load(value), overrides_source);
     } catch (const YAML::Exception& e) {
       throw_usage("option '--" + key + "': cannot parse '" + value + "': " + e.msg);
     }
   }
-  for (auto& [key, v] : values) v.node = check_value(*find_key(key), v.node, v.source);
+  values.check(true);  // a list is also "a,b" (on the command line, and as ever in the file)
   apply_preset(values);
 
   RunConfig c;
-  c.zoo = zoo_override.empty() ? parse_zoo(doc, zoo_node) : parse_zoo_override(zoo_override);
+  c.zoo = zoo_override.empty() ? parse_zoo(doc, parts["zoo"]) : parse_zoo_override(zoo_override);
   check_zoo(c.zoo);
+  rows::set_rows(config_keys(), values, c);  // every key sets its member (one spelling: its row)
 
-  // Every key sets its member, from its checked value (one spelling: its row).
-  for (const auto& spec : config_keys()) {
-    if (!spec.set) continue;
-    const YAML::Node& n = values.at(spec.key).node;
-    KeyValue v;
-    if (n.IsSequence())
-      for (const auto& e : n) v.items.push_back(e.Scalar());
-    else if (!n.IsNull())
-      v.text = n.Scalar();
-    spec.set(c, v);
-  }
   // Checks across keys, or against the core's rules, named by where the key was set.
-  auto fail_key = [&](const std::string& k, const std::string& what) {
-    const std::string& source = values.at(k).source;
-    throw_usage((source.empty() ? std::string("config") : source) + ": key '" + k + "': " + what);
-  };
   if (c.refs.mean.size() != c.refs.std.size())
-    fail_key("references.std", std::to_string(c.refs.std.size()) + " values for " + std::to_string(c.refs.mean.size()) +
-                                   " in 'references.mean': they must have the same length");
+    values.fail("references.std", std::to_string(c.refs.std.size()) + " values for " +
+                                      std::to_string(c.refs.mean.size()) +
+                                      " in 'references.mean': they must have the same length");
   try {
     make_quadrature(c.field.rule, c.field.steps);  // the steps the rule needs
   } catch (const UsageError& e) {
-    fail_key("field.steps", e.what());
+    values.fail("field.steps", e.what());
   }
   try {
     kept_step_indices(c.field.kept, c.field.steps);
   } catch (const UsageError& e) {
-    fail_key("field.keep_steps", e.what());
+    values.fail("field.keep_steps", e.what());
   }
-  c.resolved_yaml = resolved_yaml(values, c.zoo);
+  c.resolved_yaml = resolved_yaml(values.all(), c.zoo);
   c.origin = origin;
   return c;
 }

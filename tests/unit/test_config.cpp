@@ -182,3 +182,34 @@ TEST(Config, ValuesAreCanonicalSoEqualSettingsFingerprintAlike) {
   EXPECT_THAT(usage_error_of(kMinimal, {{"distance.metrics", "cosine,[x"}}),
               HasSubstr("key 'distance.metrics': cannot read '[x' as a list item"));
 }
+
+// One spelling per key: every row sets its member of RunConfig (field.preset
+// sets other keys' values instead, before the rows are applied).
+TEST(Config, EveryKeySetsAMember) {
+  for (const auto& k : config_keys())
+    if (k.key != "field.preset") EXPECT_TRUE(static_cast<bool>(k.set)) << k.key << " sets nothing";
+}
+
+// A row's setter reads its own value only: the table's order does not matter
+// (field.baseline and field.seed both fill the baseline).
+TEST(Config, RowsSetTheirMembersInAnyOrder) {
+  const auto row = [](const std::string& key) {
+    for (const auto& k : config_keys())
+      if (k.key == key) return k;
+    throw std::logic_error("no row " + key);
+  };
+  KeyValue shuffle, seed;
+  shuffle.text = "shuffle";
+  seed.text = "7";
+  RunConfig seed_first, baseline_first;
+  row("field.seed").set(seed_first, seed);
+  row("field.baseline").set(seed_first, shuffle);
+  row("field.baseline").set(baseline_first, shuffle);
+  row("field.seed").set(baseline_first, seed);
+  for (const RunConfig* c : {&seed_first, &baseline_first}) {
+    EXPECT_EQ(c->baseline.kind, BaselineConfig::Kind::Shuffle);
+    EXPECT_EQ(c->baseline.seed, 7u);
+  }
+  const auto loaded = load_config(kMinimal, "t", {{"field.baseline", "shuffle"}, {"field.seed", "7"}});
+  EXPECT_EQ(loaded.baseline.seed, 7u);
+}
