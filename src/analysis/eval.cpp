@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "inputs/rows.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/distance.hpp"
 #include "modelgif/error.hpp"
@@ -48,69 +49,95 @@ void check_apart(const yaml::Document& doc, const std::vector<std::string>& test
       doc.fail("key '" + key + "': model '" + m + "' is also " + what);
 }
 
-}  // namespace
+using Row = KeyRow<Roles>;
+using Kind = KeyRule::Kind;
 
-Roles load_roles(const std::string& path) {
-  const yaml::Document doc = yaml::Document::load(path, "roles");
-  const YAML::Node& root = doc.root();
-  doc.expect_map(root, "", {"fingerprinting", "unlearning", "relatedness"});
-  Roles r;
-  if (const YAML::Node f = root["fingerprinting"]) {
-    doc.expect_map(f, "fingerprinting", {"source", "positives", "negatives", "suspects"});
-    r.source = doc.string(f["source"], "fingerprinting.source");
-    r.negatives = doc.strings(f["negatives"], "fingerprinting.negatives");
-    r.suspects = doc.strings(f["suspects"], "fingerprinting.suspects");
-    check_distinct(doc, r.negatives, "fingerprinting.negatives");
-    check_distinct(doc, r.suspects, "fingerprinting.suspects");
-    check_apart(doc, r.suspects, "fingerprinting.suspects", {r.source}, "the source (fingerprinting.source)");
-    check_apart(doc, r.suspects, "fingerprinting.suspects", r.negatives,
-                "a negative (fingerprinting.negatives), against which it would be judged");
-    if (!r.suspects.empty() && r.negatives.size() < 2)
-      doc.fail(
-          "key 'fingerprinting.negatives': testing suspects needs at least 2 negatives (10-20 for a verdict at 0.01)");
-    if (const YAML::Node p = f["positives"]) {
-      if (!p.IsMap()) doc.fail("key 'fingerprinting.positives': expected kind: [models], got " + yaml::describe(p));
-      for (const auto& kv : p) {
-        const std::string key = "fingerprinting.positives." + kv.first.Scalar();
-        check_distinct(doc, r.positives[kv.first.Scalar()] = doc.strings(kv.second, key), key);
-      }
+Row model_list(const std::string& key, const std::string& help, std::vector<std::string> Roles::*member) {
+  return Row(key, Kind::StringList, "[]", help).sets([member](Roles& r, const KeyValue& v) { r.*member = v.items; });
+}
+
+Row one_model(const std::string& key, const std::string& help, std::string Roles::*member) {
+  return Row(key, Kind::String, "", help).sets([member](Roles& r, const KeyValue& v) { r.*member = v.text; });
+}
+
+// The roles' keys; fingerprinting.positives (kind -> models) and
+// relatedness.affinity (a matrix) are read whole.
+const std::vector<Row>& roles_rows() {
+  static const std::vector<Row> rows = {
+      one_model("fingerprinting.source", "the model the others are compared with", &Roles::source),
+      model_list("fingerprinting.negatives", "models independent of the source", &Roles::negatives),
+      model_list("fingerprinting.suspects", "models tested against the negatives", &Roles::suspects),
+      one_model("unlearning.reference", "the model trained on everything", &Roles::reference),
+      model_list("unlearning.approximate", "models unlearned approximately", &Roles::approximate),
+      model_list("unlearning.direct", "models retrained without the forgotten data", &Roles::direct),
+      model_list("unlearning.unrelated", "models unrelated to the reference", &Roles::unrelated),
+      model_list("unlearning.candidates", "models tested against the unrelated ones", &Roles::candidates),
+      model_list("relatedness.tasks", "one model per task", &Roles::tasks),
+  };
+  return rows;
+}
+
+// Checks across the fingerprinting keys, and its positives.
+void check_fingerprinting(const yaml::Document& doc, Roles& r, const YAML::Node* positives) {
+  check_distinct(doc, r.negatives, "fingerprinting.negatives");
+  check_distinct(doc, r.suspects, "fingerprinting.suspects");
+  check_apart(doc, r.suspects, "fingerprinting.suspects", {r.source}, "the source (fingerprinting.source)");
+  check_apart(doc, r.suspects, "fingerprinting.suspects", r.negatives,
+              "a negative (fingerprinting.negatives), against which it would be judged");
+  if (!r.suspects.empty() && r.negatives.size() < 2)
+    doc.fail(
+        "key 'fingerprinting.negatives': testing suspects needs at least 2 negatives (10-20 for a verdict at 0.01)");
+  if (positives) {
+    const YAML::Node& p = *positives;
+    if (!p.IsMap()) doc.fail("key 'fingerprinting.positives': expected kind: [models], got " + yaml::describe(p));
+    for (const auto& kv : p) {
+      const std::string key = "fingerprinting.positives." + kv.first.Scalar();
+      check_distinct(doc, r.positives[kv.first.Scalar()] = doc.strings(kv.second, key), key);
     }
   }
-  if (const YAML::Node u = root["unlearning"]) {
-    doc.expect_map(u, "unlearning", {"reference", "approximate", "direct", "unrelated", "candidates"});
-    r.reference = doc.string(u["reference"], "unlearning.reference");
-    r.approximate = doc.strings(u["approximate"], "unlearning.approximate");
-    r.direct = doc.strings(u["direct"], "unlearning.direct");
-    r.unrelated = doc.strings(u["unrelated"], "unlearning.unrelated");
-    r.candidates = doc.strings(u["candidates"], "unlearning.candidates");
-    for (const auto& [list, key] : {std::pair{&r.approximate, "unlearning.approximate"},
-                                    {&r.direct, "unlearning.direct"},
-                                    {&r.unrelated, "unlearning.unrelated"},
-                                    {&r.candidates, "unlearning.candidates"}})
-      check_distinct(doc, *list, key);
-    check_apart(doc, r.candidates, "unlearning.candidates", {r.reference}, "the reference (unlearning.reference)");
-    check_apart(doc, r.candidates, "unlearning.candidates", r.unrelated,
-                "an unrelated model (unlearning.unrelated), against which it would be judged");
-    if (!r.candidates.empty() && r.unrelated.size() < 2)
-      doc.fail("key 'unlearning.unrelated': testing candidates needs at least 2 unrelated models");
-  }
-  if (const YAML::Node t = root["relatedness"]) {
-    doc.expect_map(t, "relatedness", {"tasks", "affinity"});
-    r.tasks = doc.strings(t["tasks"], "relatedness.tasks");
-    check_distinct(doc, r.tasks, "relatedness.tasks");
-    if (const YAML::Node a = t["affinity"]) {
-      if (!a.IsSequence()) doc.fail("key 'relatedness.affinity': expected a list of rows, got " + yaml::describe(a));
-      for (const auto& row : a) {
-        r.affinity.push_back(doc.numbers(row, "relatedness.affinity"));
-        for (const double v : r.affinity.back())
-          if (!std::isfinite(v)) doc.fail("key 'relatedness.affinity': every value must be a finite number");
-      }
+}
+
+void check_unlearning(const yaml::Document& doc, const Roles& r) {
+  for (const auto& [list, key] : {std::pair{&r.approximate, "unlearning.approximate"},
+                                  {&r.direct, "unlearning.direct"},
+                                  {&r.unrelated, "unlearning.unrelated"},
+                                  {&r.candidates, "unlearning.candidates"}})
+    check_distinct(doc, *list, key);
+  check_apart(doc, r.candidates, "unlearning.candidates", {r.reference}, "the reference (unlearning.reference)");
+  check_apart(doc, r.candidates, "unlearning.candidates", r.unrelated,
+              "an unrelated model (unlearning.unrelated), against which it would be judged");
+  if (!r.candidates.empty() && r.unrelated.size() < 2)
+    doc.fail("key 'unlearning.unrelated': testing candidates needs at least 2 unrelated models");
+}
+
+// The tasks, and their affinity: a finite T x T matrix.
+void check_relatedness(const yaml::Document& doc, Roles& r, const YAML::Node* affinity) {
+  check_distinct(doc, r.tasks, "relatedness.tasks");
+  if (affinity) {
+    const YAML::Node& a = *affinity;
+    if (!a.IsSequence()) doc.fail("key 'relatedness.affinity': expected a list of rows, got " + yaml::describe(a));
+    for (const auto& row : a) {
+      r.affinity.push_back(doc.numbers(row, "relatedness.affinity"));
+      for (const double v : r.affinity.back())
+        if (!std::isfinite(v)) doc.fail("key 'relatedness.affinity': every value must be a finite number");
     }
   }
   const std::string n = std::to_string(r.tasks.size());
   for (const auto& row : r.affinity)
     if (row.size() != r.tasks.size()) doc.fail("relatedness.affinity must be " + n + " x " + n);
   if (!r.tasks.empty() && r.affinity.size() != r.tasks.size()) doc.fail("relatedness.affinity needs one row per task");
+}
+
+}  // namespace
+
+Roles load_roles(const std::string& path) {
+  const yaml::Document doc = yaml::Document::load(path, "roles");
+  Roles r;
+  const rows::Loaded loaded =
+      rows::load_rows(doc, doc.root(), roles_rows(), r, {"fingerprinting.positives", "relatedness.affinity"});
+  check_fingerprinting(doc, r, loaded.part("fingerprinting.positives"));
+  check_unlearning(doc, r);
+  check_relatedness(doc, r, loaded.part("relatedness.affinity"));
   return r;
 }
 

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "base/files.hpp"
 #include "base/text.hpp"
+#include "inputs/rows.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/error.hpp"
 #include "run/result_file.hpp"
@@ -25,6 +27,77 @@ std::string folder_name(std::string s) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '=' && c != '+')
       c = '_';
   return s;
+}
+
+using Kind = KeyRule::Kind;
+using Settings = std::vector<std::pair<std::string, std::string>>;  // dotted key -> YAML value text
+using Named = std::vector<std::pair<std::string, Settings>>;
+
+// The header: `sweep: {name, base, dir}`.
+const std::vector<KeyRow<Sweep>>& sweep_rows() {
+  static const std::vector<KeyRow<Sweep>> rows = {
+      KeyRow<Sweep>("sweep.name", Kind::String, "", "the sweep's name (default: the file's stem)")
+          .sets([](Sweep& s, const KeyValue& v) { s.name = v.text; }),
+      KeyRow<Sweep>("sweep.base", Kind::String, "", "the run config to vary")
+          .non_empty()
+          .sets([](Sweep& s, const KeyValue& v) { s.base = v.text; }),
+      KeyRow<Sweep>("sweep.dir", Kind::String, "", "the sweep's folder (default: runs/sweeps/NAME)")
+          .sets([](Sweep& s, const KeyValue& v) { s.dir = v.text; }),
+  };
+  return rows;
+}
+
+// An item of `variations`: its name (its `set` maps config keys, read whole).
+const std::vector<KeyRow<Variation>>& variation_rows() {
+  static const std::vector<KeyRow<Variation>> rows = {
+      KeyRow<Variation>("name", Kind::String, "", "the variation's name, its folder in the sweep's")
+          .non_empty()
+          .sets([](Variation& var, const KeyValue& v) { var.name = v.text; }),
+  };
+  return rows;
+}
+
+// `variations`: a list of {name, set}.
+void read_variations(const yaml::Document& doc, const YAML::Node* given, Named& list) {
+  if (!given || given->IsNull()) return;
+  const YAML::Node& variations = *given;
+  if (!variations.IsSequence()) doc.fail("'variations' must be a list of {name, set}");
+  for (size_t i = 0; i < variations.size(); ++i) {
+    const std::string key = "variations[" + std::to_string(i + 1) + "]";
+    Variation v;
+    const rows::Loaded item = rows::load_rows(doc, variations[i], variation_rows(), v, {"set"}, key);
+    if (const YAML::Node* set = item.part("set"); set && !set->IsNull()) {
+      if (!set->IsMap()) doc.fail("key '" + key + ".set' must map config keys to values");
+      for (const auto& e : *set) v.set.emplace_back(e.first.Scalar(), yaml::flow_text(e.second));
+    }
+    list.emplace_back(v.name, v.set);
+  }
+}
+
+// `grid`: the cartesian product of the listed values, in order.
+void expand_grid(const yaml::Document& doc, const YAML::Node* given, Named& list) {
+  if (!given || given->IsNull()) return;
+  const YAML::Node& grid = *given;
+  if (!grid.IsMap()) doc.fail("'grid' must map config keys to lists of values");
+  std::vector<Settings> combos = {Settings{}};
+  for (const auto& kv : grid) {
+    const std::string key = kv.first.Scalar();
+    if (!kv.second.IsSequence() || kv.second.size() == 0)
+      doc.fail("grid key '" + key + "' needs a non-empty list of values");
+    std::vector<Settings> next;
+    for (const auto& c : combos)
+      for (const auto& v : kv.second) {
+        auto d = c;
+        d.emplace_back(key, yaml::flow_text(v));
+        next.push_back(d);
+      }
+    combos = next;
+  }
+  for (const auto& c : combos) {
+    std::string name;
+    for (const auto& [k, v] : c) name += (name.empty() ? "" : "+") + k.substr(k.rfind('.') + 1) + "=" + v;
+    list.emplace_back(folder_name(name), c);
+  }
 }
 
 }  // namespace
@@ -46,59 +119,13 @@ std::optional<RunResult> Variation::result() const {
 
 Sweep load_sweep(const std::string& path) {
   const yaml::Document doc = yaml::Document::load(path, "sweep");
-  doc.expect_map(doc.root(), "", {"sweep", "variations", "grid"});
   Sweep s;
-  const YAML::Node head = doc.root()["sweep"], variations = doc.root()["variations"], grid = doc.root()["grid"];
-  if (head) {
-    doc.expect_map(head, "sweep", {"name", "base", "dir"});
-    s.name = doc.string(head["name"], "sweep.name");
-    s.base = doc.string(head["base"], "sweep.base");
-    s.dir = doc.string(head["dir"], "sweep.dir");
-  }
-  if (s.base.empty()) doc.fail("'sweep.base' (the run config to vary) is required");
+  const rows::Loaded loaded = rows::load_rows(doc, doc.root(), sweep_rows(), s, {"variations", "grid"});
   if (s.name.empty()) s.name = fs::path(path).stem().string();
   if (s.dir.empty()) s.dir = "runs/sweeps/" + s.name;
-
-  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> list;
-  if (variations && !variations.IsNull()) {
-    if (!variations.IsSequence()) doc.fail("'variations' must be a list of {name, set}");
-    for (size_t i = 0; i < variations.size(); ++i) {
-      const auto& v = variations[i];
-      const std::string key = "variations[" + std::to_string(i + 1) + "]";
-      doc.expect_map(v, key, {"name", "set"});
-      const std::string name = doc.string(v["name"], key + ".name");
-      std::vector<std::pair<std::string, std::string>> set;
-      if (v["set"] && !v["set"].IsNull()) {
-        if (!v["set"].IsMap()) doc.fail("key '" + key + ".set' must map config keys to values");
-        for (const auto& e : v["set"]) set.emplace_back(e.first.Scalar(), yaml::flow_text(e.second));
-      }
-      if (name.empty()) doc.fail("variation " + std::to_string(i + 1) + ": missing 'name'");
-      list.emplace_back(name, set);
-    }
-  }
-  if (grid && !grid.IsNull()) {  // cartesian product of the listed values, in order
-    if (!grid.IsMap()) doc.fail("'grid' must map config keys to lists of values");
-    std::vector<std::pair<std::string, std::string>> none;
-    std::vector<std::vector<std::pair<std::string, std::string>>> combos = {none};
-    for (const auto& kv : grid) {
-      const std::string key = kv.first.Scalar();
-      if (!kv.second.IsSequence() || kv.second.size() == 0)
-        doc.fail("grid key '" + key + "' needs a non-empty list of values");
-      std::vector<std::vector<std::pair<std::string, std::string>>> next;
-      for (const auto& c : combos)
-        for (const auto& v : kv.second) {
-          auto d = c;
-          d.emplace_back(key, yaml::flow_text(v));
-          next.push_back(d);
-        }
-      combos = next;
-    }
-    for (const auto& c : combos) {
-      std::string name;
-      for (const auto& [k, v] : c) name += (name.empty() ? "" : "+") + k.substr(k.rfind('.') + 1) + "=" + v;
-      list.emplace_back(folder_name(name), c);
-    }
-  }
+  Named list;
+  read_variations(doc, loaded.part("variations"), list);
+  expand_grid(doc, loaded.part("grid"), list);
   if (list.empty()) doc.fail("no variations (give 'variations' or 'grid')");
 
   const std::string base_text = read_text_file(s.base, "sweep base config");

@@ -79,41 +79,6 @@ std::string Document::string(const YAML::Node& node, const std::string& key) con
   return node.Scalar();
 }
 
-int64_t Document::integer(const YAML::Node& node, const std::string& key) const {
-  if (!node.IsDefined()) fail("key '" + key + "' is missing");
-  try {
-    if (node.IsScalar()) return node.as<long long>();
-  } catch (const YAML::Exception&) {
-  }
-  fail("key '" + key + "': expected an integer, got " + describe(node));
-}
-
-int64_t Document::integer(const YAML::Node& node, const std::string& key, int64_t min, int64_t max) const {
-  const int64_t v = integer(node, key);
-  if (v < min || v > max)
-    fail("key '" + key + "': must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-         std::to_string(v));
-  return v;
-}
-
-double Document::number(const YAML::Node& node, const std::string& key) const {
-  if (!node.IsDefined()) fail("key '" + key + "' is missing");
-  try {
-    if (node.IsScalar()) return node.as<double>();
-  } catch (const YAML::Exception&) {
-  }
-  fail("key '" + key + "': expected a number, got " + describe(node));
-}
-
-bool Document::boolean(const YAML::Node& node, const std::string& key) const {
-  if (!node.IsDefined()) fail("key '" + key + "' is missing");
-  try {
-    if (node.IsScalar()) return node.as<bool>();
-  } catch (const YAML::Exception&) {
-  }
-  fail("key '" + key + "': expected true or false, got " + describe(node));
-}
-
 std::vector<std::string> Document::strings(const YAML::Node& node, const std::string& key) const {
   std::vector<std::string> out;
   if (!node.IsDefined() || node.IsNull()) return out;

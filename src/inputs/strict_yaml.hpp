@@ -10,7 +10,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,13 +29,10 @@ class Document {
   // `node` (at dotted `key`, "" for the top level) must be a mapping whose keys
   // are among `allowed` (an unknown one is refused with the nearest allowed key).
   void expect_map(const YAML::Node& node, const std::string& key, const std::vector<std::string>& allowed) const;
-  // Conversions, failing with "key 'K': expected <kind>, got <what was there>".
+  // Conversions of what a table does not hold as rows (inputs/rows.hpp: a
+  // zoo entry, a map of lists, a matrix), failing with "key 'K': expected
+  // <kind>, got <what was there>".
   std::string string(const YAML::Node& node, const std::string& key) const;
-  int64_t integer(const YAML::Node& node, const std::string& key) const;
-  // An integer in [min, max]: "key 'K': must be between MIN and MAX, got V".
-  int64_t integer(const YAML::Node& node, const std::string& key, int64_t min, int64_t max) const;
-  double number(const YAML::Node& node, const std::string& key) const;
-  bool boolean(const YAML::Node& node, const std::string& key) const;
   std::vector<std::string> strings(const YAML::Node& node, const std::string& key) const;
   std::vector<double> numbers(const YAML::Node& node, const std::string& key) const;
 

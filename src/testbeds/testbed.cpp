@@ -2,63 +2,94 @@
 #include "testbeds/testbed.hpp"
 
 #include <algorithm>
-#include <sstream>
+#include <set>
 
 #include "base/files.hpp"
 #include "inputs/fashion.hpp"
+#include "inputs/rows.hpp"
 #include "inputs/strict_yaml.hpp"
 #include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "testbeds/zoos.hpp"
 
 namespace modelgif {
+namespace {
+
+using Row = KeyRow<TestbedConfig>;
+using Kind = KeyRule::Kind;
+
+void parse_task(const std::string& t) {
+  const auto all = relatedness_tasks();
+  if (std::find(all.begin(), all.end(), t) == all.end()) throw_usage("unknown task '" + t + "'");
+}
+
+// The keys of a testbed config: counts.KIND for every kind of model a classifier zoo has.
+const std::vector<Row>& testbed_rows() {
+  static const std::vector<Row> rows = [] {
+    std::vector<Row> r = {
+        Row("testbed", Kind::String, "", "the testbed")
+            .one_of({"fingerprinting", "unlearning", "relatedness"})
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.testbed = v.text; }),
+        Row("dir", Kind::String, "", "the zoo's folder (its models, run.yaml and roles.yaml)")
+            .non_empty()
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.dir = v.text; }),
+        Row("data", Kind::String, "/usr/share/datasets/fashion-mnist", "the Fashion-MNIST folder")
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.data = v.text; }),
+        Row("scale", Kind::Double, "1.0", "the fraction of the training images used")
+            .above(0)
+            .at_most(1)
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.scale = v.number(); }),
+        Row("references", Kind::Int, "256", "references.count of the run config written")
+            .at_least(1)
+            .at_most(10000)
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.references = static_cast<int>(v.integer()); }),
+        Row("steps", Kind::Int, "50", "field.steps of the run config written")
+            .at_least(1)
+            .at_most(1000000)
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.steps = static_cast<int>(v.integer()); }),
+        Row("forget_class", Kind::Int, "0", "unlearning: the class the unlearned models forget")
+            .at_least(0)
+            .at_most(9)
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.forget_class = static_cast<int>(v.integer()); }),
+        Row("tasks", Kind::StringList, "[]", "relatedness: the tasks, in order (none: all of them)")
+            .parsed_by(parse_task)
+            .distinct()
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.tasks = v.items; }),
+        Row("shared_init", Kind::Bool, "false", "relatedness: every encoder from the same initialization")
+            .sets([](TestbedConfig& c, const KeyValue& v) { c.shared_init = v.boolean(); }),
+    };
+    for (const auto& kind : zoo_kinds())
+      r.push_back(
+          Row("counts." + kind, Kind::Int, "0", "how many models of kind " + kind)
+              .at_least(0)
+              .at_most(1000)
+              .sets([kind](TestbedConfig& c, const KeyValue& v) { c.counts[kind] = static_cast<int>(v.integer()); }));
+    return r;
+  }();
+  return rows;
+}
+
+}  // namespace
 
 TestbedConfig load_testbed(const std::string& path) {
   TestbedConfig c;
   c.text = read_text_file(path, "zoo config");
   const yaml::Document doc = yaml::Document::parse(c.text, "zoo config", path);
-  const YAML::Node& root = doc.root();
-  doc.expect_map(
-      root, "",
-      {"testbed", "dir", "data", "counts", "scale", "references", "steps", "forget_class", "tasks", "shared_init"});
-  c.testbed = doc.string(root["testbed"], "testbed");
-  c.dir = doc.string(root["dir"], "dir");
-  if (root["data"]) c.data = doc.string(root["data"], "data");
-  if (root["scale"]) c.scale = doc.number(root["scale"], "scale");
-  if (root["references"]) c.references = static_cast<int>(doc.integer(root["references"], "references", 1, 10000));
-  if (root["steps"]) c.steps = static_cast<int>(doc.integer(root["steps"], "steps", 1, 1000000));
-  if (root["forget_class"]) c.forget_class = static_cast<int>(doc.integer(root["forget_class"], "forget_class", 0, 9));
-  if (root["shared_init"]) c.shared_init = doc.boolean(root["shared_init"], "shared_init");
-  if (root["tasks"]) {
-    const auto all = relatedness_tasks();
-    const auto tasks = doc.strings(root["tasks"], "tasks");
-    if (tasks.empty()) doc.fail("'tasks' is empty (leave it out for all tasks)");
-    for (const auto& t : tasks) {
-      if (std::find(all.begin(), all.end(), t) == all.end()) doc.fail("unknown task '" + t + "' in 'tasks'");
-      if (std::find(c.tasks.begin(), c.tasks.end(), t) != c.tasks.end())
-        doc.fail("duplicate task '" + t + "' in 'tasks'");
-      c.tasks.push_back(t);
-    }
-  }
-  if (const YAML::Node counts = root["counts"]) {
-    const auto kinds = zoo_kinds();
-    doc.expect_map(counts, "counts", kinds);
-    for (const auto& e : counts)
-      c.counts[e.first.Scalar()] = static_cast<int>(doc.integer(e.second, "counts." + e.first.Scalar(), 0, 1000));
-  }
-  if (c.testbed != "fingerprinting" && c.testbed != "unlearning" && c.testbed != "relatedness")
-    doc.fail("testbed must be fingerprinting, unlearning or relatedness");
+  const std::set<std::string> given = rows::load_rows(doc, doc.root(), testbed_rows(), c).given;
+  // Checks across keys.
+  const auto gave = [&](const std::string& key) { return given.count(key) > 0; };
+  const bool counted =
+      std::any_of(given.begin(), given.end(), [](const std::string& k) { return k.rfind("counts.", 0) == 0; });
+  if (gave("tasks") && c.tasks.empty()) doc.fail("'tasks' is empty (leave it out for all tasks)");
   if (c.testbed == "relatedness") {
-    if (!c.counts.empty()) doc.fail("'counts' is not used by the relatedness testbed (use 'tasks')");
+    if (counted) doc.fail("'counts' is not used by the relatedness testbed (use 'tasks')");
     if (c.tasks.empty()) c.tasks = relatedness_tasks();
     if (c.tasks.size() < 3) doc.fail("'tasks' needs at least 3 tasks");
   } else {
     for (const char* key : {"tasks", "shared_init"})
-      if (root[key]) doc.fail("'" + std::string(key) + "' is only for the relatedness testbed");
+      if (gave(key)) doc.fail("'" + std::string(key) + "' is only for the relatedness testbed");
   }
-  if (c.testbed != "unlearning" && root["forget_class"]) doc.fail("'forget_class' is only for the unlearning testbed");
-  if (c.dir.empty()) doc.fail("'dir' is required");
-  if (!(c.scale > 0 && c.scale <= 1)) doc.fail("'scale' must be in (0, 1]");
+  if (c.testbed != "unlearning" && gave("forget_class")) doc.fail("'forget_class' is only for the unlearning testbed");
   if (c.testbed == "fingerprinting" && c.counts["negatives"] < 2) doc.fail("counts.negatives must be >= 2");
   if (c.testbed == "unlearning" && (c.counts["direct"] < 1 || c.counts["approximate"] < 1 || c.counts["unrelated"] < 1))
     doc.fail("counts.direct, counts.approximate and counts.unrelated must be >= 1");

@@ -14,7 +14,7 @@ namespace modelgif {
 struct TestbedConfig {
   std::string testbed;  // fingerprinting, unlearning, relatedness, or demo (built in)
   std::string dir, data = "/usr/share/datasets/fashion-mnist";
-  std::map<std::string, int> counts;  // kind -> number of models
+  std::map<std::string, int> counts;  // kind -> number of models (every kind: 0 = none)
   double scale = 1.0;                 // fraction of training images
   int references = 256, steps = 50;
   int forget_class = 0;            // unlearning

@@ -70,7 +70,7 @@ TEST(Testbed, BadConfigsNameTheKeyOrTask) {
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ncounts: {negatives: 3}\n"), HasSubstr("'counts'"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [class10, flip]\n"), HasSubstr("at least 3"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [flip, class2, flip]\n"),
-              HasSubstr("duplicate task 'flip'"));
+              HasSubstr("key 'tasks': 'flip' listed twice"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: []\n"), HasSubstr("'tasks' is empty"));
   EXPECT_THAT(usage_error_of("testbed: relatedness\ndir: x\ntasks: [[a]]\n"),
               HasSubstr("key 'tasks': expected a list of strings, got a list holding a list"));
