@@ -17,19 +17,29 @@ namespace {
 constexpr auto kContiguous = at::MemoryFormat::Contiguous;
 constexpr double kClearWin = 1.03;  // how much faster channels-last must be
 
-// One candidate's timing: "FORMAT POINTS RATE", or "FORMAT refused MESSAGE".
-std::string time_candidate(const RunContext& run, const Placement& where, const Inputs& in, Model& model,
-                           const std::string& format, int64_t points) {
-  const Numerics n{run.cfg.precision, parse_memory_format(format)};
+// A layout, or none yet (run.memory_format auto: timed).
+using Format = std::optional<at::MemoryFormat>;
+
+// Rank 0's format on every rank, as one integer (-1: none).
+Format bcast_format(const comm::Comm& world, const Format& format) {
+  const int64_t code = world.bcast(format ? static_cast<int64_t>(*format) : int64_t{-1});
+  if (code < 0) return std::nullopt;
+  return static_cast<at::MemoryFormat>(code);
+}
+
+// Candidate `index`'s timing: "INDEX POINTS RATE", or "INDEX refused MESSAGE".
+std::string time_candidate(const RunContext& run, const Placement& where, const Inputs& in, Model& model, size_t index,
+                           at::MemoryFormat format, int64_t points) {
+  const Numerics n{run.cfg.precision, format};
   const at::Tensor samples = in.refs.images.slice(0, 0, 64);
   try {
     model.convert(n, samples.slice(0, 0, 1));
     const auto t = tune_max_points(model.fn(), model.name(), run.cfg.field, samples, where.device,
                                    tuning_limit(where.device), n, points);
-    return format + " " + std::to_string(t.max_points) + " " + std::to_string(t.points_per_second);
+    return std::to_string(index) + " " + std::to_string(t.max_points) + " " + std::to_string(t.points_per_second);
   } catch (const InputError& e) {
     if (n.format == kContiguous) throw;  // a model that runs only channels-last: no run for it
-    return format + " refused " + e.what();
+    return std::to_string(index) + " refused " + e.what();
   }
 }
 
@@ -37,10 +47,11 @@ std::string time_candidate(const RunContext& run, const Placement& where, const 
 // formats and two ranks, one each at the same time (each as busy as in the
 // run). Rank 0 picks the fastest and says why; `format` and `points` are set
 // on every rank.
-void time_candidates(const RunContext& run, const Placement& where, const Inputs& in, Models& models,
-                     std::string& format, int64_t& points) {
-  const std::vector<std::string> candidates =
-      format == "auto" ? std::vector<std::string>{"contiguous", "channels_last"} : std::vector<std::string>{format};
+void time_candidates(const RunContext& run, const Placement& where, const Inputs& in, Models& models, Format& format,
+                     int64_t& points) {
+  const std::vector<at::MemoryFormat> candidates =
+      format ? std::vector<at::MemoryFormat>{*format}
+             : std::vector<at::MemoryFormat>{kContiguous, at::MemoryFormat::ChannelsLast};
   const int timers = std::min<int>(run.world.size(), static_cast<int>(candidates.size()));
   std::string mine;
   comm::collective(run.world, [&] {
@@ -49,29 +60,32 @@ void time_candidates(const RunContext& run, const Placement& where, const Inputs
     const auto own = models.find(0);
     Model& first = own != models.end() ? own->second : loaded.emplace(run.cfg.zoo[0], where.device);
     for (size_t i = static_cast<size_t>(run.world.rank()); i < candidates.size(); i += static_cast<size_t>(timers))
-      mine += time_candidate(run, where, in, first, candidates[i], points) + "\n";
+      mine += time_candidate(run, where, in, first, i, candidates[i], points) + "\n";
   });
   double best = 0;
   std::ostringstream said;
   for (const auto& lines : run.world.allgather(mine)) {
     std::istringstream in(lines);
-    std::string f, what;
-    while (in >> f >> what) {
+    size_t index = 0;
+    std::string what;
+    while (in >> index >> what) {
       std::string rest;
       std::getline(in, rest);
-      said << (said.tellp() > 0 ? ", " : "") << f;
+      const at::MemoryFormat f = candidates.at(index);
+      said << (said.tellp() > 0 ? ", " : "") << memory_format_name(f);
       if (what == "refused") {
         said << " refused (" << rest.substr(1) << ")";
         continue;
       }
       // Channels-last must win clearly: on a tie, noise would pick the format.
-      const double rate = std::stod(rest), needed = f == "contiguous" ? 1.0 : kClearWin;
+      const double rate = std::stod(rest), needed = f == kContiguous ? 1.0 : kClearWin;
       said << " " << static_cast<int64_t>(rate) << " points/s at " << what;
       if (rate > best * needed) best = rate, format = f, points = std::stoll(what);
     }
   }
   run.log.out() << "tuned on model '" << run.cfg.zoo[0].name << "' in " << precision_name(run.cfg.precision)
-                << ": run.max_points " << points << ", run.memory_format " << format << " (" << said.str() << ")\n";
+                << ": run.max_points " << points << ", run.memory_format "
+                << memory_format_name(format.value_or(kContiguous)) << " (" << said.str() << ")\n";
 }
 
 // Every rank's models in `run.numerics`; returns the first refusal of a rank
@@ -99,17 +113,18 @@ std::string convert_models(const RunContext& run, const Inputs& in, Models& mode
 RunNumerics choose_numerics(const RunContext& run, const Plan& plan, const Placement& where, const Inputs& in,
                             Models& models, const Manifest& found) {
   const RunConfig& cfg = run.cfg;
-  std::string format = cfg.memory_format ? memory_format_name(*cfg.memory_format) : "auto";
+  Format format = cfg.memory_format;
   int64_t points = cfg.max_points;
   if (plan.rank == 0 && found.tuning.max_points > 0) {  // made by an earlier run of this configuration
-    const std::string kept = memory_format_name(found.tuning.format);
-    if (format == "auto") format = kept;
-    if (points == 0 && format == kept) points = found.tuning.max_points;
+    const at::MemoryFormat kept = found.tuning.format;
+    if (!format) format = kept;
+    if (points == 0 && *format == kept) points = found.tuning.max_points;
   }
-  format = run.world.bcast(format);
+  format = bcast_format(run.world, format);
   points = run.world.bcast(points);
-  if (format == "auto" || points == 0) time_candidates(run, where, in, models, format, points);
-  RunNumerics num{{points, parse_memory_format(format)}, {cfg.precision, parse_memory_format(format)}};
+  if (!format || points == 0) time_candidates(run, where, in, models, format, points);
+  const at::MemoryFormat chosen = format.value_or(kContiguous);  // set by the timing when it was auto
+  RunNumerics num{{points, chosen}, {cfg.precision, chosen}};
   // Under auto, a model of the zoo that cannot take channels-last inputs (a
   // view() of a convolution's output, say) puts the run on contiguous ones.
   const bool may_refuse = !cfg.memory_format && num.numerics.format != kContiguous;
