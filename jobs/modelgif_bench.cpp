@@ -1,10 +1,10 @@
-// The benchmark program: argv -> strings -> modelgif::cli::bench.
+// The benchmark program: argv -> strings -> modelgif::bench::run.
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "modelgif/cli.hpp"
+#include "modelgif/bench.hpp"
 
 int main(int argc, char** argv) {
-  return modelgif::cli::bench(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
+  return modelgif::bench::run(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
 }

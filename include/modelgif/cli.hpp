@@ -15,7 +15,4 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // The commands `run` knows, in the order its help lists them.
 std::vector<std::string> command_names();
 
-// The benchmark program (modelgif-bench).
-int bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
 }  // namespace modelgif::cli

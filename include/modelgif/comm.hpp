@@ -1,12 +1,15 @@
 // MPI behind a small, checked, move-only interface, and the agreement on
-// errors that keeps ranks from waiting for one that failed. Only the run
-// layer, the testbeds and the MPI tests include this header; the core does not.
+// errors that keeps ranks from waiting for one that failed, and the programs'
+// one-line failure reports. The run layer, the testbeds, the programs and
+// the MPI tests include this header; the core does not.
 #pragma once
 
 #include <mpi.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -74,6 +77,13 @@ void on_root(const Comm* comm, const std::function<void()>& fn);
 int world_rank();
 int world_size();
 [[noreturn]] void abort_world(int code);
+
+// A program's last word on a failure: prints the one line of any exception,
+// "PROGRAM: error: ...", and returns its exit code. A shared error (every
+// rank has it) is printed by world rank 0 alone; an error of one rank of
+// several carries the rank and aborts the MPI job, whose other ranks may be
+// waiting in a collective call.
+int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err);
 
 std::string processor_name();
 std::string library_version();

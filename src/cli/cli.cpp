@@ -9,15 +9,12 @@
 #include <algorithm>
 #include <functional>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "base/allocator.hpp"
 #include "cli/commands.hpp"
-#include "inputs/strict_yaml.hpp"
-#include "modelgif/comm.hpp"
 #include "modelgif/error.hpp"
 #include "modelgif/version.hpp"
 
@@ -25,8 +22,6 @@ namespace po = boost::program_options;
 
 namespace modelgif::cli {
 namespace {
-
-constexpr int kStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 
 struct Command {
   const char* name;
@@ -73,53 +68,6 @@ std::vector<std::string> command_names() {
   std::vector<std::string> names;
   for (const auto& c : kCommands) names.emplace_back(c.name);
   return names;
-}
-
-int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err) {
-  const ErrorReport r = report_of(error);
-  if (r.shared) {  // every rank has it: rank 0 reports
-    if (comm::world_rank() == 0) err << program << ": error: " << r.message << "\n";
-    return r.exit_code;
-  }
-  if (comm::world_size() > 1) {
-    // Raised on one rank only: report it with the rank and stop the whole job
-    // (other ranks may be waiting in a collective call).
-    err << program << ": error (rank " << comm::world_rank() << "): " << r.message << "\n" << std::flush;
-    comm::abort_world(r.exit_code);
-  }
-  err << program << ": error: " << r.message << "\n";
-  return r.exit_code;
-}
-
-bool parse_command(const Args& args, const po::options_description& desc,
-                   const po::positional_options_description* positional, const std::string& usage, std::ostream& out,
-                   po::variables_map& vm) {
-  // Arguments beyond the positional ones the command takes land in a hidden
-  // option, so that a stray word is refused by name, not silently ignored.
-  po::options_description all;
-  all.add(desc).add_options()("modelgif-stray-argument", po::value<std::vector<std::string>>());
-  po::positional_options_description pos = positional ? *positional : po::positional_options_description();
-  if (pos.max_total_count() != std::numeric_limits<unsigned>::max()) pos.add("modelgif-stray-argument", -1);
-  po::command_line_parser parser(args);
-  parser.options(all).style(kStyle).positional(pos);
-  try {
-    po::store(parser.run(), vm);
-  } catch (const po::unknown_option& e) {
-    std::string name = e.get_option_name();
-    while (!name.empty() && name[0] == '-') name.erase(0, 1);
-    std::vector<std::string> known;
-    for (const auto& o : desc.options()) known.push_back(o->long_name());
-    throw_usage("unknown option '--" + name + "' (did you mean '--" + yaml::nearest(name, known) + "'?)");
-  }
-  if (vm.count("help")) {
-    out << usage << "\n\n" << desc;
-    return false;
-  }
-  if (vm.count("modelgif-stray-argument"))
-    throw_usage("unexpected argument '" + vm["modelgif-stray-argument"].as<std::vector<std::string>>().front() +
-                "' (options are --KEY VALUE; see --help)");
-  po::notify(vm);
-  return true;
 }
 
 namespace {

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <exception>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "analysis/pictures.hpp"
+#include "inputs/command_line.hpp"
+#include "modelgif/comm.hpp"
 #include "modelgif/config.hpp"
 #include "modelgif/pipeline.hpp"
 
@@ -17,12 +18,10 @@ namespace modelgif::cli {
 
 using Args = std::vector<std::string>;
 
-// Parses a subcommand's arguments (no abbreviated options; --key=value and
-// --key value alike). With --help it prints `usage`, a blank line and the
-// options, and returns false.
-bool parse_command(const Args& args, const boost::program_options::options_description& desc,
-                   const boost::program_options::positional_options_description* positional, const std::string& usage,
-                   std::ostream& out, boost::program_options::variables_map& vm);
+// Each subcommand parses its arguments with parse_command
+// (inputs/command_line.hpp) and its failures are reported by
+// comm::report_failure, as modelgif-bench's are.
+using comm::report_failure;
 
 // The options of `modelgif run`: --config, --zoo NAME=PATH, --recompute and
 // every config key as --KEY VALUE. `submit` validates its run options with the
@@ -39,10 +38,6 @@ RunArgs run_args_of(const boost::program_options::variables_map& vm);
 // The run config: rank 0 reads the file and broadcasts its text, every rank
 // parses it (an error in it is shared: rank 0 reports).
 RunConfig load_run_config(const RunArgs& args);
-
-// Prints the one line of any exception (rank 0 alone for a shared error; a
-// rank's own error aborts the MPI job) and returns its exit code.
-int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err);
 
 // The picture options `show` and `eval` share: --order tree|zoo and --png.
 struct PictureArgs {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ostream>
 
 #include "modelgif/error.hpp"
 
@@ -209,6 +210,22 @@ int world_size() {
 void abort_world(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);
+}
+
+int report_failure(const std::exception_ptr& error, const std::string& program, std::ostream& err) {
+  const ErrorReport r = report_of(error);
+  if (r.shared) {  // every rank has it: rank 0 reports
+    if (world_rank() == 0) err << program << ": error: " << r.message << "\n";
+    return r.exit_code;
+  }
+  if (world_size() > 1) {
+    // Raised on one rank only: report it with the rank and stop the whole job
+    // (other ranks may be waiting in a collective call).
+    err << program << ": error (rank " << world_rank() << "): " << r.message << "\n" << std::flush;
+    abort_world(r.exit_code);
+  }
+  err << program << ": error: " << r.message << "\n";
+  return r.exit_code;
 }
 
 std::string processor_name() {
