@@ -61,6 +61,34 @@ std::string memory_format_name(at::MemoryFormat format);  // "contiguous", "chan
 at::ScalarType parse_precision(const std::string& name);  // UsageError for others
 at::MemoryFormat parse_memory_format(const std::string& name);
 
+// What FieldEngine::compute is asked for: the fields of one model on a block
+// of references. The members without a default are required.
+struct FieldRequest {
+  const ModelFn& model;
+  std::string model_name;  // in error messages
+  at::Tensor x, b;         // n x C x H x W (float32, any device)
+  at::Tensor labels{};     // int64 n (or undefined)
+  // The global index of x[0], used only in error messages.
+  int64_t first_ref = 0;
+  // When set, asked after every micro-batch; when it says false the
+  // computation stops there (see FieldResult::completed).
+  std::function<bool()> keep_going{};
+  // When given, the model whose float32 output at x fixes the target (the
+  // same function in float32, for a bfloat16 `model`: a near-tie must not
+  // pick another class than a float32 run would).
+  const ModelFn* target_model = nullptr;
+};
+
+// What it returns.
+struct FieldResult {
+  // n x S' x D, float32, on the engine's device (a CUDA rank keeps its fields
+  // there for the pair sums).
+  at::Tensor field;
+  // How many leading references have their whole field: n, unless
+  // keep_going stopped the computation (the rest of `field` is undefined).
+  int64_t completed = 0;
+};
+
 // Computes fields for one model, in micro-batches of at most `max_points`
 // path points. When a micro-batch ends inside a reference's steps, the running
 // cumulative sum is carried into the next micro-batch (adding chunk results,
@@ -75,23 +103,14 @@ class FieldEngine {
   // Features per step for a reference shape C x H x W.
   int64_t features(const std::vector<int64_t>& ref_shape) const;
 
-  // x, b: n x C x H x W (float32, any device); labels: int64 n (or undefined).
-  // `first_ref` is the global index of x[0], used only in error messages.
-  // Returns n x S' x D, float32, on the engine's device (a CUDA rank keeps its
-  // fields there for the pair sums). NaN/Inf in the gradient is looked for on
-  // the device and reported once, when the call ends (NumericError naming the
-  // reference and step).
-  // `keep_going`, when set, is asked after every micro-batch; when it says
-  // false the computation stops there and `*completed` tells how many leading
-  // references have their whole field (the rest of the result is undefined).
-  // `target_model`, when given, is the model whose float32 output at x fixes
-  // the target (the same function in float32, for a bfloat16 `model`: a
-  // near-tie must not pick another class than a float32 run would).
-  at::Tensor compute(const ModelFn& model, const std::string& model_name, const at::Tensor& x, const at::Tensor& b,
-                     const at::Tensor& labels, int64_t first_ref = 0, const std::function<bool()>& keep_going = {},
-                     int64_t* completed = nullptr, const ModelFn* target_model = nullptr) const;
+  // NaN/Inf in the gradient is looked for on the device and reported once,
+  // when the call ends (NumericError naming the reference and step); running
+  // out of device memory is an OutOfMemory naming the model.
+  FieldResult compute(const FieldRequest& request) const;
 
  private:
+  struct Pass;  // one call of compute (field.cpp)
+
   FieldSpec spec_;
   int64_t max_points_;
   c10::Device device_;

@@ -243,9 +243,12 @@ struct Subject {
   Subject& operator=(const Subject&) = delete;
 
   // (b) and (c): modelgif's loop, float32 and bfloat16.
-  at::Tensor field32() const { return e32.compute(f32.model->fn(), arch, x, b, at::Tensor()); }
+  at::Tensor field32() const { return e32.compute({f32.model->fn(), arch, x, b}).field; }
   at::Tensor field16() const {
-    return e16.compute(b16.model->fn(), arch, x, b, at::Tensor(), 0, {}, nullptr, &target16);
+    const ModelFn fn = b16.model->fn();
+    FieldRequest r{fn, arch, x, b};
+    r.target_model = &target16;
+    return e16.compute(r).field;
   }
 
   std::string arch;

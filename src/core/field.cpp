@@ -85,143 +85,206 @@ int64_t FieldEngine::features(const std::vector<int64_t>& s) const {
   return spec_.reduce == ChannelReduce::Mean ? s[1] * s[2] : s[0] * s[1] * s[2];
 }
 
-at::Tensor FieldEngine::compute(const ModelFn& model, const std::string& name, const at::Tensor& x_in,
-                                const at::Tensor& b_in, const at::Tensor& labels, int64_t first_ref,
-                                const std::function<bool()>& keep_going, int64_t* completed,
-                                const ModelFn* target_model) const {
-  const int64_t n = x_in.size(0), S = spec_.steps;
-  const auto opts = at::TensorOptions().dtype(at::kFloat).device(device_);
-  const at::Tensor x = x_in.to(opts), b = b_in.to(opts);
-  const at::Tensor diff = x - b;
-  const std::vector<int64_t> shape(x.sizes().begin() + 1, x.sizes().end());
-  const int64_t D = features(shape);
+// One call of compute: the request's tensors on the engine's device, the
+// target mask fixed at x, and the result, filled micro-batch by micro-batch
+// with the running cumulative sum carried from one to the next.
+struct FieldEngine::Pass {
+  Pass(const FieldEngine& engine, const FieldRequest& request);
+  FieldResult run();
 
   // What the model is given: its precision and memory layout.
-  const auto to_model = [this](const at::Tensor& t) { return t.to(numerics_.dtype).contiguous(numerics_.format); };
-  const auto out_of_memory = [&] {
-    return OutOfMemory("model '" + name + "': out of memory on " + device_.str() + " with micro-batches of " +
-                       std::to_string(max_points_) + " path points (lower run.max_points)");
-  };
-  // Target masks at the real inputs, in micro-batches of references.
+  at::Tensor to_model(const at::Tensor& t) const {
+    return t.to(engine.numerics_.dtype).contiguous(engine.numerics_.format);
+  }
+  OutOfMemory out_of_memory() const;
+  at::Tensor mask_at_x() const;
+  at::Tensor gradient(const at::Tensor& ref, const at::Tensor& step) const;
+  at::Tensor cumulative(const at::Tensor& g, int64_t start, int64_t len);
+  void micro_batch(int64_t start, int64_t len);
+  FieldResult finish(int64_t done) const;
+
+  const FieldEngine& engine;
+  const FieldRequest& request;
+  const int64_t n, S, total;  // references, steps, path points
+  const at::TensorOptions opts;
+  const at::Tensor x, b, diff;
+  const int64_t D;
   at::Tensor mask;
+  at::Tensor nodes, weights;
+  at::Tensor kept_pos;  // position of each step among the kept ones (-1: dropped)
+  at::Tensor result;
+  at::Tensor carry;  // running G of the reference cut by the last micro-batch
+  // The first path point with a non-finite gradient, kept on the device and
+  // looked at once, when the piece ends: no synchronisation per micro-batch.
+  at::Tensor first_bad;
+};
+
+FieldEngine::Pass::Pass(const FieldEngine& e, const FieldRequest& r)
+    : engine(e),
+      request(r),
+      n(r.x.size(0)),
+      S(e.spec_.steps),
+      total(n * S),
+      opts(at::TensorOptions().dtype(at::kFloat).device(e.device_)),
+      x(r.x.to(opts)),
+      b(r.b.to(opts)),
+      diff(x - b),
+      D(e.features(std::vector<int64_t>(x.sizes().begin() + 1, x.sizes().end()))) {
+  mask = mask_at_x();
+  std::vector<int64_t> pos(static_cast<size_t>(S), -1);
+  for (size_t j = 0; j < e.kept_.size(); ++j) pos[static_cast<size_t>(e.kept_[j])] = static_cast<int64_t>(j);
+  nodes = at::tensor(e.quad_.nodes, at::kDouble).to(opts);
+  weights = at::tensor(e.quad_.weights, at::kDouble).to(opts);
+  kept_pos = at::tensor(pos, at::kLong).to(e.device_);
+  result = at::empty({n, e.kept_steps(), D}, opts);
+  first_bad = at::full({}, total, at::TensorOptions().dtype(at::kLong).device(e.device_));
+}
+
+OutOfMemory FieldEngine::Pass::out_of_memory() const {
+  return OutOfMemory("model '" + request.model_name + "': out of memory on " + engine.device_.str() +
+                     " with micro-batches of " + std::to_string(engine.max_points_) +
+                     " path points (lower run.max_points)");
+}
+
+// Target masks at the real inputs, in micro-batches of references.
+at::Tensor FieldEngine::Pass::mask_at_x() const {
+  const int64_t batch = engine.max_points_;
   try {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> outs;
-    for (int64_t i = 0; i < n; i += max_points_) {
-      const at::Tensor xi = x.slice(0, i, std::min(n, i + max_points_));
-      outs.push_back(target_model ? (*target_model)(xi) : model(to_model(xi)).to(at::kFloat));
+    for (int64_t i = 0; i < n; i += batch) {
+      const at::Tensor xi = x.slice(0, i, std::min(n, i + batch));
+      outs.push_back(request.target_model ? (*request.target_model)(xi) : request.model(to_model(xi)).to(at::kFloat));
     }
-    mask = target_mask(spec_.target, at::cat(outs), labels.defined() ? labels.to(device_) : labels, name);
+    const at::Tensor& labels = request.labels;
+    return target_mask(engine.spec_.target, at::cat(outs), labels.defined() ? labels.to(engine.device_) : labels,
+                       request.model_name);
   } catch (const c10::OutOfMemoryError&) {
     throw out_of_memory();
   }
+}
 
-  // Position of each step among the kept ones (-1: dropped).
-  std::vector<int64_t> kept_pos(static_cast<size_t>(S), -1);
-  for (size_t j = 0; j < kept_.size(); ++j) kept_pos[static_cast<size_t>(kept_[j])] = static_cast<int64_t>(j);
-  const auto nodes = at::tensor(quad_.nodes, at::kDouble).to(opts);
-  const auto weights = at::tensor(quad_.weights, at::kDouble).to(opts);
-  const auto kept_pos_t = at::tensor(kept_pos, at::kLong).to(device_);
+// w_k * grad_p y(p) at the path points of references `ref`, steps `step`.
+at::Tensor FieldEngine::Pass::gradient(const at::Tensor& ref, const at::Tensor& step) const {
+  const auto bcast = [](const at::Tensor& v) { return v.view({-1, 1, 1, 1}); };
+  at::Tensor pts = to_model(b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
+                       .detach()
+                       .requires_grad_(true);
+  try {
+    at::Tensor out = request.model(pts);
+    at::Tensor y = (out.to(at::kFloat) * mask.index_select(0, ref)).sum();
+    return torch::autograd::grad({y}, {pts})[0].detach().to(at::kFloat).contiguous() *
+           bcast(weights.index_select(0, step));
+  } catch (const c10::OutOfMemoryError&) {
+    throw out_of_memory();
+  }
+}
 
-  at::Tensor result = at::empty({n, kept_steps(), D}, opts);
-  at::Tensor carry;  // running G of the reference cut by the last micro-batch
-  const int64_t total = n * S;
-  // The first path point with a non-finite gradient, kept on the device and
-  // looked at once, when the piece ends: no synchronisation per micro-batch.
-  at::Tensor first_bad = at::full({}, total, at::TensorOptions().dtype(at::kLong).device(device_));
-  const auto finish = [&](int64_t done) {
-    const int64_t bad = first_bad.item<int64_t>();
-    if (bad < total)
-      throw NumericError("model '" + name + "': gradient field is NaN/Inf at reference " +
-                         std::to_string(first_ref + bad / S) + " (step " + std::to_string(bad % S + 1) + ")");
-    if (completed) *completed = done;
-    return result;
-  };
-  for (int64_t start = 0; start < total; start += max_points_) {
-    const int64_t len = std::min(max_points_, total - start);
-    const auto flat = at::arange(start, start + len, at::TensorOptions().dtype(at::kLong).device(device_));
-    const auto ref = flat.div(S, "floor"), step = flat.remainder(S);
-    const auto bcast = [](const at::Tensor& v) { return v.view({-1, 1, 1, 1}); };
-    at::Tensor pts = to_model(b.index_select(0, ref) + bcast(nodes.index_select(0, step)) * diff.index_select(0, ref))
-                         .detach()
-                         .requires_grad_(true);
-    at::Tensor g;
-    try {
-      at::Tensor out = model(pts);
-      at::Tensor y = (out.to(at::kFloat) * mask.index_select(0, ref)).sum();
-      g = torch::autograd::grad({y}, {pts})[0].detach().to(at::kFloat).contiguous() *
-          bcast(weights.index_select(0, step));
-    } catch (const c10::OutOfMemoryError&) {
-      throw out_of_memory();
+// Cumulative sums within each reference's run of steps in the micro-batch of
+// `len` points from `start`: whole references at once; a reference cut by
+// the micro-batch's start continues the carried sum, one cut by its end
+// leaves its running sum in `carry`.
+at::Tensor FieldEngine::Pass::cumulative(const at::Tensor& g, int64_t start, int64_t len) {
+  std::vector<at::Tensor> pieces;
+  int64_t pos = 0;
+  while (pos < len) {
+    const int64_t k0 = (start + pos) % S;
+    if (k0 == 0 && len - pos >= S) {  // whole references
+      const int64_t r = (len - pos) / S;
+      auto whole = g.slice(0, pos, pos + r * S);
+      pieces.push_back(whole.view({r, S, -1}).cumsum(1).view_as(whole));
+      pos += r * S;
+    } else {  // part of one reference: continue (k0 > 0) or start (k0 == 0) its sum
+      const int64_t m = std::min(S - k0, len - pos);
+      auto part = g.slice(0, pos, pos + m).cumsum(0);
+      if (k0 > 0) part = part + carry;
+      carry = part[m - 1].unsqueeze(0);
+      pieces.push_back(part);
+      pos += m;
     }
+  }
+  return pieces.size() == 1 ? pieces[0] : at::cat(pieces);
+}
 
-    const at::Tensor nonfinite = at::isfinite(g).flatten(1).all(1).logical_not();
-    first_bad = at::minimum(first_bad, at::where(nonfinite, flat, at::full_like(flat, total)).min());
+// The path points start .. start + len - 1 (point p is step p mod S of
+// reference p / S) into the result: gradients, cumulative sums, times x - b,
+// the channel mean, the kept steps.
+void FieldEngine::Pass::micro_batch(int64_t start, int64_t len) {
+  const auto flat = at::arange(start, start + len, at::TensorOptions().dtype(at::kLong).device(engine.device_));
+  const auto ref = flat.div(S, "floor"), step = flat.remainder(S);
+  at::Tensor g = gradient(ref, step);
 
-    if (spec_.cumulative) {
-      // Cumulative sums within each reference's run of steps in this chunk.
-      std::vector<at::Tensor> pieces;
-      int64_t pos = 0;
-      while (pos < len) {
-        const int64_t k0 = (start + pos) % S;
-        if (k0 == 0 && len - pos >= S) {  // whole references
-          const int64_t r = (len - pos) / S;
-          auto whole = g.slice(0, pos, pos + r * S);
-          pieces.push_back(whole.view({r, S, -1}).cumsum(1).view_as(whole));
-          pos += r * S;
-        } else {  // part of one reference: continue (k0 > 0) or start (k0 == 0) its sum
-          const int64_t m = std::min(S - k0, len - pos);
-          auto part = g.slice(0, pos, pos + m).cumsum(0);
-          if (k0 > 0) part = part + carry;
-          carry = part[m - 1].unsqueeze(0);
-          pieces.push_back(part);
-          pos += m;
-        }
-      }
-      g = pieces.size() == 1 ? pieces[0] : at::cat(pieces);
-    }
-    at::Tensor F = spec_.multiply_by_input ? g * diff.index_select(0, ref) : g;
-    if (spec_.reduce == ChannelReduce::Mean) F = F.mean(1);
-    F = F.reshape({len, D});
+  const at::Tensor nonfinite = at::isfinite(g).flatten(1).all(1).logical_not();
+  first_bad = at::minimum(first_bad, at::where(nonfinite, flat, at::full_like(flat, total)).min());
 
-    const auto pos = kept_pos_t.index_select(0, step);
-    const auto keep = pos.ge(0);
-    result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
-    if (keep_going && start + len < total && !keep_going()) return finish((start + len) / S);
+  if (engine.spec_.cumulative) g = cumulative(g, start, len);
+  at::Tensor F = engine.spec_.multiply_by_input ? g * diff.index_select(0, ref) : g;
+  if (engine.spec_.reduce == ChannelReduce::Mean) F = F.mean(1);
+  F = F.reshape({len, D});
+
+  const auto pos = kept_pos.index_select(0, step);
+  const auto keep = pos.ge(0);
+  result.index_put_({ref.masked_select(keep), pos.masked_select(keep)}, F.index({keep}));
+}
+
+FieldResult FieldEngine::Pass::finish(int64_t done) const {
+  const int64_t bad = first_bad.item<int64_t>();
+  if (bad < total)
+    throw NumericError("model '" + request.model_name + "': gradient field is NaN/Inf at reference " +
+                       std::to_string(request.first_ref + bad / S) + " (step " + std::to_string(bad % S + 1) + ")");
+  return {result, done};
+}
+
+FieldResult FieldEngine::Pass::run() {
+  for (int64_t start = 0; start < total; start += engine.max_points_) {
+    const int64_t len = std::min(engine.max_points_, total - start);
+    micro_batch(start, len);
+    if (request.keep_going && start + len < total && !request.keep_going()) return finish((start + len) / S);
   }
   return finish(n);
 }
 
+FieldResult FieldEngine::compute(const FieldRequest& request) const { return Pass(*this, request).run(); }
+
 int64_t tuning_limit(c10::Device device) { return device.is_cuda() ? 8192 : 256; }
+
+namespace {
+
+// Path points per second of `spec`'s field loop (its target the sum) with
+// micro-batches of `n` points, on the first references of `samples` (distinct
+// images: copies of one would flatter data-dependent kernels such as
+// max-pooling, whose branches then repeat exactly), from black baselines: the
+// fastest of a few passes, since interference from the rest of the machine
+// only ever slows a pass down.
+double field_rate(const ModelFn& model, const std::string& name, const FieldSpec& spec, const at::Tensor& samples,
+                  c10::Device device, Numerics numerics, int64_t n) {
+  const int64_t S = spec.steps;
+  const int64_t refs = std::min<int64_t>(samples.size(0), (n + S - 1) / S);  // a micro-batch at least
+  const at::Tensor x = samples.slice(0, 0, refs), b = at::zeros_like(x);
+  const FieldEngine engine(spec, n, device, numerics);
+  // Ends with a value on the host: the device has finished.
+  auto pass = [&] { engine.compute({model, name, x, b}).field.sum().item<double>(); };
+  pass();  // warm-up: allocator, kernels
+  double fastest = 0, spent = 0;
+  for (int reps = 0; reps < 2 || (spent < 0.03 && reps < 10); ++reps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pass();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fastest = reps == 0 ? secs : std::min(fastest, secs);
+    spent += secs;
+  }
+  return static_cast<double>(refs * S) / fastest;
+}
+
+}  // namespace
 
 Tuning tune_max_points(const ModelFn& model, const std::string& name, const FieldSpec& spec, const at::Tensor& samples,
                        c10::Device device, int64_t limit, Numerics numerics, int64_t only) {
-  // The loop that runs, on the first references (distinct images: copies of
-  // one would flatter data-dependent kernels such as max-pooling, whose
-  // branches then repeat exactly), from black baselines. The target is their
-  // sum: the same work without labels.
+  // The loop that runs; the target is the references' sum: the same work
+  // without labels.
   FieldSpec tuning = spec;
   tuning.target = Target::parse("sum");
   const int64_t S = spec.steps;
-  // The fastest of a few passes: interference from the rest of the machine
-  // only ever slows a pass down.
-  auto time_batch = [&](int64_t n) {
-    const int64_t refs = std::min<int64_t>(samples.size(0), (n + S - 1) / S);  // a micro-batch at least
-    const at::Tensor x = samples.slice(0, 0, refs), b = at::zeros_like(x);
-    const FieldEngine engine(tuning, n, device, numerics);
-    // Ends with a value on the host: the device has finished.
-    auto pass = [&] { engine.compute(model, name, x, b, at::Tensor()).sum().item<double>(); };
-    pass();  // warm-up: allocator, kernels
-    double fastest = 0, spent = 0;
-    for (int reps = 0; reps < 2 || (spent < 0.03 && reps < 10); ++reps) {
-      const auto t0 = std::chrono::steady_clock::now();
-      pass();
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      fastest = reps == 0 ? secs : std::min(fastest, secs);
-      spent += secs;
-    }
-    return static_cast<double>(refs * S) / fastest;
-  };
   Tuning best{1, 0.0};
   int worse = 0;
   // Sizes up to `limit`, and no larger than the samples' points: beyond them
@@ -233,7 +296,7 @@ Tuning tune_max_points(const ModelFn& model, const std::string& name, const Fiel
   for (int64_t n = first; n <= last; n *= 2) {
     double rate = 0;
     try {
-      rate = time_batch(n);
+      rate = field_rate(model, name, tuning, samples, device, numerics, n);
     } catch (const OutOfMemory&) {  // in the field loop
       if (n == first) throw;
       break;                                  // the device is full: the sizes below fit

@@ -238,12 +238,13 @@ class BlockPhase {
       progress_.tick();
       return !signals::stop_requested();
     };
-    const ModelFn target = model.float32_fn();
-    int64_t done = 0;
+    const ModelFn fn = model.fn(), target = model.float32_fn();
+    FieldRequest request{
+        fn,        name,      in_.refs.images.slice(0, lo + from, hi), in_.baselines.slice(0, lo + from, hi), y,
+        lo + from, keep_going};
+    request.target_model = &target;
     const auto t0 = Clock::now();
-    const at::Tensor rest =
-        engine_.compute(model.fn(), name, in_.refs.images.slice(0, lo + from, hi),
-                        in_.baselines.slice(0, lo + from, hi), y, lo + from, keep_going, &done, &target);
+    const auto [rest, done] = engine_.compute(request);
     work_.field_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     work_.points += done * cfg_.field.steps;
     field = field.defined() ? at::cat({field, rest.slice(0, 0, done)}) : rest;

@@ -48,7 +48,8 @@ TEST_F(TinyZoo, RunWritesTheDocumentedSchemaAndMatchesTheEngine) {
   FieldSpec spec;
   spec.steps = 6;
   const auto direct = FieldEngine(spec, 1000, c10::Device(c10::kCPU))
-                          .compute(testsupport::fn_of(model), "a", refs.images, at::zeros_like(refs.images), {});
+                          .compute({testsupport::fn_of(model), "a", refs.images, at::zeros_like(refs.images)})
+                          .field;
   const auto stored = read_fields(output, "a");
   ASSERT_EQ(stored.sizes(), (at::IntArrayRef{7, 6, 64}));
   EXPECT_LT((stored - direct).abs().max().item<double>(), 1e-6 * direct.abs().max().item<double>());

@@ -18,7 +18,7 @@ at::Tensor field_of(torch::jit::Module& m, const at::Tensor& x, const std::strin
   FieldSpec s;
   s.steps = steps;
   s.target = Target::parse(target);
-  return FieldEngine(s, 64, kCpu).compute(fn_of(m), "m", x, at::zeros_like(x), {});
+  return FieldEngine(s, 64, kCpu).compute({fn_of(m), "m", x, at::zeros_like(x)}).field;
 }
 
 double pair(const at::Tensor& fa, const at::Tensor& fb, Metric metric) {

@@ -41,7 +41,7 @@ TEST(Field, LinearModelHasTheClosedFormField) {
     const int S = 6;
     const auto q = make_quadrature(rule, S);
     FieldEngine engine(spec_of(rule, S), 5, kCpu);
-    const auto F = engine.compute(fn_of(model), "linear", x, b, {});
+    const auto F = engine.compute({fn_of(model), "linear", x, b}).field;
     ASSERT_EQ(F.sizes(), (at::IntArrayRef{4, S, 18}));
     double cum = 0;
     for (int k = 0; k < S; ++k) {
@@ -53,7 +53,7 @@ TEST(Field, LinearModelHasTheClosedFormField) {
     auto s = spec_of(rule, S);
     s.cumulative = false;
     s.multiply_by_input = false;
-    const auto G = FieldEngine(s, 5, kCpu).compute(fn_of(model), "linear", x, b, {});
+    const auto G = FieldEngine(s, 5, kCpu).compute({fn_of(model), "linear", x, b}).field;
     for (int k = 0; k < S; ++k)
       EXPECT_LT(max_rel(G.select(1, k), (q.weights[k] * a).reshape({1, 18}).expand({4, 18})), 1e-6);
   }
@@ -66,7 +66,7 @@ TEST(Field, ChannelMeanReducesToHxWFeatures) {
   const auto x = at::randn({2, 3, 2, 2}), b = at::zeros_like(x);
   auto s = spec_of(QuadratureRule::GaussLegendre, 3);
   s.reduce = ChannelReduce::Mean;
-  const auto F = FieldEngine(s, 100, kCpu).compute(fn_of(model), "linear", x, b, {});
+  const auto F = FieldEngine(s, 100, kCpu).compute({fn_of(model), "linear", x, b}).field;
   ASSERT_EQ(F.sizes(), (at::IntArrayRef{2, 3, 4}));
   const auto expect = (a.unsqueeze(0) * x).mean(1).reshape({2, 4});  // cumulative weights sum to 1 at S
   EXPECT_LT(max_rel(F.select(1, 2), expect), 1e-6);
@@ -85,11 +85,12 @@ TEST(Field, KeptStepsSelectTheDocumentedIndices) {
   auto model = testsupport::tanh_cnn(3);
   const auto x = at::randn({3, 1, 8, 8}), b = at::zeros_like(x);
   const auto full = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), 9, kCpu)
-                        .compute(fn_of(model), "cnn", x, b, {});
+                        .compute({fn_of(model), "cnn", x, b})
+                        .field;
   for (auto kept : {KeptSteps::LastHalf, KeptSteps::FirstHalf, KeptSteps::Odd}) {
     auto s = spec_of(QuadratureRule::GaussLegendre, 7, "predicted");
     s.kept = kept;
-    const auto part = FieldEngine(s, 9, kCpu).compute(fn_of(model), "cnn", x, b, {});
+    const auto part = FieldEngine(s, 9, kCpu).compute({fn_of(model), "cnn", x, b}).field;
     const auto idx = at::tensor(kept_step_indices(kept, 7), at::kLong);
     EXPECT_LT(max_rel(part, full.index_select(1, idx)), 1e-6) << to_string(kept);
   }
@@ -100,7 +101,8 @@ TEST(Field, CompletenessOfASmoothCnnWithFiftyGaussLegendreSteps) {
   auto model = testsupport::tanh_cnn(4);
   const auto x = at::rand({6, 1, 8, 8}) * 2 - 1, b = at::zeros_like(x);
   const auto F = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 50, "predicted"), 128, kCpu)
-                     .compute(fn_of(model), "cnn", x, b, {});
+                     .compute({fn_of(model), "cnn", x, b})
+                     .field;
   at::NoGradGuard ng;
   const auto yx = model.forward({x}).toTensor(), yb = model.forward({b}).toTensor();
   const auto cls = yx.argmax(1, true);
@@ -117,23 +119,54 @@ TEST(Field, MicroBatchSizeAndThreadCountDoNotChangeTheField) {
   auto model = testsupport::tanh_cnn(5);
   const auto x = at::randn({5, 1, 8, 8}), b = at::randn({5, 1, 8, 8}) * 0.1;
   const auto ref = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), 1000, kCpu)
-                       .compute(fn_of(model), "cnn", x, b, {});
+                       .compute({fn_of(model), "cnn", x, b})
+                       .field;
   // 1: every point alone; 3, 5: chunks cut references at different steps; 7: whole references.
   for (int64_t mp : {1, 3, 5, 7, 13, 34}) {
     const auto F = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), mp, kCpu)
-                       .compute(fn_of(model), "cnn", x, b, {});
+                       .compute({fn_of(model), "cnn", x, b})
+                       .field;
     EXPECT_LT(max_rel(F, ref), 1e-6) << "max_points " << mp;
   }
   const int before = at::get_num_threads();
   at::set_num_threads(1);
   const auto one = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), 13, kCpu)
-                       .compute(fn_of(model), "cnn", x, b, {});
+                       .compute({fn_of(model), "cnn", x, b})
+                       .field;
   at::set_num_threads(2);
   const auto two = FieldEngine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), 13, kCpu)
-                       .compute(fn_of(model), "cnn", x, b, {});
+                       .compute({fn_of(model), "cnn", x, b})
+                       .field;
   at::set_num_threads(before);
   EXPECT_LT(max_rel(one, ref), 1e-6);
   EXPECT_LT(max_rel(two, ref), 1e-6);
+}
+
+// keep_going is asked after every micro-batch but the last; when it says no,
+// the references whose steps are all done are counted and their fields are
+// those of a whole call (the cumulative carry included).
+TEST(Field, KeepGoingStopsAfterAMicroBatchWithTheCompletedReferences) {
+  at::manual_seed(5);
+  auto model = testsupport::tanh_cnn(5);
+  const ModelFn fn = fn_of(model);
+  const auto x = at::randn({5, 1, 8, 8}), b = at::zeros_like(x);
+  // 35 path points in micro-batches of 10: 10, 20, 30 and 35 points done.
+  const FieldEngine engine(spec_of(QuadratureRule::GaussLegendre, 7, "predicted"), 10, kCpu);
+  const FieldResult whole = engine.compute({fn, "cnn", x, b});
+  EXPECT_EQ(whole.completed, 5);
+  int asked = 0;
+  FieldRequest request{fn, "cnn", x, b};
+  request.keep_going = [&] { return ++asked < 10; };
+  const FieldResult all = engine.compute(request);
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(all.completed, 5);
+  EXPECT_TRUE(at::equal(all.field, whole.field));
+  asked = 0;
+  request.keep_going = [&] { return ++asked < 2; };  // stops after 20 points: references 0 and 1 whole
+  const FieldResult part = engine.compute(request);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(part.completed, 2);
+  EXPECT_TRUE(at::equal(part.field.slice(0, 0, 2), whole.field.slice(0, 0, 2)));
 }
 
 TEST(Field, TargetsChangeWhatIsDifferentiated) {
@@ -142,7 +175,8 @@ TEST(Field, TargetsChangeWhatIsDifferentiated) {
   const auto x = at::randn({4, 1, 8, 8}), b = at::zeros_like(x);
   auto field = [&](const std::string& t, const at::Tensor& labels) {
     return FieldEngine(spec_of(QuadratureRule::GaussLegendre, 5, t), 64, kCpu)
-        .compute(fn_of(model), "cnn", x, b, labels);
+        .compute({fn_of(model), "cnn", x, b, labels})
+        .field;
   };
   at::Tensor pred_class;
   {
@@ -160,7 +194,9 @@ TEST(Field, TargetsChangeWhatIsDifferentiated) {
   // Dense targets: with K = H*W, topk sums every position = sum.
   auto dense = testsupport::dense_model(7);
   auto dfield = [&](const std::string& t) {
-    return FieldEngine(spec_of(QuadratureRule::GaussLegendre, 5, t), 64, kCpu).compute(fn_of(dense), "dense", x, b, {});
+    return FieldEngine(spec_of(QuadratureRule::GaussLegendre, 5, t), 64, kCpu)
+        .compute({fn_of(dense), "dense", x, b})
+        .field;
   };
   EXPECT_LT(max_rel(dfield("topk:64"), dfield("sum")), 1e-6);
   EXPECT_GT(max_rel(dfield("topk:1"), dfield("sum")), 0.01);
@@ -174,7 +210,7 @@ TEST(Field, NanInAFieldNamesModelAndReference) {
   x[2][0][1][1] = -1.0;  // sqrt of a negative on the path of reference 2
   try {
     FieldEngine(spec_of(QuadratureRule::GaussLegendre, 4), 3, kCpu)
-        .compute(fn_of(model), "rooty", x, at::zeros_like(x), {}, 10);
+        .compute({fn_of(model), "rooty", x, at::zeros_like(x), {}, 10});
     FAIL() << "expected a NumericError";
   } catch (const NumericError& e) {
     const std::string w = e.what();
@@ -196,7 +232,7 @@ TEST(Field, OutOfMemoryIsNamedAndTuningBacksOffFromIt) {
   const auto x = at::randn({64, 1, 8, 8});
   const FieldSpec spec = spec_of(QuadratureRule::GaussLegendre, 4);
   try {
-    FieldEngine(spec, 64, kCpu).compute(small_device, "cnn", x, at::zeros_like(x), {});
+    FieldEngine(spec, 64, kCpu).compute({small_device, "cnn", x, at::zeros_like(x)});
     FAIL() << "expected OutOfMemory";
   } catch (const OutOfMemory& e) {
     EXPECT_EQ(e.exit_code(), kExitInput);

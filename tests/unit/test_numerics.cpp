@@ -52,7 +52,7 @@ class ModelNumerics : public ::testing::Test {
     Model m({arch, dir + "/" + arch + ".pt"}, kCpu);
     m.probe(x.slice(0, 0, 1));
     m.convert(numerics, x.slice(0, 0, 1));
-    return FieldEngine(spec, 17, kCpu, numerics).compute(m.fn(), arch, x, b, {});
+    return FieldEngine(spec, 17, kCpu, numerics).compute({m.fn(), arch, x, b}).field;
   }
   std::string dir;
   at::Tensor x, b;

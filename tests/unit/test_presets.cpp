@@ -51,7 +51,7 @@ class Presets : public ::testing::Test {
   }
   // Fields of the tanh CNN under the resolved config: N x S' x D.
   at::Tensor field_of(const RunConfig& c, const at::Tensor& b) const {
-    return FieldEngine(c.field, 64, kCpu).compute(fn, "cnn", x, b, {});
+    return FieldEngine(c.field, 64, kCpu).compute({fn, "cnn", x, b}).field;
   }
   torch::jit::Module cnn = testsupport::tanh_cnn(11);
   ModelFn fn;

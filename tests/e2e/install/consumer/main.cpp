@@ -25,7 +25,7 @@ int main() {
   const ModelFn linear = [&](const at::Tensor& x) { return (x * a).flatten(1).sum(1, true); };
   const at::Tensor x = at::randn({3, 1, 4, 4});
   const at::Tensor F =
-      FieldEngine(spec, 16, c10::Device(c10::kCPU)).compute(linear, "linear", x, at::zeros_like(x), {});
+      FieldEngine(spec, 16, c10::Device(c10::kCPU)).compute({linear, "linear", x, at::zeros_like(x)}).field;
   const double err = (F.select(1, 7) - (a * x).reshape({3, 16})).abs().max().item<double>();
   if (!(err < 1e-5)) {
     std::cerr << "consumer: field differs from a * x by " << err << "\n";
