@@ -195,17 +195,23 @@ class Pipeline : public ::testing::Test {
   // The micro-batch size, threads and memory format are pinned: every
   // (model, block) piece is computed the same way on any rank, so the fields
   // are bitwise equal, and the matrices differ only by the order in which
-  // float64 sums of blocks and pairs meet (rounding, far below 1e-12).
-  void expect_same(const std::string& got, const std::string& want, int models) {
+  // float64 sums of blocks and pairs meet (rounding, far below 1e-12). A run
+  // resumed inside a piece (from a partial shard) cuts that piece's
+  // micro-batches elsewhere: its fields differ by float32 rounding
+  // (`resumed`: within 1e-6 of the largest value, as any two micro-batch sizes).
+  void expect_same(const std::string& got, const std::string& want, int models, bool resumed = false) {
     const RunResult a = read_result(got), b = read_result(want);
     ASSERT_EQ(a.names, b.names);
     ASSERT_EQ(a.metrics, b.metrics);
     for (size_t i = 0; i < a.metrics.size(); ++i)
-      EXPECT_LT(max_rel_diff(a.matrices[i], b.matrices[i]), 1e-12) << a.metrics[i] << " of " << got;
+      EXPECT_LT(max_rel_diff(a.matrices[i], b.matrices[i]), resumed ? 1e-6 : 1e-12) << a.metrics[i] << " of " << got;
     for (int m = 0; m < models; ++m) {
       const auto fa = read_fields(got, "m" + std::to_string(m)), fb = read_fields(want, "m" + std::to_string(m));
       ASSERT_EQ(fa.sizes(), fb.sizes());
-      EXPECT_TRUE(at::equal(fa, fb)) << "fields of m" << m << " of " << got;
+      if (resumed)
+        EXPECT_LE((fa - fb).abs().max().item<double>(), 1e-6 * fb.abs().max().item<double>()) << "fields of m" << m;
+      else
+        EXPECT_TRUE(at::equal(fa, fb)) << "fields of m" << m << " of " << got;
     }
   }
   std::string dir;
@@ -297,7 +303,7 @@ TEST_F(Pipeline, ResumeAfterSigkillOfOneRankWithAnotherRankCount) {
   const int64_t reused = std::stoll(resumed.out.substr(pos + 17));
   EXPECT_GE(reused, shards - 3) << resumed.out;  // at most one partial shard per killed rank
   EXPECT_GT(reused, 0) << resumed.out;
-  expect_same(out("killed"), out("full"), 4);
+  expect_same(out("killed"), out("full"), 4, true);
 }
 
 TEST_F(Pipeline, GracefulSigtermCheckpointsAndResumes) {
@@ -326,7 +332,7 @@ TEST_F(Pipeline, GracefulSigtermCheckpointsAndResumes) {
   const Job resumed = run(3, cfg);
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_THAT(resumed.out, Not(HasSubstr("corrupt"))) << resumed.out;
-  expect_same(out("term"), out("full"), 4);
+  expect_same(out("term"), out("full"), 4, true);
   const Job done = sh(std::string(MODELGIF_BIN) + " status " + out("term"));
   EXPECT_THAT(done.out, HasSubstr("remaining: 0 (model, block) pieces; done")) << done.out;
 }
@@ -453,7 +459,7 @@ TEST_F(Pipeline, SecondSignalStopsAtOnceWithoutDamagingShards) {
   const Job resumed = run(2, cfg);
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_THAT(resumed.out, Not(HasSubstr("corrupt"))) << resumed.out;
-  expect_same(out("twice"), out("full"), 4);
+  expect_same(out("twice"), out("full"), 4, true);
 }
 
 // One run at a time on an output, under mpirun: rank 0 takes the lock, every

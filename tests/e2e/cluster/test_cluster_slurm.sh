@@ -114,22 +114,23 @@ same a/out.h5 local/out.h5
 echo "cluster slurm test: A passed (job $id on nodeA and nodeB, 4 tasks = a local run)"
 
 # B. many starts across the 2 nodes: each start is stopped once it has
-# finished 8 more (model, block) pieces (USR1 to its batch script, as SLURM's
+# finished a quarter of the (model, block) pieces more (USR1 to its batch script, as SLURM's
 # warning before a time limit is: drive_job), checkpoints, is requeued and
 # resumes, on whichever node, to the uninterrupted run's result; the number of
 # starts does not depend on the machine's speed.
-long=("${fixed[@]}" --field.steps 50 --references.count 256 --run.block 64)
+long=("${fixed[@]}" --field.steps 50 --references.count 256)
 mpirun -np 2 --oversubscribe "$bin" run --config zoo/run.yaml "${long[@]}" --output.path full/out.h5 > "$T/full.log" 2>&1 ||
   fail "uninterrupted run"
 pieces=$(sed -n 's/^fields: [0-9]* of \([0-9]*\) (model, block) pieces.*/\1/p' "$T/full.log")
+every=$(((pieces + 3) / 4))  # about 4 starts
 out=$("$bin" submit zoo/run.yaml --nodes 2 --tasks-per-node 2 --time 10 --max-idle-starts 1 \
   -- --output.path b/out.h5 "${long[@]}") || fail "submit B: $out"
 id=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
 log=b/out.h5.slurm-$id.log
-drive_job "$id" "$log" b/out.h5.ckpt 8 1800
+drive_job "$id" "$log" b/out.h5.ckpt "$every" 1800
 [ "$(job_state "$id")" = COMPLETED ] || fail "job B ended $(job_state "$id"): $(tail -5 "$log")"
 starts=$(grep -c "modelgif-batch: start [0-9]* of job" "$log")
-[ "$starts" -ge 2 ] || fail "job B started only once ($pieces pieces, each start stopped after 8)"
+[ "$starts" -ge 2 ] || fail "job B started only once ($pieces pieces, each start stopped after $every)"
 grep -q "fields: [0-9]* of $pieces (model, block) pieces computed, [1-9][0-9]* reused from the checkpoint" "$log" ||
   fail "job B did not resume from its checkpoint"
 same b/out.h5 full/out.h5
