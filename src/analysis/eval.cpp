@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "inputs/rows.hpp"
@@ -287,6 +288,20 @@ SelectionReport fingerprint_selection(const PerReference& per_ref, const Roles& 
     rep.selected.push_back({n, auc_on(per_ref, pos_eval, neg_eval, order.slice(0, 0, n))});
   }
   return rep;
+}
+
+Separation positives_nearer_than_negatives(const std::vector<std::string>& names, const std::vector<double>& m,
+                                           const Roles& roles) {
+  const size_t M = names.size(), src = index_of(names, roles.source, "source");
+  Separation s;
+  s.nearest_negative = std::numeric_limits<double>::infinity();
+  for (const auto& [kind, models] : roles.positives)
+    for (const auto& x : models)
+      s.farthest_positive = std::max(s.farthest_positive, m[src * M + index_of(names, x, kind)]);
+  for (const auto& x : roles.negatives)
+    s.nearest_negative = std::min(s.nearest_negative, m[src * M + index_of(names, x, "negative")]);
+  s.ok = s.farthest_positive < s.nearest_negative;
+  return s;
 }
 
 UnlearningReport unlearning(const std::vector<std::string>& names, const std::vector<double>& m, const Roles& roles) {

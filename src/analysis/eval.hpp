@@ -83,6 +83,15 @@ struct SelectionReport {
 SelectionReport fingerprint_selection(const PerReference& per_ref, const Roles& roles,
                                       const std::vector<int64_t>& counts);
 
+// The demo's check, for any fingerprinting zoo: is every positive (of every
+// kind) nearer the source than every negative?
+struct Separation {
+  double farthest_positive = 0, nearest_negative = 0;
+  bool ok = false;  // farthest_positive < nearest_negative
+};
+Separation positives_nearer_than_negatives(const std::vector<std::string>& names, const std::vector<double>& matrix,
+                                           const Roles& roles);
+
 struct Spread {
   double mean = 0, min = 0, max = 0;
   int n = 0;

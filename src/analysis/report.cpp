@@ -60,6 +60,14 @@ std::string format_selection(const SelectionReport& sel) {
   return out.str();
 }
 
+std::string format_separation(const std::string& metric, const Separation& s) {
+  std::ostringstream out;
+  out << "check (" << metric << "): farthest derived model " << std::fixed << std::setprecision(4)
+      << s.farthest_positive << (s.ok ? " < " : " >= ") << "nearest independent model " << s.nearest_negative << ": "
+      << (s.ok ? "PASS" : "FAIL") << "\n";
+  return out.str();
+}
+
 std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& rep) {
   auto out = table_stream();
   out << "unlearning: " << metric << " distance to '" << roles.reference << "' (mean [min, max] over models)\n";

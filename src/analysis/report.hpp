@@ -16,6 +16,8 @@ std::string format_fingerprinting(const Roles& roles, const std::string& metric,
                                   const std::vector<FingerprintRow>& rows);
 std::string format_selection(const SelectionReport& report);
 std::string format_unlearning(const Roles& roles, const std::string& metric, const UnlearningReport& report);
+// "check (METRIC): farthest derived model X < nearest independent model Y: PASS"
+std::string format_separation(const std::string& metric, const Separation& s);
 // The suspects' and candidates' verdicts: a table, or rows of
 // suspect, metric, distance, p_empirical, p_value, derived (csv, json).
 std::string format_verdicts(const std::vector<Verdict>& verdicts, double alpha, const std::string& format);

@@ -157,6 +157,28 @@ void write_variation_configs(const Sweep& sweep) {
   }
 }
 
+std::vector<const Variation*> pending_variations(const Sweep& sweep) {
+  std::vector<const Variation*> pending;
+  for (const auto& v : sweep.variations)
+    if (!v.complete()) pending.push_back(&v);
+  return pending;
+}
+
+std::string sweep_listing(const Sweep& sweep) {
+  std::string text;
+  for (const auto& v : sweep.variations)
+    text += std::string(v.complete() ? "complete  " : "pending   ") + v.name + "  " + v.config.output_path + "\n";
+  return text;
+}
+
+std::string pending_list_path(const Sweep& sweep) { return sweep.dir + "/pending.list"; }
+
+void write_pending_list(const Sweep& sweep, const std::vector<const Variation*>& pending) {
+  std::string lines;
+  for (const auto* v : pending) lines += v->config_path() + "\n";
+  write_text_atomic(pending_list_path(sweep), lines);
+}
+
 SweepSummary collect_sweep(const Sweep& sweep) {
   SweepSummary out;
   std::ostringstream csv, table;

@@ -35,6 +35,15 @@ Sweep load_sweep(const std::string& path);
 // Writes every variation's run.yaml (its resolved config).
 void write_variation_configs(const Sweep& sweep);
 
+// The variations whose result is not there yet (in the sweep's order).
+std::vector<const Variation*> pending_variations(const Sweep& sweep);
+// `sweep list`: a line per variation, "complete" or "pending", with its output.
+std::string sweep_listing(const Sweep& sweep);
+// The job array's list of run configs (one line per array task, in order):
+// DIR/pending.list, written by write_pending_list.
+std::string pending_list_path(const Sweep& sweep);
+void write_pending_list(const Sweep& sweep, const std::vector<const Variation*>& pending);
+
 struct SweepSummary {
   std::string table;  // printed
   std::string csv;    // DIR/summary.csv

@@ -1,10 +1,8 @@
 // `modelgif demo`: the built-in default. Trains the demo zoo once (cached),
 // runs configs/demo.yaml on it, prints the matrices and checks that every
 // model derived from the source is nearer it than every independent model.
-#include <algorithm>
-#include <iomanip>
-
 #include "analysis/eval.hpp"
+#include "analysis/report.hpp"
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
 #include "inputs/fashion.hpp"
@@ -16,29 +14,6 @@
 namespace po = boost::program_options;
 
 namespace modelgif::cli {
-namespace {
-
-// The derived-vs-independent check of one matrix; prints its line.
-bool check(const std::string& metric, const std::vector<std::string>& names, const std::vector<double>& m,
-           const Roles& roles, std::ostream& out) {
-  const size_t M = names.size();
-  const auto at = [&](const std::string& name) {
-    const auto it = std::find(names.begin(), names.end(), name);
-    if (it == names.end()) throw_input("demo: the roles name model '" + name + "', which the result does not hold");
-    return static_cast<size_t>(it - names.begin());
-  };
-  const size_t src = at(roles.source);
-  double worst_derived = 0, best_indep = 1e300;
-  for (const auto& [kind, models] : roles.positives)
-    for (const auto& x : models) worst_derived = std::max(worst_derived, m[src * M + at(x)]);
-  for (const auto& x : roles.negatives) best_indep = std::min(best_indep, m[src * M + at(x)]);
-  const bool ok = worst_derived < best_indep;
-  out << "check (" << metric << "): farthest derived model " << std::fixed << std::setprecision(4) << worst_derived
-      << (ok ? " < " : " >= ") << "nearest independent model " << best_indep << ": " << (ok ? "PASS" : "FAIL") << "\n";
-  return ok;
-}
-
-}  // namespace
 
 int cmd_demo(const Args& args, std::ostream& out) {
   po::options_description desc("options of 'modelgif demo'");
@@ -68,7 +43,9 @@ int cmd_demo(const Args& args, std::ostream& out) {
   bool ok = true;
   for (size_t k = 0; k < s.metrics.size(); ++k) {
     out << "\n" << to_string(s.metrics[k]) << " distance:\n" << format_matrix(s.names, s.matrices[k]);
-    ok = check(to_string(s.metrics[k]), s.names, s.matrices[k], roles, out) && ok;
+    const Separation check = positives_nearer_than_negatives(s.names, s.matrices[k], roles);
+    out << format_separation(to_string(s.metrics[k]), check);
+    ok = ok && check.ok;
   }
   write_run_pictures(cfg, s, out);
   return ok ? kExitOk : kExitCheckFailed;

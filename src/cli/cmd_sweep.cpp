@@ -40,13 +40,11 @@ int cmd_sweep(const Args& args, std::ostream& out) {
     out << collect_sweep(sweep).table;
     return kExitOk;
   }
-  std::vector<const Variation*> pending;
-  for (const auto& v : sweep.variations) {
-    const bool done = v.complete();
-    if (action == "list") out << (done ? "complete  " : "pending   ") << v.name << "  " << v.config.output_path << "\n";
-    if (!done) pending.push_back(&v);
+  if (action == "list") {
+    out << sweep_listing(sweep);
+    return kExitOk;
   }
-  if (action == "list") return kExitOk;
+  const std::vector<const Variation*> pending = pending_variations(sweep);
   out << "sweep " << sweep.name << ": " << sweep.variations.size() << " variations, "
       << sweep.variations.size() - pending.size() << " already complete (skipped), " << pending.size() << " to run\n";
   std::vector<std::string> collect = {"--job-name=modelgif-" + sweep.name + "-collect", "--ntasks=1", "--time=00:30:00",
@@ -58,7 +56,7 @@ int cmd_sweep(const Args& args, std::ostream& out) {
     out << "nothing to run; collecting now\n" << collect_sweep(sweep).table;
     return kExitOk;
   }
-  const std::string list = sweep.dir + "/pending.list", script = sweep.dir + "/modelgif.sbatch";
+  const std::string list = pending_list_path(sweep), script = sweep.dir + "/modelgif.sbatch";
   auto opts = sbatch_options(pending.front()->config, r, "modelgif-" + sweep.name, sweep.dir + "/slurm-%A_%a.log");
   opts.push_back("--array=0-" + std::to_string(pending.size() - 1));
   opts.push_back(script);
@@ -70,9 +68,7 @@ int cmd_sweep(const Args& args, std::ostream& out) {
   out << "sbatch --dependency=afterany:<array job> " << join(collect) << "\n";
   if (dry) return kExitOk;
   write_variation_configs(sweep);
-  std::string lines;
-  for (const auto* v : pending) lines += v->config_path() + "\n";
-  write_text_atomic(list, lines);
+  write_pending_list(sweep, pending);
   write_script(script);
   const std::string array = sbatch(opts);
   collect.insert(collect.begin(), "--dependency=afterany:" + array);

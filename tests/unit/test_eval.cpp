@@ -188,6 +188,31 @@ TEST(Eval, UnlearningTableAndVerdicts) {
   EXPECT_THAT(out.str(), HasSubstr("perm: 0.000, still close to the reference")) << out.str();
 }
 
+// The demo's check: every positive nearer the source than every negative.
+TEST(Eval, PositivesNearerThanNegativesIsTheDemosCheck) {
+  const std::vector<std::string> names = {"s", "p1", "p2", "n1", "n2"};
+  std::vector<double> m(25, 0.0);
+  const auto set = [&](size_t i, double d) { m[i] = m[i * 5] = d; };  // row and column of the source
+  set(1, 0.1), set(2, 0.4), set(3, 0.8), set(4, 0.9);
+  Roles roles;
+  roles.source = "s";
+  roles.positives = {{"finetune", {"p1"}}, {"prune", {"p2"}}};
+  roles.negatives = {"n1", "n2"};
+  Separation s = positives_nearer_than_negatives(names, m, roles);
+  EXPECT_TRUE(s.ok);
+  EXPECT_DOUBLE_EQ(s.farthest_positive, 0.4);
+  EXPECT_DOUBLE_EQ(s.nearest_negative, 0.8);
+  EXPECT_EQ(format_separation("cosine", s),
+            "check (cosine): farthest derived model 0.4000 < nearest independent model 0.8000: PASS\n");
+  set(2, 0.85);  // a positive beyond a negative
+  s = positives_nearer_than_negatives(names, m, roles);
+  EXPECT_FALSE(s.ok);
+  EXPECT_THAT(format_separation("cosine", s), HasSubstr("0.8500 >= nearest independent model 0.8000: FAIL"));
+  roles.negatives.push_back("n3");
+  EXPECT_THAT(testsupport::message_of<InputError>([&] { positives_nearer_than_negatives(names, m, roles); }),
+              HasSubstr("'n3'"));
+}
+
 TEST(Eval, RelatednessSpearmanOfMonotoneAndReversedAffinities) {
   const std::vector<std::string> names = {"t0", "t1", "t2", "t3"};
   // Symmetric distances with a zero diagonal.

@@ -134,6 +134,18 @@ TEST(Sweep, CollectGathersCompleteVariationsAndListSkipsThem) {
   EXPECT_EQ(h5::read_strings(h.id(), "/variations/state"),
             (std::vector<std::string>{"complete", "missing", "complete"}));
   EXPECT_EQ(h5::dims(h.id(), "/runs/steps=4/distance/cosine"), (std::vector<hsize_t>{2, 2}));
+  // What is left, and the array's list of configs.
+  const auto pending = pending_variations(s);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0]->name, "steps=3");
+  write_pending_list(s, pending);
+  std::ifstream list(pending_list_path(s));
+  std::string first;
+  std::getline(list, first);
+  EXPECT_EQ(first, s.variations[1].config_path());
+  EXPECT_EQ(sweep_listing(s), "complete  steps=2  " + s.variations[0].config.output_path + "\npending   steps=3  " +
+                                  s.variations[1].config.output_path + "\ncomplete  steps=4  " +
+                                  s.variations[2].config.output_path + "\n");
   // `sweep list` and a dry-run submission see what is left.
   std::ostringstream out, err;
   ASSERT_EQ(cli::run({"sweep", "list", f.sweep}, out, err), 0) << err.str();
