@@ -142,4 +142,17 @@ std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
+void save_viewer(const std::string& path) {
+  torch::jit::Module m("Viewer");
+  m.register_parameter("c", at::randn({4, 1, 3, 3}), false);
+  m.register_parameter("d", at::randn({4, 4, 3, 3}), false);
+  m.define(R"(
+def forward(self, x):
+    h = torch.tanh(torch.conv2d(x, self.c, None, [1, 1], [1, 1]))
+    h = torch.conv2d(h, self.d, None, [1, 1], [1, 1])
+    return h.view(h.size(0), -1)
+)");
+  m.save(path);
+}
+
 }  // namespace testsupport

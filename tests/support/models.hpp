@@ -24,6 +24,9 @@ torch::jit::Module permuted_copy(torch::jit::Module& cnn);
 torch::jit::Module dense_model(uint64_t seed);
 // A model whose output is NaN for inputs with negative entries: sqrt(x).
 torch::jit::Module sqrt_model();
+// Saves an 8x8 model whose forward views a convolution's output (it runs on
+// contiguous inputs only) to `path`.
+void save_viewer(const std::string& path);
 
 modelgif::ModelFn fn_of(torch::jit::Module& m);
 // Writes `n` seeded standard-normal references of shape 1 x 8 x 8 (the test

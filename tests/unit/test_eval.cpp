@@ -1,5 +1,4 @@
 #include <ATen/ATen.h>
-#include <expat.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,6 +18,7 @@
 #include "modelgif/stats.hpp"
 #include "run/result_file.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
@@ -249,40 +249,18 @@ TEST(Eval, RolesFilesAreChecked) {
   EXPECT_THROW(load_roles(dir + "/shape.yaml"), UsageError);
 }
 
-namespace {
-
-// Parses an SVG file with expat; counts elements by name. Fails the test when malformed.
-std::map<std::string, int> parse_svg(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  std::map<std::string, int> counts;
-  XML_Parser p = XML_ParserCreate("UTF-8");
-  XML_SetUserData(p, &counts);
-  XML_SetStartElementHandler(p, [](void* data, const XML_Char* name, const XML_Char**) {
-    ++(*static_cast<std::map<std::string, int>*>(data))[name];
-  });
-  const bool ok = XML_Parse(p, text.data(), static_cast<int>(text.size()), 1) == XML_STATUS_OK;
-  EXPECT_TRUE(ok) << path << ": " << XML_ErrorString(XML_GetErrorCode(p)) << " at line " << XML_GetCurrentLineNumber(p);
-  XML_ParserFree(p);
-  return counts;
-}
-
-}  // namespace
-
 TEST(Eval, PicturesAreWellFormedSvgWithOneMarkPerDatum) {
   EvalZoo z;
   std::ostringstream out, err;
   ASSERT_EQ(cli::run({"eval", z.result, "--roles", z.roles, "--counts", "2,4,8,12"}, out, err), 0) << err.str();
   const std::string stem = z.dir + "/out";
-  const auto heat = parse_svg(stem + "-heatmap-cosine.svg");
+  const auto heat = testsupport::parse_svg_file(stem + "-heatmap-cosine.svg").count;
   EXPECT_EQ(heat.at("svg"), 1);
   EXPECT_EQ(heat.at("rect"), 1 + 6 * 6 + 50);  // background, cells, color bar
-  const auto tree = parse_svg(stem + "-tree-cosine.svg");
+  const auto tree = testsupport::parse_svg_file(stem + "-tree-cosine.svg").count;
   EXPECT_EQ(tree.at("path"), 5);          // n - 1 merges
   EXPECT_EQ(tree.at("text"), 1 + 6 + 5);  // title, leaves, axis ticks
-  const auto auc = parse_svg(stem + "-auc.svg");
+  const auto auc = testsupport::parse_svg_file(stem + "-auc.svg").count;
   // 2 kinds x 4 counts, each kind its marker (circles, squares) and one in its legend.
   EXPECT_EQ(auc.at("circle"), 4 + 1);
   EXPECT_EQ(auc.at("rect"), 1 + 4 + 1 + 1);  // background, squares, legend square, plot frame

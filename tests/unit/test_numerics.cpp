@@ -59,25 +59,6 @@ class ModelNumerics : public ::testing::Test {
   FieldSpec spec;
 };
 
-std::string attr(const std::string& file, const std::string& name) {
-  auto f = h5::File::open(file);
-  return h5::get_attr_string(f.id(), "/", name);
-}
-
-// An 8x8 model whose forward views a convolution's output (NCHW only).
-void save_viewer(const std::string& path) {
-  torch::jit::Module m("Viewer");
-  m.register_parameter("c", at::randn({4, 1, 3, 3}), false);
-  m.register_parameter("d", at::randn({4, 4, 3, 3}), false);
-  m.define(R"(
-def forward(self, x):
-    h = torch.tanh(torch.conv2d(x, self.c, None, [1, 1], [1, 1]))
-    h = torch.conv2d(h, self.d, None, [1, 1], [1, 1])
-    return h.view(h.size(0), -1)
-)");
-  m.save(path);
-}
-
 double max_rel(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
 }
@@ -144,7 +125,7 @@ def forward(self, x):
 
 TEST_F(ModelNumerics, AModelThatCannotTakeChannelsLastInputsIsNamed) {
   // view() of a convolution's output needs its NCHW layout.
-  save_viewer(dir + "/viewer.pt");
+  testsupport::save_viewer(dir + "/viewer.pt");
   Model model({"viewer", dir + "/viewer.pt"}, kCpu);
   model.probe(x.slice(0, 0, 1));
   const std::string e = testsupport::message_of<InputError>([&] {
@@ -161,84 +142,4 @@ TEST(NumericsNames, ParseAndPrintEachOther) {
   for (const std::string f : {"contiguous", "channels_last"}) EXPECT_EQ(memory_format_name(parse_memory_format(f)), f);
   EXPECT_THAT(testsupport::message_of<UsageError>([] { parse_precision("float16"); }),
               HasSubstr("unknown precision 'float16' (expected float32 or bfloat16)"));
-}
-
-// The run: the precision is part of the fingerprint and stored in the output
-// with the memory format; a checkpoint of the other precision is refused with
-// the difference named, and bfloat16 distances stay near float32 ones.
-TEST_F(TinyZoo, ThePrecisionIsFingerprintedAndStored) {
-  const Result f32 = run_cli({"run", "--config", config});
-  ASSERT_EQ(f32.code, 0) << f32.err;
-  EXPECT_EQ(attr(output, "precision"), "float32");
-  const std::string format = attr(output, "memory_format");
-  EXPECT_THAT(f32.out, HasSubstr("run.memory_format " + format + " (contiguous ")) << f32.out;
-  {
-    auto m = h5::File::open(output + ".ckpt/MANIFEST.h5");
-    EXPECT_EQ(h5::get_attr_string(m.id(), "/", "memory_format"), format) << "the checkpoint keeps the choice";
-  }
-  fs::rename(output, dir + "/float32.h5");
-  expect_failure({"--run.precision", "bfloat16"}, kExitInput, "run.precision was float32, now bfloat16");
-  const Result bf16 = run_cli({"run", "--config", config, "--run.precision", "bfloat16", "--recompute"});
-  ASSERT_EQ(bf16.code, 0) << bf16.err;
-  EXPECT_THAT(bf16.out, HasSubstr("configuration changed (run.precision was float32, now bfloat16): discarded"));
-  EXPECT_EQ(attr(output, "precision"), "bfloat16");
-  const Result strict = run_cli({"compare", output, dir + "/float32.h5"});
-  EXPECT_EQ(strict.code, kExitDifferent) << "bfloat16 changed nothing: " << strict.out;
-  const Result near = run_cli({"compare", output, dir + "/float32.h5", "--rtol", "0.05", "--atol", "0.01"});
-  EXPECT_EQ(near.code, 0) << near.out;
-  // And back: the float32 checkpoint of the first run is gone, its numbers come again.
-  const Result again = run_cli({"run", "--config", config, "--recompute"});
-  ASSERT_EQ(again.code, 0) << again.err;
-  EXPECT_THAT(again.out, HasSubstr("run.precision was bfloat16, now float32"));
-  EXPECT_EQ(run_cli({"compare", output, dir + "/float32.h5"}).code, 0);
-}
-
-// A resumed run uses the memory format and micro-batch bound of the run that
-// made the checkpoint, without timing them again.
-TEST_F(TinyZoo, AResumedRunKeepsTheTunedChoices) {
-  const Result first = run_cli({"run", "--config", config, "--run.max_points", "0"});
-  ASSERT_EQ(first.code, 0) << first.err;
-  EXPECT_THAT(first.out, HasSubstr("tuned on model 'a' in float32: run.max_points "));
-  const std::string format = attr(output, "memory_format");
-  auto points = [&] {
-    auto f = h5::File::open(output);
-    return h5::get_attr_int(f.id(), "/", "max_points");
-  };
-  const int64_t tuned = points();
-  fs::remove(output);
-  const Result second = run_cli({"run", "--config", config, "--run.max_points", "0"});
-  ASSERT_EQ(second.code, 0) << second.err;
-  EXPECT_THAT(second.out, ::testing::Not(HasSubstr("tuned on"))) << second.out;
-  EXPECT_EQ(attr(output, "memory_format"), format);
-  EXPECT_EQ(points(), tuned);
-  // A format given in the config wins; the bound given there too.
-  const Result pinned = run_cli({"run", "--config", config, "--run.memory_format", "channels_last"});
-  ASSERT_EQ(pinned.code, 0) << pinned.err;
-  EXPECT_EQ(attr(output, "memory_format"), "channels_last");
-  EXPECT_EQ(points(), 10);
-}
-
-// A zoo model that cannot take channels-last inputs: named when channels_last
-// is asked for; under auto the run goes on contiguous inputs, same numbers.
-TEST_F(TinyZoo, AModelWithoutChannelsLastPutsAnAutoRunOnContiguousInputs) {
-  save_viewer(dir + "/viewer.pt");
-  const std::vector<std::string> zoo = {"--zoo", "a=" + dir + "/a.pt", "--zoo", "viewer=" + dir + "/viewer.pt"};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.end(), zoo.begin(), zoo.end());
-    return args;
-  };
-  expect_failure(with({"--run.memory_format", "channels_last"}), kExitInput,
-                 "model 'viewer' cannot run in float32 with channels-last inputs");
-  const Result nchw = run_cli(
-      with({"run", "--config", config, "--run.memory_format", "contiguous", "--output.path", dir + "/nchw.h5"}));
-  ASSERT_EQ(nchw.code, 0) << nchw.err;
-  const Result automatic = run_cli(with({"run", "--config", config}));
-  ASSERT_EQ(automatic.code, 0) << automatic.err;
-  EXPECT_EQ(attr(output, "memory_format"), "contiguous");
-  EXPECT_EQ(run_cli({"compare", output, dir + "/nchw.h5"}).code, 0);
-  // Alone in the zoo, it is refused when timed.
-  const Result alone =
-      run_cli({"run", "--config", config, "--zoo", "viewer=" + dir + "/viewer.pt", "--output.path", dir + "/alone.h5"});
-  ASSERT_EQ(alone.code, 0) << alone.err;
-  EXPECT_THAT(alone.out, HasSubstr("channels_last refused (model 'viewer' cannot run in float32 with channels-last"));
 }

@@ -22,25 +22,23 @@
 #include "run/lock.hpp"
 #include "run/store.hpp"
 #include "support/cli.hpp"
+#include "support/files.hpp"
 #include "support/models.hpp"
 
 using namespace modelgif;
 using ::testing::HasSubstr;
 using testsupport::Result;
 using testsupport::run_cli;
-using testsupport::TinyZoo;
 namespace fs = std::filesystem;
+
+class Refusals : public testsupport::TinyZoo {};
+class CheckpointFaults : public testsupport::TinyZoo {};
 
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Flips one bit of the first stored copy of `value` in a file.
 void flip_double(const std::string& path, double value) {
-  std::string bytes = read_all(path);
+  std::string bytes = testsupport::read_text(path);
   const size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&value), sizeof value));
   ASSERT_NE(at, std::string::npos) << value << " is not stored as such in " << path;
   bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
@@ -58,7 +56,7 @@ double max_relative_difference(const RunResult& a, const RunResult& b) {
 
 }  // namespace
 
-TEST_F(TinyZoo, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
+TEST_F(CheckpointFaults, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
   ASSERT_EQ(run_cli({"run", "--config", config}).code, 0);
   const RunResult truth = read_result(output);
   const CheckpointStore store(output + ".ckpt");
@@ -83,7 +81,7 @@ TEST_F(TinyZoo, ADamagedPairCacheIsReportedAndItsPairsComputedAgain) {
   EXPECT_EQ(max_relative_difference(truth, read_result(output)), 0.0);
 }
 
-TEST_F(TinyZoo, ANonFiniteBaselineOrScaleIsAConfigError) {
+TEST_F(Refusals, ANonFiniteBaselineOrScaleIsAConfigError) {
   expect_failure({"--field.baseline", "constant:nan"}, kExitUsage,
                  "key 'field.baseline': constant:V needs a finite float32");
   expect_failure({"--field.baseline", "constant:inf"}, kExitUsage, "key 'field.baseline'");
@@ -92,7 +90,7 @@ TEST_F(TinyZoo, ANonFiniteBaselineOrScaleIsAConfigError) {
   expect_failure({"--references.shift", "-.inf"}, kExitUsage, "key 'references.shift': must be a finite number");
 }
 
-TEST_F(TinyZoo, Float16FieldsThatWouldOverflowAreRefusedBeforeTheFileIsMade) {
+TEST_F(Refusals, Float16FieldsThatWouldOverflowAreRefusedBeforeTheFileIsMade) {
   // A linear model's field is a * x: with x scaled by 1e8 it leaves float16's range.
   testsupport::linear_model(at::full({1, 8, 8}, 2.0)).save(dir + "/linear.pt");
   const std::vector<std::string> zoo = {
@@ -108,7 +106,7 @@ TEST_F(TinyZoo, Float16FieldsThatWouldOverflowAreRefusedBeforeTheFileIsMade) {
   EXPECT_THAT(r.out, HasSubstr("0 of 6 (model, block) pieces computed, 6 reused"));
 }
 
-TEST_F(TinyZoo, AnOutputThatIsAnInputOfTheRunIsRefused) {
+TEST_F(Refusals, AnOutputThatIsAnInputOfTheRunIsRefused) {
   const std::string model_hash = hash_file(dir + "/a.pt"), refs_hash = hash_file(dir + "/refs.h5");
   expect_failure({"--output.path", dir + "/a.pt"}, kExitInput, "is model 'a' (" + dir + "/a.pt)");
   fs::create_symlink(dir + "/refs.h5", dir + "/link.h5");
@@ -124,7 +122,7 @@ TEST_F(TinyZoo, AnOutputThatIsAnInputOfTheRunIsRefused) {
   EXPECT_EQ(hash_file(dir + "/refs.h5"), refs_hash);
 }
 
-TEST_F(TinyZoo, AFolderAsOutputIsRefusedBeforeAnyWork) {
+TEST_F(Refusals, AFolderAsOutputIsRefusedBeforeAnyWork) {
   expect_failure({"--output.path", dir + "/out/"}, kExitInput, "is a folder: give a file name");
   EXPECT_FALSE(fs::exists(dir + "/out/.ckpt")) << "a hidden checkpoint was left";
   fs::create_directories(dir + "/out/folder.h5");
@@ -134,7 +132,7 @@ TEST_F(TinyZoo, AFolderAsOutputIsRefusedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir + "/out/folder.h5.ckpt"));
 }
 
-TEST_F(TinyZoo, OutOfRangeLabelsAreFoundBeforeAnyField) {
+TEST_F(Refusals, OutOfRangeLabelsAreFoundBeforeAnyField) {
   auto f = h5::File::open(dir + "/refs.h5", true);
   const std::vector<int64_t> labels = {0, 1, 2, 0, 1, 2, 7};  // the models have 3 outputs
   h5::write(f.id(), "/labels", h5::Type::I64, {7}, labels.data());
@@ -144,7 +142,7 @@ TEST_F(TinyZoo, OutOfRangeLabelsAreFoundBeforeAnyField) {
   EXPECT_FALSE(fs::exists(output + ".ckpt/fields")) << "fields were computed before the labels were checked";
 }
 
-TEST_F(TinyZoo, NoReferencesIsRefusedUpFront) {
+TEST_F(Refusals, NoReferencesIsRefusedUpFront) {
   auto f = h5::File::open(dir + "/refs.h5", true);
   h5::write(f.id(), "/none", h5::Type::F32, {0, 1, 8, 8}, nullptr);
   f.close();
@@ -152,14 +150,14 @@ TEST_F(TinyZoo, NoReferencesIsRefusedUpFront) {
                  "no references (the source holds no images)");
 }
 
-TEST_F(TinyZoo, ModelNamesAreOnePrintableLine) {
+TEST_F(Refusals, ModelNamesAreOnePrintableLine) {
   expect_failure({"--zoo", std::string("bad\nname=") + dir + "/a.pt", "--zoo", "b=" + dir + "/b.pt"}, kExitUsage,
                  "zoo model name 'bad\\nname' holds a control character");
 }
 
 // A second run on an output is refused at once with the holder named; the
 // lock goes with its holder's death.
-TEST_F(TinyZoo, ASecondRunOnTheSameOutputIsRefusedWhileTheFirstHoldsIt) {
+TEST_F(CheckpointFaults, ASecondRunOnTheSameOutputIsRefusedWhileTheFirstHoldsIt) {
   const std::string ckpt = output + ".ckpt";
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
@@ -186,7 +184,7 @@ TEST_F(TinyZoo, ASecondRunOnTheSameOutputIsRefusedWhileTheFirstHoldsIt) {
   ::close(ready[0]), ::close(ready[1]);
 }
 
-TEST_F(TinyZoo, TemporariesOfInterruptedRunsAreRemovedByTheNextRun) {
+TEST_F(CheckpointFaults, TemporariesOfInterruptedRunsAreRemovedByTheNextRun) {
   fs::create_directories(dir + "/out/result.h5.ckpt/fields/a");
   std::ofstream(output + ".tmp-99999") << std::string(5000, 'x');
   std::ofstream(output + ".ckpt/fields/a/b000000.h5.tmp-99999") << "half a shard";
@@ -201,7 +199,7 @@ TEST_F(TinyZoo, TemporariesOfInterruptedRunsAreRemovedByTheNextRun) {
   EXPECT_EQ(find_temporaries(output).count, 0);
 }
 
-TEST_F(TinyZoo, AZooEntryPointedAtAnotherFileSaysSo) {
+TEST_F(Refusals, AZooEntryPointedAtAnotherFileSaysSo) {
   ASSERT_EQ(run_cli({"run", "--config", config}).code, 0);
   fs::remove(output);
   const Result r = run_cli({"run", "--config", config, "--zoo", "a=" + dir + "/b.pt", "--zoo", "b=" + dir + "/b.pt",
@@ -210,7 +208,7 @@ TEST_F(TinyZoo, AZooEntryPointedAtAnotherFileSaysSo) {
   EXPECT_THAT(r.err, HasSubstr("model 'a': now " + dir + "/b.pt, another file than " + dir + "/a.pt"));
 }
 
-TEST_F(TinyZoo, ValuesAreNormalizedBeforeFingerprinting) {
+TEST_F(CheckpointFaults, ValuesAreNormalizedBeforeFingerprinting) {
   ASSERT_EQ(run_cli({"run", "--config", config, "--field.cumulative", "yes", "--references.scale", "1"}).code, 0);
   fs::remove(output);
   const Result r = run_cli({"run", "--config", config, "--field.cumulative", "true", "--references.scale", "1.0"});
@@ -218,7 +216,7 @@ TEST_F(TinyZoo, ValuesAreNormalizedBeforeFingerprinting) {
   EXPECT_THAT(r.out, HasSubstr("0 of 9 (model, block) pieces computed, 9 reused"));
 }
 
-TEST_F(TinyZoo, StrayArgumentsAndAMissingConfigAreUsageErrors) {
+TEST_F(Refusals, StrayArgumentsAndAMissingConfigAreUsageErrors) {
   Result r = run_cli({"run", "--config", config, "stray"});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("unexpected argument 'stray'"));
@@ -249,7 +247,7 @@ struct Mount {
 }  // namespace
 
 // A full disk or a read-only folder is said in one line that names the file and the reason.
-TEST_F(TinyZoo, AFullDiskAndAReadOnlyFolderAreNamed) {
+TEST_F(CheckpointFaults, AFullDiskAndAReadOnlyFolderAreNamed) {
   const Mount full(dir + "/full", "size=64k");
   if (!full.why_not.empty()) GTEST_SKIP() << full.why_not;
   const Mount ro(dir + "/ro", "size=64k,ro");
@@ -266,7 +264,7 @@ TEST_F(TinyZoo, AFullDiskAndAReadOnlyFolderAreNamed) {
   EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
 }
 
-TEST_F(TinyZoo, MissingAndOddInputFilesAreNamedForWhatTheyAre) {
+TEST_F(Refusals, MissingAndOddInputFilesAreNamedForWhatTheyAre) {
   expect_failure({"--references.source", dir + "/gone.h5:/images"}, kExitInput,
                  "references " + dir + "/gone.h5:/images: no such file " + dir + "/gone.h5");
   fs::create_directories(dir + "/folder.pt");
