@@ -2,8 +2,8 @@
 # The same sources against LibTorch 2.x: Debian 13 (trixie)'s libtorch-dev 2.6
 # with GCC 14, in a Debian 13 root made with debootstrap from the machine's own
 # package mirror. Builds the programs and the serial and MPI test programs
-# there and runs their tests (ctest Serial.* and MPI.*, the per-layer header
-# builds aside). The root, with its packages and a ccache, is kept in the
+# there and runs their tests (ctest Serial.*, Scenario.* and MPI.*, the
+# per-layer header builds aside). The root, with its packages and a ccache, is kept in the
 # cache folder: a second run downloads nothing and rebuilds little.
 # Usage: tests/compat/libtorch2.sh SOURCE_DIR     (as root; exit 77: skipped, with the reason)
 #   MODELGIF_COMPAT_CACHE  the cache folder (default /var/cache/modelgif-compat)
@@ -77,8 +77,8 @@ in_root() {
 mkdir -p "$root/ccache"
 t1=$(date +%s)
 in_root "cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release > /build.log 2>&1 &&
-         cmake --build /build -j$(nproc) --target modelgif modelgif-bench modelgif_tests modelgif_mpi_tests \
-           modelgif_pipeline_tests >> /build.log 2>&1" ||
+         cmake --build /build -j$(nproc) --target modelgif modelgif-bench modelgif_tests modelgif_scenario_tests \
+           modelgif_mpi_tests modelgif_pipeline_tests >> /build.log 2>&1" ||
   { grep -m5 -B2 -A6 'error' "$root/build.log" || tail -20 "$root/build.log"; echo "compat: FAILED: the build against LibTorch $torch"; exit 1; }
 echo "compat: built against LibTorch $torch in $(($(date +%s) - t1)) s ($(grep -o 'LibTorch [0-9.]* at [^ ]*' "$root/build.log" | head -1))"
 t2=$(date +%s)
@@ -87,7 +87,7 @@ t2=$(date +%s)
 # with Debian 12's 1.13); bfloat16 itself is the same code on both.
 skip='^Serial\.(Headers\.|ModelNumerics\.Bfloat16FieldsStayWithinTheirErrorBound$)'
 echo "compat: left out: the per-layer header builds, and the bfloat16 field test (too slow with this LibTorch build)"
-if ! in_root "cd /build && ctest -j$(nproc) --timeout 600 -R '^(Serial|MPI)\\.' -E '$skip' --output-on-failure > /ctest.log 2>&1"; then
+if ! in_root "cd /build && ctest -j$(nproc) --timeout 600 -R '^(Serial|Scenario|MPI)\\.' -E '$skip' --output-on-failure > /ctest.log 2>&1"; then
   grep -E 'Failed|FAILED' "$root/ctest.log" | head -20
   tail -30 "$root/ctest.log"
   echo "compat: FAILED: tests against LibTorch $torch"
