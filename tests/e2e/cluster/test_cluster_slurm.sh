@@ -4,7 +4,7 @@
 # shared. `modelgif submit --nodes 2 --tasks-per-node 2` runs one job on both
 # nodes (both hosts in the placement) equal to a local run; a job longer than
 # its time limit is signalled, checkpoints, requeues and resumes across the 2
-# nodes to the uninterrupted run's result (its work sized from this machine's rate).
+# nodes to the uninterrupted run's result (each start stopped once it has finished work).
 # Usage: test_cluster_slurm.sh BUILD_DIR   (exit 77: skipped, with the reason)
 set -uo pipefail
 build=$(realpath "$1")
