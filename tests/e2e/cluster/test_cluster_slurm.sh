@@ -2,9 +2,9 @@
 # SLURM across two simulated nodes: slurmctld on the test's bridge, one slurmd
 # in each node's namespace (NodeName=nodeA,nodeB with their addresses), munge
 # shared. `modelgif submit --nodes 2 --tasks-per-node 2` runs one job on both
-# nodes (both hosts in the placement) equal to a local run; a job longer than
-# its time limit is signalled, checkpoints, requeues and resumes across the 2
-# nodes to the uninterrupted run's result (each start stopped once it has finished work).
+# nodes (both hosts in the placement) equal to a local run; a job whose every
+# start is stopped (USR1, as SLURM's warning is) once it has finished work
+# checkpoints, requeues and resumes across the 2 nodes to the uninterrupted run's result.
 # Usage: test_cluster_slurm.sh BUILD_DIR   (exit 77: skipped, with the reason)
 set -uo pipefail
 build=$(realpath "$1")
